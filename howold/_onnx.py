@@ -1,0 +1,23 @@
+"""The one place that creates onnxruntime sessions."""
+
+from __future__ import annotations
+
+import os
+
+from howold.errors import ModelError
+
+
+def create_session(model: bytes | str | os.PathLike, threads: int | None = None, label: str = "model"):
+    """Return an onnxruntime CPU InferenceSession for a model file or its bytes."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    source = model if isinstance(model, bytes) else os.fspath(model)
+    try:
+        return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise ModelError(f"{label}: not a valid ONNX model ({str(exc).splitlines()[0][:200]}).") from exc

