@@ -19,7 +19,7 @@ __all__ = [
     "ModelInfo",
     "NoModelError",
     "Predictor",
+    "__version__",
     "load_image",
     "predict",
-    "__version__",
 ]

@@ -67,7 +67,7 @@ class ModelInfo:
             raise ValueError(f"input_size and crop_size: expected >= 8, got {self.input_size}, {self.crop_size}")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelInfo":
+    def from_dict(cls, data: dict[str, Any]) -> ModelInfo:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         for key in ("mean", "std"):
@@ -151,7 +151,7 @@ class AgeModel:
         self.threads = threads
         self._session = None
 
-    def prepare(self) -> "AgeModel":
+    def prepare(self) -> AgeModel:
         """Load the ONNX session now and check it fits the sidecar; returns self."""
         if self._session is None:
             session = create_session(self.path, self.threads, label=str(self.path))

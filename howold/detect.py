@@ -78,7 +78,7 @@ class FaceDetector:
         self.threads = threads
         self._session = None
 
-    def prepare(self) -> "FaceDetector":
+    def prepare(self) -> FaceDetector:
         """Load the ONNX session now rather than on first use; returns self."""
         if self._session is None:
             from retinaface.weights import WEIGHTS

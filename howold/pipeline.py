@@ -14,6 +14,7 @@ import numpy as np
 from howold.age_model import DEFAULT_MODEL_PATH, AgeModel, ModelInfo
 from howold.crop import crop_face
 from howold.detect import Detection, FaceDetector
+from howold.errors import HowoldError
 from howold.io import ImageSource, load_image
 
 # Thresholds behind Face.warnings.
@@ -72,6 +73,33 @@ class Face:
         return data
 
 
+@dataclass(frozen=True)
+class PhotoResult:
+    """What one photo gave: its size, its faces, the model used, or why it could not be read."""
+
+    source: str
+    width: int = 0
+    height: int = 0
+    faces: tuple[Face, ...] = ()
+    model: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as the JSON schema shared by the CLI, the API and batch jobs."""
+        return {
+            "source": self.source,
+            "width": self.width,
+            "height": self.height,
+            "model": self.model,
+            "faces": [face.to_dict() for face in self.faces],
+            "error": self.error,
+        }
+
+
 class Predictor:
     """Holds the detector and the age model, loaded once, for repeated `predict` calls.
 
@@ -104,12 +132,24 @@ class Predictor:
         """The age model's sidecar, or None when no age model is loaded."""
         return self.age_model.info if self.age_model else None
 
-    def prepare(self) -> "Predictor":
+    def prepare(self) -> Predictor:
         """Load every model now rather than on the first photo; returns self."""
         self.detector.prepare()
         if self.age_model:
             self.age_model.prepare()
         return self
+
+    def analyse(self, image: ImageSource, name: str | None = None) -> PhotoResult:
+        """Return the photo's faces and size; a photo that cannot be read gives `error`, not a raise."""
+        source = name or (str(image) if isinstance(image, (str, os.PathLike)) else "image")
+        model = f"{self.model_info.name} {self.model_info.version}" if self.model_info else None
+        try:
+            pixels = load_image(image, name=source)
+            faces = self.predict(pixels)
+        except HowoldError as exc:
+            return PhotoResult(source=source, model=model, error=str(exc))
+        height, width = pixels.shape[:2]
+        return PhotoResult(source, width, height, tuple(faces), model)
 
     def predict(self, image: ImageSource) -> list[Face]:
         """Return every face in the photo with its age, largest face first; [] if none."""
