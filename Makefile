@@ -1,0 +1,32 @@
+# One command to install and test, one to install and run. See README.md.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+
+.PHONY: test demo app install install-dev browser lint
+
+test: install-dev browser  ## install everything, then run the whole test suite
+	$(PYTHON) -m pytest
+
+demo:  ## install the inference package and estimate ages on a sample photo
+	$(PIP) install -q -e .
+	howold predict tests/fixtures/faces --annotate out/annotated --json out/results.json
+
+app:  ## install the web app and open it
+	$(PIP) install -q -e ".[app]"
+	howold app
+
+install:
+	$(PIP) install -q -e .
+
+install-dev:
+	$(PIP) install -q -e ".[all,test]"
+
+browser:  ## Debian's Chromium for the browser test (skipped with a reason when absent)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; the browser test will be skipped"; \
+	  else echo "note: chromium not installed; the browser test will be skipped"; fi; }
+
+lint:
+	$(PYTHON) -m ruff check howold tests benchmarks

@@ -1,0 +1,148 @@
+"""The ONNX age model: sidecar parsing, batching, the mean and quantile maths, and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import write_tiny_age_model
+from howold.age_model import AgeModel, ModelInfo, decode_distribution, read_model_info, softmax
+from howold.errors import HowoldError, ModelError
+
+
+def test_decode_point_mass_gives_the_age_and_a_tight_symmetric_range():
+    probs = np.zeros(101)
+    probs[34] = 1
+    age, low, high = decode_distribution(probs)
+    assert age[0] == pytest.approx(34)
+    assert low[0] == pytest.approx(33.6) and high[0] == pytest.approx(34.4)
+
+
+def test_decode_uniform_distribution():
+    age, low, high = decode_distribution(np.ones((2, 101)))
+    assert age == pytest.approx([50, 50])
+    assert low == pytest.approx([-0.5 + 0.1 * 101] * 2) and high == pytest.approx([-0.5 + 0.9 * 101] * 2)
+
+
+def test_decode_gaussian_matches_its_quantiles():
+    ages = np.arange(101)
+    probs = np.exp(-0.5 * ((ages - 40) / 5.0) ** 2)
+    age, low, high = decode_distribution(probs, interval=0.8)
+    assert age[0] == pytest.approx(40, abs=1e-6)
+    assert low[0] == pytest.approx(40 - 1.2816 * 5, abs=0.15) and high[0] == pytest.approx(40 + 1.2816 * 5, abs=0.15)
+
+
+def test_softmax_temperature_flattens():
+    logits = np.array([[0.0, 1.0, 3.0]])
+    assert softmax(logits).sum() == pytest.approx(1)
+    assert softmax(logits, 2.0).max() < softmax(logits).max()
+
+
+def test_constant_model_gives_the_expected_ages(tmp_path, face_images):
+    target = np.exp(-0.5 * ((np.arange(101) - 62) / 4.0) ** 2)
+    path = write_tiny_age_model(
+        tmp_path, weights=np.zeros((3, 101), np.float32), bias=np.log(target / target.sum()).astype(np.float32)
+    )
+    model = AgeModel(path)
+    crops = np.stack([face_images[name][:64, :64] for name in sorted(face_images)])
+    estimates = model.predict(crops)
+    expected_age, expected_low, expected_high = decode_distribution(target)
+    assert estimates.age == pytest.approx([expected_age[0]] * 4, abs=1e-4)
+    assert estimates.low == pytest.approx([expected_low[0]] * 4, abs=1e-3)
+    assert estimates.high == pytest.approx([expected_high[0]] * 4, abs=1e-3)
+    assert estimates.probs.shape == (4, 101)
+
+
+def test_batches_of_any_size_agree(tiny_model, face_images):
+    crops = np.stack([np.roll(face_images[name][:64, :64], shift, 0) for name in face_images for shift in (0, 7)])
+    model = AgeModel(tiny_model)
+    whole = model.predict(crops)
+    pieces = model.predict(crops, batch_size=3)
+    assert np.allclose(whole.probs, pieces.probs, atol=1e-6)
+    assert len(set(np.round(whole.age, 3))) > 1  # the net does depend on the input
+    assert np.all((whole.low <= whole.age) & (whole.age <= whole.high))
+
+
+def test_crops_are_resized_to_the_input_size(tiny_model, face_images):
+    model = AgeModel(tiny_model)
+    batch = model.preprocess(np.stack([face_images["child_3-9"][:100, :100]]))
+    assert batch.shape == (1, 3, 32, 32) and batch.dtype == np.float32
+
+
+def test_temperature_widens_the_range(tmp_path, face_images):
+    crops = np.stack([face_images["adult_40-49"][:64, :64]])
+    sharp = AgeModel(write_tiny_age_model(tmp_path, name="sharp")).predict(crops)
+    soft = AgeModel(write_tiny_age_model(tmp_path, name="soft", sidecar={"temperature": 3.0})).predict(crops)
+    assert soft.high[0] - soft.low[0] > sharp.high[0] - sharp.low[0]
+
+
+def test_flip_averaging_of_a_flip_invariant_net_changes_nothing(tmp_path, face_images):
+    crops = np.stack([face_images["adult_40-49"][:64, :64]])
+    plain = AgeModel(write_tiny_age_model(tmp_path, name="plain")).predict(crops)
+    flipped = AgeModel(write_tiny_age_model(tmp_path, name="flip", sidecar={"tta_flip": True})).predict(crops)
+    assert np.allclose(plain.probs, flipped.probs, atol=1e-6)
+
+
+def test_empty_batch(tiny_model):
+    estimates = AgeModel(tiny_model).predict(np.zeros((0, 64, 64, 3), np.uint8))
+    assert estimates.age.shape == (0,) and estimates.probs.shape == (0, 101)
+
+
+def test_sidecar_round_trip(tiny_model):
+    info = read_model_info(tiny_model)
+    assert info.name == "tiny" and info.input_size == 32 and info.mean == (0.5, 0.5, 0.5)
+    assert ModelInfo.from_dict(info.to_dict()) == info
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(ModelError, match="no such model file"):
+        AgeModel(tmp_path / "absent.onnx")
+
+
+def test_missing_sidecar(tmp_path, tiny_model):
+    lonely = tmp_path / "lonely.onnx"
+    lonely.write_bytes(tiny_model.read_bytes())
+    with pytest.raises(ModelError, match="sidecar lonely.json is missing"):
+        AgeModel(lonely)
+
+
+def test_corrupt_model_file(tmp_path, tiny_model):
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(tiny_model.read_bytes()[:200])
+    broken.with_suffix(".json").write_text(tiny_model.with_suffix(".json").read_text())
+    with pytest.raises(ModelError, match="not a valid ONNX model"):
+        AgeModel(broken).prepare()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"format": "something-else"}, "does not describe a howold age model"),
+        ({"output": "age_regression"}, "does not describe a howold age model"),
+        ({"std": [0, 1, 1]}, "does not describe a howold age model"),
+        ({"format_version": 99}, "upgrade howold"),
+    ],
+)
+def test_bad_sidecars(tmp_path, change, message):
+    path = write_tiny_age_model(tmp_path, sidecar=change)
+    with pytest.raises(ModelError, match=message):
+        AgeModel(path)
+
+
+def test_sidecar_not_json(tmp_path):
+    path = write_tiny_age_model(tmp_path)
+    path.with_suffix(".json").write_text("{not json")
+    with pytest.raises(ModelError, match="not valid JSON"):
+        AgeModel(path)
+
+
+def test_output_size_must_match_the_sidecar(tmp_path):
+    path = write_tiny_age_model(tmp_path, classes=50)
+    info = json.loads(path.with_suffix(".json").read_text())
+    info["max_age"] = 100
+    path.with_suffix(".json").write_text(json.dumps(info))
+    with pytest.raises(ModelError, match="outputs 50 ages but the sidecar says 101"):
+        AgeModel(path).prepare()
+    assert issubclass(ModelError, HowoldError)

@@ -1,0 +1,105 @@
+"""The howold command line, run for real in a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def howold(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "howold.cli", *map(str, args)],
+        capture_output=True, text=True, timeout=180, cwd=cwd,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, face_paths, composite, no_face_image):
+    folder = tmp_path_factory.mktemp("photos")
+    for path in face_paths[:2]:
+        shutil.copy(path, folder / path.name)
+    Image.fromarray(composite).save(folder / "group.png")
+    Image.fromarray(no_face_image).save(folder / "gradient.png")
+    (folder / "notes.txt").write_text("not picked up: not an image suffix")
+    return folder
+
+
+def test_version_and_help():
+    version = howold("--version")
+    assert version.returncode == 0 and version.stdout.startswith("howold ")
+    help_text = howold("predict", "--help")
+    assert help_text.returncode == 0
+    for option in ("--recursive", "--json", "--csv", "--annotate", "--min-score", "--max-side", "--model"):
+        assert option in help_text.stdout
+
+
+def test_table_for_one_photo_with_a_model(tiny_model, face_paths):
+    run = howold("predict", face_paths[0], "--model", tiny_model)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.strip().splitlines()
+    assert lines[0].split()[:3] == ["face", "age", "score"]
+    assert len(lines) == 2 and "(" in lines[1] and "–" in lines[1]
+    assert "Traceback" not in run.stderr
+
+
+def test_folder_with_json_csv_and_annotations(tiny_model, photos, tmp_path):
+    out_json, out_csv, out_dir = tmp_path / "out.json", tmp_path / "out.csv", tmp_path / "annotated"
+    run = howold("predict", photos, "--model", tiny_model, "--json", out_json, "--csv", out_csv, "--annotate", out_dir)
+    assert run.returncode == 0, run.stderr
+    assert "No face found." in run.stdout
+    results = {Path(r["source"]).name: r for r in json.loads(out_json.read_text())["results"]}
+    assert set(results) == {"adult_20-29.jpg", "adult_40-49.jpg", "group.png", "gradient.png"}
+    assert len(results["group.png"]["faces"]) == 4 and results["gradient.png"]["faces"] == []
+    assert results["group.png"]["width"] == 896 and results["group.png"]["model"] == "tiny 0.0.1"
+    rows = list(csv.DictReader(out_csv.open()))
+    assert len(rows) == 1 + 1 + 4 + 1
+    assert {row["status"] for row in rows} == {"ok", "no_face"}
+    annotated = sorted(p.name for p in out_dir.iterdir())
+    assert annotated == ["adult_20-29.jpg", "adult_40-49.jpg", "gradient.png", "group.png"]
+    drawn = np.asarray(Image.open(out_dir / "group.png"))
+    assert drawn.shape == (896, 896, 3) and not np.array_equal(drawn, np.asarray(Image.open(photos / "group.png")))
+
+
+def test_batch_goes_on_past_bad_files_and_exits_1(tiny_model, face_paths, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(face_paths[0].read_bytes()[:500])
+    out_json = tmp_path / "out.json"
+    run = howold("predict", bad, face_paths[1], tmp_path / "missing.png", "--model", tiny_model, "--json", out_json)
+    assert run.returncode == 1
+    assert "2 of 3 file(s) failed" in run.stderr
+    assert "broken.jpg: the image data is damaged or truncated" in run.stderr
+    assert "missing.png: no such file." in run.stderr
+    assert "Traceback" not in run.stderr
+    results = json.loads(out_json.read_text())["results"]
+    assert [r["error"] is None for r in results] == [False, True, False]
+
+
+def test_without_a_model_says_so_and_lists_faces(face_paths, tmp_path):
+    missing = tmp_path / "nothing.onnx"
+    run = howold("predict", face_paths[0], "--model", missing)
+    assert run.returncode == 1 and "no such model file" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_recursive(tiny_model, photos, tmp_path):
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    shutil.copy(photos / "group.png", nested / "group.png")
+    flat = howold("predict", tmp_path / "a", "--model", tiny_model)
+    assert flat.returncode == 1 and "no image files found" in flat.stderr
+    deep = howold("predict", tmp_path / "a", "--recursive", "--model", tiny_model, "-q", "--json", tmp_path / "r.json")
+    assert deep.returncode == 0
+    assert len(json.loads((tmp_path / "r.json").read_text())["results"][0]["faces"]) == 4
+
+
+def test_bad_option_values_get_one_sentence(face_paths):
+    run = howold("predict", face_paths[0], "--min-score", "3")
+    assert run.returncode == 1 and "--min-score must be between 0 and 1" in run.stderr
+

@@ -1,0 +1,103 @@
+"""RetinaFace detection: every face found, boxes on the faces, landmarks inside, downscaling safe."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from howold.detect import Detection, FaceDetector, downscale
+from howold.errors import ImageError
+
+
+def iou(a, b) -> float:
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
+    return inter / (area(a) + area(b) - inter)
+
+
+@pytest.fixture(scope="module")
+def detector() -> FaceDetector:
+    return FaceDetector().prepare()
+
+
+def test_each_fixture_has_one_confident_face(detector, face_images):
+    for name, image in face_images.items():
+        faces = detector.detect(image)
+        assert len(faces) == 1, name
+        face = faces[0]
+        assert face.score > 0.99
+        # the face sits in the middle third of these FairFace photos
+        cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+        assert 448 / 4 < cx < 448 * 3 / 4 and 448 / 5 < cy < 448 * 3 / 4, name
+        assert 100 < face.width < 260 and 120 < face.height < 300, name
+
+
+def test_composite_every_face_found_in_its_tile(detector, composite):
+    faces = detector.detect(composite)
+    assert len(faces) == 4
+    tiles = sorted(((f.box[1] + f.box[3]) // 2 // 448, (f.box[0] + f.box[2]) // 2 // 448) for f in faces)
+    assert tiles == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for face in faces:
+        x1, y1, x2, y2 = face.box
+        assert np.all((face.landmarks[:, 0] > x1) & (face.landmarks[:, 0] < x2))
+        assert np.all((face.landmarks[:, 1] > y1) & (face.landmarks[:, 1] < y2))
+        left_eye, right_eye, nose, mouth_left, mouth_right = face.landmarks
+        assert left_eye[0] < right_eye[0] and mouth_left[0] < mouth_right[0]
+        assert max(left_eye[1], right_eye[1]) < nose[1] < min(mouth_left[1], mouth_right[1])
+
+
+def test_downscaled_detection_finds_the_same_faces(detector, composite):
+    big = cv2.resize(composite, (3584, 3584), interpolation=cv2.INTER_CUBIC)  # ~12.8 MP, 4x
+    reference = [np.array(f.box) * 4 for f in detector.detect(composite)]
+    faces = FaceDetector(max_side=1280).detect(big)
+    assert len(faces) == 4
+    for face in faces:  # boxes come back in full-resolution pixels
+        assert max(iou(face.box, box) for box in reference) > 0.85
+
+
+def test_full_size_detection_of_small_faces(composite):
+    """Faces the size of a fixture's in a large canvas are found without downscaling too."""
+    canvas = np.zeros((1800, 2400, 3), np.uint8)
+    canvas[:896, :896] = composite
+    assert len(FaceDetector(max_side=None).detect(canvas)) == 4
+    assert len(FaceDetector(max_side=2400).detect(canvas)) == 4
+
+
+def test_threshold_and_min_face_size_filter(composite):
+    assert FaceDetector(min_score=1.0).detect(composite) == []
+    assert FaceDetector(min_face_size=1000).detect(composite) == []
+    assert len(FaceDetector(min_face_size=50).detect(composite)) == 4
+
+
+def test_no_face_gives_empty_list(detector, no_face_image):
+    assert detector.detect(no_face_image) == []
+
+
+def test_tiny_image_gives_empty_list(detector):
+    assert detector.detect(np.zeros((1, 1, 3), np.uint8)) == []
+
+
+def test_wrong_array_is_an_image_error(detector):
+    with pytest.raises(ImageError, match="expected an RGB uint8 image"):
+        detector.detect(np.zeros((10, 10), np.uint8))
+
+
+@pytest.mark.parametrize("kwargs", [{"min_score": 1.5}, {"max_side": 8}])
+def test_bad_settings_are_rejected(kwargs):
+    with pytest.raises(ValueError):
+        FaceDetector(**kwargs)
+
+
+def test_downscale_keeps_small_images():
+    image = np.zeros((100, 50, 3), np.uint8)
+    assert downscale(image, 1280) == (image, 1.0)
+    small, scale = downscale(np.zeros((2000, 1000, 3), np.uint8), 1000)
+    assert small.shape == (1000, 500, 3) and scale == 0.5
+
+
+def test_detection_is_validated():
+    with pytest.raises(ValueError, match="landmarks"):
+        Detection(box=(0, 0, 1, 1), score=1.0, landmarks=np.zeros((4, 2)))

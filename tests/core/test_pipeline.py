@@ -1,0 +1,97 @@
+"""Photo to faces with ages: the Predictor and the predict() function."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import howold
+from howold.pipeline import WARNINGS, Face, PhotoResult, Predictor
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_model) -> Predictor:
+    return Predictor(tiny_model).prepare()
+
+
+def test_public_api_is_small_and_explicit():
+    assert {"predict", "Predictor", "Face", "load_image", "HowoldError"} <= set(howold.__all__)
+
+
+def test_every_face_gets_an_age_and_a_range(predictor, composite):
+    faces = predictor.predict(composite)
+    assert len(faces) == 4
+    for face in faces:
+        assert isinstance(face, Face)
+        assert 0 <= face.age_low <= face.age <= face.age_high <= 100
+        assert set(face.warnings) <= set(WARNINGS)
+    areas = [(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in faces]
+    assert areas == sorted(areas, reverse=True)
+
+
+def test_faces_serialise_to_json(predictor, composite):
+    data = json.loads(json.dumps([face.to_dict() for face in predictor.predict(composite)]))
+    assert set(data[0]) == {"box", "score", "landmarks", "age", "age_low", "age_high", "warnings"}
+    assert len(data[0]["box"]) == 4 and len(data[0]["landmarks"]) == 5
+
+
+def test_without_an_age_model_faces_are_still_found(composite):
+    faces = Predictor(model=None).predict(composite)
+    assert len(faces) == 4 and all(face.age is None and face.label == "?" for face in faces)
+
+
+def test_no_face_is_an_empty_list(predictor, no_face_image):
+    assert predictor.predict(no_face_image) == []
+
+
+def test_analyse_reports_bad_files_without_raising(predictor, tmp_path):
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("hello")
+    result = predictor.analyse(bad)
+    assert not result.ok and result.faces == () and "not an image" in result.error
+    assert result.to_dict()["error"] == result.error
+
+
+def test_analyse_gives_the_size_and_model(predictor, face_paths):
+    result = predictor.analyse(face_paths[0].read_bytes(), name="upload.jpg")
+    assert isinstance(result, PhotoResult) and result.ok
+    assert (result.width, result.height, result.source) == (448, 448, "upload.jpg")
+    assert result.model == "tiny 0.0.1" and len(result.faces) == 1
+
+
+def test_exif_rotated_photo_gives_boxes_in_the_displayed_frame(predictor, face_images):
+    upright = face_images["adult_20-29"][:, 74:374]  # 448 tall, 300 wide
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    Image.fromarray(np.rot90(upright, k=1)).save(buffer, format="JPEG", exif=exif.tobytes(), quality=95)
+    (rotated,) = predictor.predict(buffer.getvalue())
+    (reference,) = predictor.predict(upright)
+    assert np.allclose(rotated.box, reference.box, atol=8)
+
+
+def test_face_label_and_validation():
+    face = Face(box=(0, 0, 10, 10), score=0.99, landmarks=((1, 1),) * 5, age=34.2, age_low=28.6, age_high=39.4)
+    assert face.label == "34 (29–39)"
+    with pytest.raises(ValueError, match="unknown"):
+        Face(box=(0, 0, 1, 1), score=1, landmarks=((0, 0),) * 5, warnings=("grumpy",))
+
+
+def test_warnings_flag_small_and_blurry_faces(predictor, face_images):
+    small = np.array(Image.fromarray(face_images["adult_40-49"]).resize((120, 120)))
+    canvas = np.full((400, 400, 3), 255, np.uint8)
+    canvas[100:220, 100:220] = small
+    faces = predictor.predict(canvas)
+    assert len(faces) == 1 and "small_face" in faces[0].warnings
+    blurry = np.array(Image.fromarray(face_images["adult_40-49"]).resize((56, 56)).resize((448, 448)))
+    faces = predictor.predict(blurry)
+    assert faces and "blurry" in faces[0].warnings
+
+
+def test_predict_function_with_a_model_file(tiny_model, face_paths):
+    faces = howold.predict(face_paths[0], model=tiny_model)
+    assert len(faces) == 1 and faces[0].age is not None
