@@ -1,0 +1,77 @@
+"""Median CPU time of face detection per photo and of the age model per face.
+
+    python benchmarks/bench_pipeline.py [--model FILE.onnx] [--repeats 15] [--threads N]
+
+Photos: a ~12 MP group photo (the 1927 Solvay conference photo from ../shared/data, upscaled
+to 4240x2826, 29 faces; or, without ../shared, a 4x4 grid of the test fixtures at 12 MP) and a
+640 px photo with two faces built from the test fixtures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from howold.age_model import DEFAULT_MODEL_PATH, AgeModel
+from howold.crop import crop_face
+from howold.detect import FaceDetector
+from howold.io import load_image
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLVAY = ROOT.parent / "shared" / "data" / "group-photos" / "Solvay_conference_1927.jpg"
+FACES = sorted((ROOT / "tests" / "fixtures" / "faces").glob("*.jpg"))
+
+
+def photos() -> dict[str, np.ndarray]:
+    fixtures = [load_image(p) for p in FACES]
+    two = cv2.resize(np.hstack(fixtures[:2]), (640, 320), interpolation=cv2.INTER_AREA)
+    if SOLVAY.is_file():
+        big = cv2.resize(load_image(SOLVAY), (4240, 2826), interpolation=cv2.INTER_CUBIC)
+    else:
+        grid = np.vstack([np.hstack(fixtures)] * 4)
+        big = cv2.resize(grid, (4000, 3000), interpolation=cv2.INTER_CUBIC)
+    return {f"{big.shape[1]}x{big.shape[0]} ({big.shape[0] * big.shape[1] / 1e6:.1f} MP)": big,
+            "640x320 (2 faces)": two}  # fmt: skip
+
+
+def median_ms(function, repeats: int) -> float:
+    function()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(DEFAULT_MODEL_PATH))
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: all cores)")
+    args = parser.parse_args()
+    model = AgeModel(args.model, threads=args.threads).prepare() if Path(args.model).is_file() else None
+    print(f"age model: {model.info.name + ' ' + model.info.version if model else 'none installed'}; "
+          f"threads: {args.threads or 'all'}; median of {args.repeats} runs\n")  # fmt: skip
+    print("| photo | max_side | faces | detection ms | age model ms/face (batch) |")
+    print("|---|---|---|---|---|")
+    for name, image in photos().items():
+        for max_side in (1280, None):
+            detector = FaceDetector(max_side=max_side, threads=args.threads).prepare()
+            faces = detector.detect(image)
+            detect_ms = median_ms(lambda: detector.detect(image), args.repeats)
+            age_ms = "n/a"
+            if model and faces:
+                info = model.info
+                crops = np.stack([crop_face(image, f.landmarks, info.crop_size, info.crop_margin) for f in faces])
+                age_ms = f"{median_ms(lambda: model.predict(crops), args.repeats) / len(faces):.1f}"
+            print(f"| {name} | {max_side or 'full'} | {len(faces)} | {detect_ms:.0f} | {age_ms} |")
+
+
+if __name__ == "__main__":
+    main()
