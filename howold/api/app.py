@@ -1,0 +1,275 @@
+"""The howold REST API: `create_app()` builds the FastAPI application.
+
+The models load once, in the lifespan, before the first request. Inference is CPU-bound and
+runs in worker threads, at most `concurrency` at once, so the event loop keeps answering.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from howold import __version__
+from howold.api.schemas import (
+    ErrorSchema,
+    HealthSchema,
+    ModelInfoSchema,
+    PhotoResultSchema,
+    ReadySchema,
+)
+from howold.api.settings import Settings
+from howold.api.upload import FORM_FIELD, read_upload
+from howold.pipeline import PhotoResult, Predictor
+
+log = logging.getLogger("howold.api")
+
+IMAGE_MEDIA_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/heic",
+    "application/octet-stream",
+)
+
+
+class ServerState:
+    """What the app holds between requests: settings, loaded predictors, requests in flight."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.default: Predictor | None = None
+        self.in_flight = 0  # touched only on the event loop thread
+        self.limiter: anyio.CapacityLimiter | None = None
+        self._predictors: OrderedDict[tuple[float, int], Predictor] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Load the default predictor's models (blocking; run once at start-up)."""
+        self.default = self._new_predictor(self.settings.min_score, self.settings.max_side)
+        self._predictors[(self.settings.min_score, self.settings.max_side)] = self.default
+
+    def _new_predictor(self, min_score: float, max_side: int) -> Predictor:
+        options: dict[str, Any] = {"min_score": min_score, "max_side": max_side}
+        if self.settings.model:
+            options["model"] = self.settings.model
+        return Predictor(threads=self.settings.threads, **options).prepare()
+
+    def predictor(self, min_score: float | None, max_side: int | None) -> Predictor:
+        """Return a loaded predictor for these detector settings (blocking if it must load)."""
+        key = (
+            self.settings.min_score if min_score is None else min_score,
+            self.settings.max_side if max_side is None else max_side,
+        )
+        with self._lock:
+            if key in self._predictors:
+                self._predictors.move_to_end(key)
+                return self._predictors[key]
+            predictor = self._new_predictor(*key)
+            self._predictors[key] = predictor
+            while len(self._predictors) > 1 + self.settings.predictor_cache:
+                oldest = next(k for k in self._predictors if self._predictors[k] is not self.default)
+                del self._predictors[oldest]
+            return predictor
+
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        """Count a predict request in flight, or refuse it with 503 when too many are."""
+        limit = self.settings.max_in_flight
+        if self.in_flight >= limit:
+            wait = self.settings.retry_after_s
+            raise HTTPException(
+                503,
+                f"The server is busy with {limit} requests in flight; retry after {wait} s.",
+                headers={"Retry-After": str(wait)},
+            )
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+
+
+def get_state(request: Request) -> ServerState:
+    return request.app.state.howold
+
+
+def ready_state(state: Annotated[ServerState, Depends(get_state)]) -> ServerState:
+    if state.default is None:
+        raise HTTPException(503, "The models are still loading; retry shortly.", headers={"Retry-After": "1"})
+    return state
+
+
+State = Annotated[ServerState, Depends(ready_state)]
+
+_bearer = HTTPBearer(auto_error=False, description="the server's HOWOLD_API_KEY")
+
+
+def require_api_key(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """Refuse with 401 unless the request carries 'Authorization: Bearer <HOWOLD_API_KEY>'."""
+    key = get_state(request).settings.api_key
+    if not key:  # unset or empty: no key needed
+        return
+    given = credentials.credentials.encode() if credentials else b""
+    if not hmac.compare_digest(given, key.get_secret_value().encode()):
+        raise HTTPException(
+            401,
+            "A valid API key is required: send the header 'Authorization: Bearer <key>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorSchema} for code in codes}
+
+
+probes = APIRouter(tags=["probes"])
+
+
+@probes.get("/healthz", response_model=HealthSchema)
+async def healthz() -> dict[str, str]:
+    """The process is alive and answering."""
+    return {"status": "ok"}
+
+
+@probes.get("/readyz", response_model=ReadySchema, responses=_errors(503))
+async def readyz(state: State) -> dict[str, Any]:
+    """The models are loaded and predict requests are accepted."""
+    info = state.default.model_info
+    return {
+        "status": "ready",
+        "model": f"{info.name} {info.version}" if info else None,
+        "model_missing_reason": state.default.missing_model_reason,
+        "in_flight": state.in_flight,
+        "max_in_flight": state.settings.max_in_flight,
+    }
+
+
+v1 = APIRouter(prefix="/v1", tags=["v1"])
+
+
+@v1.get("/model", response_model=ModelInfoSchema, responses=_errors(401, 404, 503))
+async def model(state: State) -> dict[str, Any]:
+    """The installed age model's sidecar: name, version, metrics and preprocessing."""
+    info = state.default.model_info
+    if info is None:
+        raise HTTPException(404, state.default.missing_model_reason or "No age model is loaded.")
+    return info.to_dict()
+
+
+_binary = {"type": "string", "format": "binary"}
+_PREDICT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": f"The photo: a multipart form with the field '{FORM_FIELD}', or the raw bytes.",
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [FORM_FIELD],
+                    "properties": {FORM_FIELD: _binary},
+                }
+            },
+            **{media_type: {"schema": _binary} for media_type in IMAGE_MEDIA_TYPES},
+        },
+    }
+}
+
+
+@v1.post(
+    "/predict",
+    response_model=PhotoResultSchema,
+    responses=_errors(401, 413, 415, 422, 503),
+    openapi_extra=_PREDICT_BODY,
+)
+async def predict(
+    request: Request,
+    state: State,
+    min_score: Annotated[float | None, Query(ge=0.0, le=1.0, description="detection threshold")] = None,
+    max_side: Annotated[
+        int | None, Query(ge=32, le=8192, description="detector input size, long side in pixels")
+    ] = None,
+) -> dict[str, Any]:
+    """Find every face in the photo and estimate each one's age with an 80% range."""
+    with state.admit():
+        upload = await read_upload(request, state.settings.max_upload_bytes)
+
+        def run() -> PhotoResult:
+            return state.predictor(min_score, max_side).analyse(upload.data, name=upload.name)
+
+        result = await anyio.to_thread.run_sync(run, limiter=state.limiter)
+    if not result.ok:
+        raise HTTPException(422, result.error)
+    return result.to_dict()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Return the API application; settings come from HOWOLD_* environment variables by default."""
+    state = ServerState(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        state.limiter = anyio.CapacityLimiter(state.settings.concurrency)
+        await anyio.to_thread.run_sync(state.load)
+        info = state.default.model_info
+        log.info("howold models loaded; age model: %s", f"{info.name} {info.version}" if info else "none")
+        yield
+
+    app = FastAPI(
+        title="howold",
+        version=__version__,
+        summary="Find every face in a photo and estimate how old each person looks, with a range.",
+        lifespan=lifespan,
+    )
+    app.state.howold = state
+    _add_error_handlers(app)
+    app.include_router(probes)
+    guard = [Depends(require_api_key)] if state.settings.api_key else []
+    app.include_router(v1, dependencies=guard)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"There is no endpoint at {request.url.path}; see /docs for the API."
+        elif exc.status_code == 405 and detail == "Method Not Allowed":
+            detail = f"{request.method} is not allowed on {request.url.path}; see /docs for the API."
+        return JSONResponse({"detail": str(detail)}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _one_sentence(exc.errors())}, 422)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+        # the server logs the traceback when the error propagates on from here
+        log.error("unhandled %s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+        return JSONResponse({"detail": "The server failed on this request; the error has been logged."}, 500)
+
+
+def _one_sentence(errors: list[dict[str, Any]]) -> str:
+    """Return the first validation error as a sentence, e.g. "Query parameter min_score: ..."."""
+    if not errors:
+        return "The request is invalid."
+    error = errors[0]
+    where, *names = [str(part) for part in error.get("loc", ())] or ["request"]
+    field = ".".join(names)
+    message = str(error.get("msg", "is invalid")).rstrip(".")
+    label = f"{where.capitalize()} parameter {field}" if field else where.capitalize()
+    return f"{label}: {message}."

@@ -1,0 +1,92 @@
+"""`howold serve`: run the REST API with uvicorn. Imports only the standard library at load time,
+so `howold --help` stays fast; FastAPI and uvicorn load when the command runs."""
+
+from __future__ import annotations
+
+import argparse
+
+from howold.errors import HowoldError
+
+EXTRA_HINT = "needs the [api] extra: pip install 'howold[api]'"
+
+
+def add_serve_command(subparsers) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the REST API (POST /v1/predict)",
+        description=(
+            "Serve the REST API: POST /v1/predict, GET /healthz, /readyz, /v1/model, docs at /docs. "
+            "Other settings come from HOWOLD_* environment variables: HOWOLD_API_KEY, HOWOLD_MODEL, "
+            "HOWOLD_MAX_UPLOAD_MB (20), HOWOLD_MAX_IN_FLIGHT (16), HOWOLD_CONCURRENCY, "
+            "HOWOLD_MIN_SCORE (0.9), HOWOLD_MAX_SIDE (1280), HOWOLD_THREADS."
+        ),
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes, each with its own models (default 1)",
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug"),
+        help="server log level (default info)",
+    )
+    serve.set_defaults(handler=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+
+        from howold.api.settings import Settings
+    except ImportError as exc:
+        raise HowoldError(f"howold serve {EXTRA_HINT} ({exc.name} is missing).") from exc
+    if args.workers < 1:
+        raise HowoldError(f"--workers must be at least 1, got {args.workers}.")
+    if not 0 < args.port < 65536:
+        raise HowoldError(f"--port must be between 1 and 65535, got {args.port}.")
+    _check_settings(Settings)
+    uvicorn.run(
+        "howold.api.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        log_config=_log_config(),
+    )
+    return 0
+
+
+def _check_settings(settings_class):
+    """Read the settings and the model's sidecar now, so a mistake fails with one sentence."""
+    from pydantic import ValidationError
+
+    from howold.pipeline import Predictor
+
+    try:
+        settings = settings_class()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = "HOWOLD_" + "_".join(str(p) for p in error["loc"]).upper()
+        raise HowoldError(f"{name}: {error['msg']}.") from exc
+    if settings.model:
+        Predictor(model=settings.model)  # raises ModelError naming what is wrong
+    return settings
+
+
+def _log_config() -> dict:
+    """Uvicorn's logging configuration, with howold's own loggers printed like uvicorn's."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["howold"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config

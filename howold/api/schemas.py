@@ -1,0 +1,84 @@
+"""The API's JSON bodies as pydantic models.
+
+`PhotoResultSchema` validates exactly `howold.pipeline.PhotoResult.to_dict()`, the schema that
+`howold predict --json` writes (inside `ResultsSchema`) and `POST /v1/predict` returns.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from howold.pipeline import WARNINGS
+
+FaceWarning = Literal[WARNINGS]  # type: ignore[valid-type]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FaceSchema(_Strict):
+    """One face; the ages are null when no age model is installed."""
+
+    box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in pixels")
+    score: float = Field(ge=0.0, le=1.0, description="detection confidence")
+    landmarks: list[tuple[float, float]] = Field(
+        min_length=5, max_length=5, description="eyes, nose tip, mouth corners as (x, y)"
+    )
+    age: float | None = Field(description="estimated age in years")
+    age_low: float | None = Field(description="low end of the 80% range")
+    age_high: float | None = Field(description="high end of the 80% range")
+    warnings: list[FaceWarning] = Field(description="reasons to trust the estimate less")
+
+
+class PhotoResultSchema(_Strict):
+    """One photo: its size, the age model used ('name version') and its faces, largest first."""
+
+    source: str
+    width: int = Field(ge=0)
+    height: int = Field(ge=0)
+    model: str | None = Field(description="age model as 'name version'; null without one")
+    faces: list[FaceSchema]
+    error: str | None = Field(description="why the photo could not be read; null when it was")
+
+
+class ResultsSchema(_Strict):
+    """The document `howold predict --json FILE` writes."""
+
+    howold_version: str
+    results: list[PhotoResultSchema]
+
+
+class ErrorSchema(_Strict):
+    """Every error response: one sentence saying what went wrong."""
+
+    detail: str
+
+
+class HealthSchema(_Strict):
+    status: Literal["ok"]
+
+
+class ReadySchema(_Strict):
+    status: Literal["ready"]
+    model: str | None = Field(description="age model as 'name version'; null without one")
+    model_missing_reason: str | None
+    in_flight: int = Field(ge=0, description="predict requests being handled now")
+    max_in_flight: int
+
+
+class ModelInfoSchema(BaseModel):
+    """The installed age model's sidecar (name, version, metrics, preprocessing)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    version: str
+    backbone: str
+    metrics: dict[str, Any]
+    input_size: int
+    min_age: int
+    max_age: int
+    interval: float

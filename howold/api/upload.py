@@ -1,0 +1,122 @@
+"""Reading an uploaded image into memory, never to disk, and never more than the size limit.
+
+The body is streamed and counted, so an oversized upload is refused as soon as it is seen to be
+too large (at once when Content-Length says so, or when the counted bytes pass the limit for a
+chunked body). A multipart form is then parsed in memory with python-multipart's streaming
+parser, so nothing spools to a temporary file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from fastapi import HTTPException, Request
+
+try:
+    from python_multipart.exceptions import MultipartParseError
+    from python_multipart.multipart import MultipartParser, parse_options_header
+except ImportError:  # python-multipart < 0.0.13 named its module `multipart`
+    from multipart.exceptions import MultipartParseError
+    from multipart.multipart import MultipartParser, parse_options_header
+
+RAW_TYPES = ("application/octet-stream",)
+FORM_FIELD = "file"
+DEFAULT_NAME = "upload"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The image bytes of a request and the name it goes by in messages and results."""
+
+    data: bytes
+    name: str
+
+
+async def read_upload(request: Request, limit: int) -> Upload:
+    """Return the image sent as a raw body or as the multipart field `file`."""
+    media_type, params = parse_options_header(request.headers.get("content-type"))
+    media_type = media_type.decode("latin-1").lower()
+    is_form = media_type == "multipart/form-data"
+    if not (is_form or _is_image_type(media_type)):
+        raise HTTPException(
+            415,
+            f"Content type {media_type!r} is not accepted; send an image body (image/* or "
+            f"application/octet-stream) or a multipart form with the image in the field '{FORM_FIELD}'.",
+        )
+    body = await read_body(request, limit)
+    if not is_form:
+        return Upload(body, DEFAULT_NAME)
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise HTTPException(422, "The multipart form has no boundary in its Content-Type header.")
+    return parse_form(body, boundary)
+
+
+def _is_image_type(media_type: str) -> bool:
+    return media_type == "" or media_type.startswith("image/") or media_type in RAW_TYPES
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Return the whole body, refusing with 413 once it is known to be over `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    return bytes(body)
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(413, f"The upload is larger than the limit of {_size(limit)}.")
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("MiB", 2**20), ("KiB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{count} bytes"
+
+
+def parse_form(body: bytes, boundary: bytes) -> Upload:
+    """Return the first part named `file` of a multipart/form-data body held in memory."""
+    parts: list[dict] = []
+    field: list[bytes] = []
+    value: list[bytes] = []
+
+    def begin() -> None:
+        parts.append({"headers": {}, "data": bytearray()})
+
+    def header_end() -> None:
+        parts[-1]["headers"][b"".join(field).decode("latin-1").lower()] = b"".join(value)
+        field.clear()
+        value.clear()
+
+    callbacks = {
+        "on_part_begin": begin,
+        "on_header_field": lambda data, start, end: field.append(data[start:end]),
+        "on_header_value": lambda data, start, end: value.append(data[start:end]),
+        "on_header_end": header_end,
+        "on_part_data": lambda data, start, end: parts[-1]["data"].extend(data[start:end]),
+    }
+    try:
+        parser = MultipartParser(boundary, callbacks)
+        parser.write(body)
+        parser.finalize()
+    except (MultipartParseError, ValueError) as exc:
+        raise HTTPException(422, "The multipart form is malformed and cannot be read.") from exc
+    for part in parts:
+        _, disposition = parse_options_header(part["headers"].get("content-disposition"))
+        if disposition.get(b"name") != FORM_FIELD.encode():
+            continue
+        part_type, _ = parse_options_header(part["headers"].get("content-type"))
+        part_type = part_type.decode("latin-1").lower()
+        if not _is_image_type(part_type):
+            raise HTTPException(415, f"The form field '{FORM_FIELD}' has content type {part_type!r}, not an image.")
+        name = disposition.get(b"filename", b"").decode("utf-8", "replace")
+        name = PurePosixPath(name.replace("\\", "/")).name.strip()  # no client folders
+        return Upload(bytes(part["data"]), name or DEFAULT_NAME)
+    raise HTTPException(422, f"The multipart form has no field named '{FORM_FIELD}' with the image.")
