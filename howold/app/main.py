@@ -1,0 +1,221 @@
+"""The howold web page: upload photos, see every face boxed with how old the person looks.
+
+Run it with `howold app` or `streamlit run howold/app/main.py`. Uploads are read into memory,
+analysed and shown; nothing is written to disk. `HOWOLD_MODEL` (set by `howold app --model`)
+names another ONNX age model with its sidecar.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from howold.annotate import annotate
+from howold.errors import HowoldError
+from howold.io import encode_png, load_image
+from howold.pipeline import PhotoResult, Predictor
+from howold.report import results_csv, results_json
+
+UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "heic", "heif")
+MAX_SIDES = (640, 960, 1280, 1920, 2560, 0)  # 0: full size
+MODEL_ENV = "HOWOLD_MODEL"
+WARNING_TEXT = {
+    "small_face": "small face",
+    "blurry": "blurry",
+    "child": "child: weaker estimate",
+    "elderly": "elderly: weaker estimate",
+    "low_confidence": "low confidence",
+}
+NO_MODEL_TEXT = "No age model is installed, so faces are found and boxed but not aged (shown as “?”)."
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the sidebar sets: detection threshold, detection size, landmarks on the image."""
+
+    min_score: float = 0.9
+    max_side: int = 1280  # 0: full size
+    landmarks: bool = False
+
+
+def model_path() -> str | None:
+    """The age model to use: `HOWOLD_MODEL` if set, else None for the shipped one."""
+    return os.environ.get(MODEL_ENV) or None
+
+
+@st.cache_resource(show_spinner="Loading the models…")
+def load_predictor(model: str | None = None) -> Predictor:
+    """The one Predictor of this server for `model`, shared by every session; models load once."""
+    predictor = Predictor(model=model) if model else Predictor()
+    return predictor.prepare()
+
+
+@st.cache_resource
+def _predictor_lock() -> threading.Lock:
+    return threading.Lock()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def analyse(data: bytes, name: str, min_score: float, max_side: int, model: str | None) -> PhotoResult:
+    """Faces and ages of one uploaded photo, cached in memory by content and settings."""
+    predictor = load_predictor(model)
+    with _predictor_lock():  # the detector settings are per call; sessions share one predictor
+        predictor.detector.min_score = min_score
+        predictor.detector.max_side = max_side or None
+        return predictor.analyse(data, name=name)
+
+
+def header() -> None:
+    st.set_page_config(page_title="howold", page_icon="🎂", layout="wide")
+    st.title("howold")
+    st.write(
+        "Upload photos: howold finds every face and estimates how old each person looks, "
+        "with an 80% range, e.g. “34 (29–39)”."
+    )
+    st.caption(
+        "Ages are estimates of how old someone looks, not their real age; they are weaker for "
+        "children, the elderly and poor photos (small, blurry, dark or turned faces)."
+    )
+
+
+def sidebar() -> Settings:
+    """Draw the settings and return them."""
+    with st.sidebar:
+        st.header("Settings")
+        min_score = st.slider(
+            "Detection threshold", 0.5, 0.99, 0.9, 0.01,
+            help="How sure the face detector must be; lower finds more faces and more mistakes.",
+        )  # fmt: skip
+        max_side = st.select_slider(
+            "Maximum image side (pixels)", options=MAX_SIDES, value=1280,
+            format_func=lambda side: f"{side}" if side else "full size",
+            help="The detector sees the photo shrunk to this size; larger finds smaller faces, slower.",
+        )  # fmt: skip
+        landmarks = st.checkbox("Show landmarks", help="Eyes, nose tip and mouth corners.")
+    return Settings(min_score=min_score, max_side=max_side, landmarks=landmarks)
+
+
+def about(predictor: Predictor) -> None:
+    """The model's name and its measured error, or a plain note that there is no model."""
+    with st.expander("About"):
+        info = predictor.model_info
+        if info is None:
+            st.write(NO_MODEL_TEXT)
+        else:
+            backbone = f" ({info.backbone})" if info.backbone else ""
+            st.markdown(f"**Age model:** {info.name} {info.version}{backbone}")
+            maes = {k: v for k, v in info.metrics.items() if "mae" in k.lower() and _number(v)}
+            for key, value in maes.items():
+                st.markdown(f"**Measured mean absolute error:** {value:.2f} years (`{key}`)")
+            if not maes:
+                st.markdown("**Measured mean absolute error:** not recorded in the model's sidecar.")
+        st.markdown(
+            "Faces are found with RetinaFace; each face is cropped from the untouched photo and "
+            f"the age model gives a point estimate and its {_interval(predictor)} range. "
+            "Photos are analysed in memory and never stored."
+        )
+
+
+def uploads() -> list[tuple[str, bytes]]:
+    """The photos to analyse: uploaded files, then the camera shot if the camera is on."""
+    files = st.file_uploader(
+        "Photos", type=list(UPLOAD_TYPES), accept_multiple_files=True,
+        help="JPEG, PNG, WebP or HEIC; several at once.",
+    )  # fmt: skip
+    photos = [(file.name, file.getvalue()) for file in files or []]
+    if st.toggle("Use the camera"):
+        shot = st.camera_input("Take a photo")
+        if shot is not None:
+            photos.append(("camera.jpg", shot.getvalue()))
+    return photos
+
+
+def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: str = "") -> PhotoResult:
+    """Show one photo's results: annotated image, face table, PNG download; return the result."""
+    st.subheader(name)
+    with st.spinner(f"Looking for faces in {name}…"):
+        result = analyse(data, name, settings.min_score, settings.max_side, model_path())
+    if not result.ok:
+        st.error(result.error)
+        return result
+    annotated = annotate(load_image(data, name=name), result.faces, landmarks=settings.landmarks)
+    count = len(result.faces)
+    if count:
+        st.caption(f"{count} face{'s' if count > 1 else ''} found · {result.width}×{result.height} pixels")
+    else:
+        st.warning(
+            "No face found in this photo. Faces that are very small, turned away or hidden may be "
+            "missed: try a lower detection threshold or a larger maximum image side."
+        )
+    left, right = st.columns([3, 2])
+    left.image(annotated, width="stretch")
+    if count:
+        right.table(face_table(result))
+        right.download_button(
+            "Download annotated image (PNG)", data=lambda: encode_png(annotated),
+            file_name=f"{Path(name).stem}_howold.png", mime="image/png",
+            key=f"png-{key}-{name}", on_click="ignore", icon=":material/download:",
+        )  # fmt: skip
+    return result
+
+
+def face_table(result: PhotoResult) -> dict[str, list]:
+    """One row per face: number, age, 80% range, detection score, warnings."""
+    rows: dict[str, list] = {"Face": [], "Age": [], "Range": [], "Detection score": [], "Warnings": []}
+    for number, face in enumerate(result.faces, start=1):
+        rows["Face"].append(str(number))
+        rows["Age"].append("?" if face.age is None else str(round(face.age)))
+        rows["Range"].append("—" if face.age is None else f"{round(face.age_low)}–{round(face.age_high)}")
+        rows["Detection score"].append(f"{face.score:.3f}")
+        rows["Warnings"].append(", ".join(WARNING_TEXT.get(w, w) for w in face.warnings) or "—")
+    return rows
+
+
+def downloads(results: Sequence[PhotoResult]) -> None:
+    """CSV and JSON of every photo's results (the schema of `howold predict --json`)."""
+    st.divider()
+    st.subheader("All results")
+    csv_column, json_column, _ = st.columns([1, 1, 3])
+    csv_column.download_button(
+        "Download CSV", data=results_csv(results), file_name="howold_results.csv",
+        mime="text/csv", on_click="ignore", icon=":material/table:",
+    )  # fmt: skip
+    json_column.download_button(
+        "Download JSON", data=results_json(results), file_name="howold_results.json",
+        mime="application/json", on_click="ignore", icon=":material/data_object:",
+    )  # fmt: skip
+
+
+def main() -> None:
+    header()
+    settings = sidebar()
+    try:
+        predictor = load_predictor(model_path())
+    except HowoldError as exc:
+        st.error(str(exc))
+        st.stop()
+    if predictor.model_info is None:
+        st.info(NO_MODEL_TEXT)
+    about(predictor)
+    photos = uploads()
+    results = [render_photo(name, data, settings, key=str(i)) for i, (name, data) in enumerate(photos)]
+    if results:
+        downloads(results)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _interval(predictor: Predictor) -> str:
+    info = predictor.model_info
+    return f"{round(100 * info.interval)}%" if info else "80%"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The page's logic under Streamlit's AppTest: the whole page, and photos rendered one by one.
+
+AppTest cannot drive the file uploader, so photos go straight into `render_photo(name, bytes)`,
+the function the uploader path calls; the real uploader is covered by test_app_browser.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from howold.app import main as app_main
+from howold.io import encode_png
+
+pytest_plugins = ["app_fixtures"]  # fixtures: composite_jpeg, no_face_png, has_model, app_url
+
+APP_SCRIPT = app_main.__file__
+
+TIMEOUT = 60  # the first run loads the models
+
+
+def photos_script(photos):
+    from howold.app import main as app
+
+    settings = app.sidebar()
+    results = [app.render_photo(name, data, settings, key=str(i)) for i, (name, data) in enumerate(photos)]
+    if results:
+        app.downloads(results)
+
+
+def run_photos(photos: list[tuple[str, bytes]]) -> AppTest:
+    at = AppTest.from_function(photos_script, args=(photos,), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def table_rows(at: AppTest, index: int = 0) -> list[dict]:
+    return at.table[index].value.to_dict("records")
+
+
+def test_page_has_title_note_settings_and_about(has_model):
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "howold"
+    assert "estimates" in at.caption[0].value and "children, the elderly and poor photos" in at.caption[0].value
+    assert at.sidebar.slider[0].label == "Detection threshold" and at.sidebar.slider[0].value == 0.9
+    assert at.sidebar.select_slider[0].label.startswith("Maximum image side")
+    assert at.sidebar.checkbox[0].label == "Show landmarks"
+    assert at.get("file_uploader"), "no file uploader on the page"
+    assert at.expander[0].label == "About"
+    about = " ".join(md.value for md in at.expander[0].markdown)
+    if has_model:
+        assert "mean absolute error" in about
+    else:
+        assert at.info[0].value.startswith("No age model is installed")
+    assert at.table == [] and at.error == []
+
+
+def test_camera_is_offered(has_model):
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT)
+    at.run()
+    at.toggle[0].set_value(True).run()
+    assert at.get("camera_input"), "the camera toggle shows no camera input"
+
+
+def test_photo_with_four_faces(composite_jpeg, has_model):
+    at = run_photos([("group.jpg", composite_jpeg)])
+    assert at.subheader[0].value == "group.jpg"
+    assert at.caption[0].value.startswith("4 faces found · 896×896 pixels")
+    rows = table_rows(at)
+    assert [row["Face"] for row in rows] == ["1", "2", "3", "4"]
+    assert all(float(row["Detection score"]) >= 0.9 for row in rows)
+    labels = [button.label for button in at.get("download_button")]
+    assert labels == ["Download annotated image (PNG)", "Download CSV", "Download JSON"]
+    assert not at.warning and not at.error
+    if has_model:
+        for row in rows:
+            low, high = (int(v) for v in row["Range"].split("–"))
+            assert 0 <= low <= int(row["Age"]) <= high <= 100
+    else:
+        assert {row["Age"] for row in rows} == {"?"}
+
+
+def test_no_face_gives_a_message(no_face_png):
+    at = run_photos([("gradient.png", no_face_png)])
+    assert at.warning[0].value.startswith("No face found in this photo.")
+    assert at.table == [] and at.error == []
+    assert at.get("image"), "the photo itself is still shown"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("notes.jpg", b"this is not a photo", "notes.jpg: not an image"),
+        ("empty.png", b"", "empty.png: the file is empty"),
+        ("cut.jpg", None, "cut.jpg: the image data is damaged or truncated"),
+    ],
+)
+def test_bad_file_gives_one_error_and_other_photos_still_show(name, data, message, composite_jpeg):
+    data = composite_jpeg[: len(composite_jpeg) // 3] if data is None else data
+    at = run_photos([(name, data), ("group.jpg", composite_jpeg)])
+    assert len(at.error) == 1
+    error = at.error[0].value
+    assert error.startswith(message) and "Traceback" not in error and "\n" not in error
+    assert [s.value for s in at.subheader] == [name, "group.jpg", "All results"]
+    assert len(table_rows(at)) == 4
+
+
+def test_a_given_model_shows_ages_and_its_mae(tiny_model, composite_jpeg, monkeypatch):
+    monkeypatch.setenv("HOWOLD_MODEL", str(tiny_model))
+    at = run_photos([("group.jpg", composite_jpeg)])
+    rows = table_rows(at)
+    assert len(rows) == 4
+    for row in rows:
+        low, high = (int(v) for v in row["Range"].split("–"))
+        assert low <= int(row["Age"]) <= high
+    page = AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT)
+    page.run()
+    about = " ".join(md.value for md in page.expander[0].markdown)
+    assert "tiny 0.0.1 (tiny-test-net)" in about
+    assert "99.00 years (`utkface_test_mae`)" in about
+    assert page.info == []
+
+
+def test_maximum_image_side_reaches_the_detector(face_images):
+    """A 96-pixel face on a 2400-pixel canvas is lost at the default 1280 and found at full size."""
+    face = np.asarray(Image.fromarray(face_images["adult_40-49"]).resize((96, 96)))
+    canvas = np.full((1200, 2400, 3), 200, np.uint8)
+    canvas[500:596, 1100:1196] = face
+    at = run_photos([("far.png", encode_png(canvas))])
+    assert at.warning[0].value.startswith("No face found")
+    at.sidebar.select_slider[0].set_value(0)
+    at.sidebar.checkbox[0].check()  # landmarks: drawn, not detected again
+    at.run()
+    assert not at.exception and not at.warning
+    assert len(table_rows(at)) == 1
