@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from fastapi import HTTPException, Request
+from starlette.requests import ClientDisconnect
 
 try:
     from python_multipart.exceptions import MultipartParseError
@@ -63,10 +64,13 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _too_large(limit)
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise _too_large(limit)
+    except ClientDisconnect as exc:  # nobody is left to read the answer; keep the log quiet
+        raise HTTPException(400, "The client disconnected before the whole upload arrived.") from exc
     return bytes(body)
 
 

@@ -120,6 +120,18 @@ def test_503_with_retry_after_when_too_many_requests_are_in_flight(server, two_f
     assert post(server, two_faces_jpeg).status_code == 200
 
 
+def test_a_client_that_hangs_up_mid_upload_leaves_no_trace(server):
+    with raw_request(server, head(server, "Content-Length: 100000\r\n") + "x" * 1000):
+        deadline = time.monotonic() + 10
+        while in_flight(server) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    deadline = time.monotonic() + 10
+    while in_flight(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert in_flight(server) == 0
+    assert "Traceback" not in server.log.read_text()
+
+
 def test_schemathesis_finds_no_server_error(server):
     pytest.importorskip("schemathesis", reason="needs the [test] extra")
     executable = shutil.which("schemathesis")
