@@ -1,0 +1,128 @@
+"""`howold batch`: the command-line hook. Imports only the standard library and howold; Ray and
+pyarrow load when the command runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from howold.errors import HowoldError
+
+EXTRA_MESSAGE = "howold batch needs the [batch] extra: pip install 'howold[batch]'"
+
+
+def add_batch_command(subparsers) -> None:
+    """Add `howold batch` to the `howold` command's subparsers."""
+    batch = subparsers.add_parser(
+        "batch",
+        help="estimate ages for many photos on Ray, into a Parquet file",
+        description=(
+            "Estimate the age of every face in many photos with Ray Data, locally or on a Ray "
+            "cluster, and write one Parquet row per face (plus one per photo without a face or "
+            "with an error). Finished batches are committed to OUT.parts/ as the job runs and "
+            "merged into OUT at the end; --resume continues a killed job."
+        ),
+    )
+    batch.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="photo files, folders, glob patterns ('photos/**/*.jpg') or .txt lists of paths",
+    )
+    batch.add_argument("--out", required=True, metavar="FILE", help="the Parquet file to write")
+    batch.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip photos already in OUT or OUT.parts/ (continue a killed or earlier run)",
+    )
+    batch.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="run on this Ray cluster (default: $RAY_ADDRESS, else a local Ray on this machine)",
+    )
+    batch.add_argument(
+        "--actors",
+        type=int,
+        metavar="N",
+        help="Predictors running at once, one per Ray actor (default: cluster CPUs / --cpus-per-actor)",
+    )
+    batch.add_argument(
+        "--cpus-per-actor",
+        type=int,
+        default=1,
+        metavar="N",
+        help="CPUs (and onnxruntime threads) per actor (default 1)",
+    )
+    batch.add_argument(
+        "--batch-size",
+        type=int,
+        default=32,
+        metavar="N",
+        help="photos per batch, and per committed part file (default 32)",
+    )
+    batch.add_argument("-r", "--recursive", action="store_true", help="look into sub-folders too")
+    batch.add_argument(
+        "--min-score", type=float, default=0.9, metavar="S", help="detection confidence threshold, 0..1 (default 0.9)"
+    )
+    batch.add_argument(
+        "--max-side",
+        type=int,
+        default=1280,
+        metavar="N",
+        help="detect on a copy at most N pixels on its long side; 0 = full size (default 1280)",
+    )
+    batch.add_argument(
+        "--min-face", type=float, default=0, metavar="PX", help="ignore faces smaller than PX pixels (default 0)"
+    )
+    batch.add_argument(
+        "--model",
+        metavar="FILE",
+        help="ONNX age model with its .json sidecar, readable by every worker (default: shipped)",
+    )
+    batch.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    batch.set_defaults(handler=run_batch_command)
+
+
+def run_batch_command(args: argparse.Namespace) -> int:
+    try:
+        from howold.batch import job
+    except ImportError as exc:
+        raise HowoldError(f"{EXTRA_MESSAGE} ({exc}).") from exc
+    from howold.age_model import DEFAULT_MODEL_PATH
+
+    if not 0.0 <= args.min_score <= 1.0:
+        raise HowoldError(f"--min-score must be between 0 and 1, got {args.min_score}.")
+    if args.max_side and args.max_side < 32:
+        raise HowoldError(f"--max-side must be 0 or at least 32 pixels, got {args.max_side}.")
+    options = {
+        "model": args.model or DEFAULT_MODEL_PATH,
+        "min_score": args.min_score,
+        "max_side": args.max_side or None,
+        "min_face_size": args.min_face,
+    }
+    photos = job.list_inputs(args.inputs, recursive=args.recursive)
+    progress = None if args.quiet else _progress_bar(len(photos))
+    try:
+        summary = job.run_batch(
+            photos,
+            args.out,
+            resume=args.resume,
+            actors=args.actors,
+            cpus_per_actor=args.cpus_per_actor,
+            batch_size=args.batch_size,
+            predictor_options=options,
+            ray_address=args.ray_address,
+            on_progress=progress.update if progress else None,
+        )
+    finally:
+        if progress:
+            progress.close()
+    if not args.quiet:
+        job.print_summary(summary)
+    return 0
+
+
+def _progress_bar(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="photo", file=sys.stderr, leave=False)

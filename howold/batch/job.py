@@ -1,0 +1,383 @@
+"""A batch job on Ray Data: many photos in, one Parquet table of faces out, safe to kill and resume.
+
+Each Ray actor builds and prepares one `Predictor`, so the models load once per worker. Every
+photo gives rows shaped like `howold predict --csv` (one per face, or one for a photo without a
+face or with an error), plus the landmarks, the photo size and the model name. The driver writes
+the rows of each finished batch as one Parquet part file, committed by an atomic rename, into
+`<out>.parts/`; at the end the parts are merged into the single file `<out>` and removed. A
+killed job leaves only whole parts behind, so `resume=True` skips exactly the photos already
+written.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import ray
+import ray.data
+import ray.exceptions
+
+from howold.errors import HowoldError
+from howold.io import IMAGE_SUFFIXES
+from howold.pipeline import PhotoResult, Predictor
+from howold.report import CSV_COLUMNS, csv_rows
+
+# Files named on the command line with these suffixes hold a list of paths, one per line.
+LIST_SUFFIXES = frozenset({".txt", ".lst"})
+
+_INT_COLUMNS = {"face", "width", "height"}
+_FLOAT_COLUMNS = {"age", "age_low", "age_high", "score", "x1", "y1", "x2", "y2"}
+
+SCHEMA = pa.schema(
+    [
+        (name, pa.int32() if name in _INT_COLUMNS else pa.float64() if name in _FLOAT_COLUMNS else pa.string())
+        for name in CSV_COLUMNS
+    ]
+    + [
+        ("landmarks", pa.list_(pa.list_(pa.float64(), 2))),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("model", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a run did: photos analysed now, photos skipped as already written, and the row counts."""
+
+    out: Path
+    photos: int
+    skipped: int
+    faces: int
+    no_face: int
+    errors: int
+    seconds: float
+
+    @property
+    def photos_per_second(self) -> float:
+        return self.photos / self.seconds if self.seconds > 0 else 0.0
+
+
+# ---------------------------------------------------------------------------------------- inputs
+
+
+def list_inputs(inputs: Iterable[str], recursive: bool = False) -> list[str]:
+    """Return the photos named by files, folders, glob patterns and .txt lists, each once, in order.
+
+    A folder gives its image files (sorted; sub-folders too with `recursive`). A pattern such as
+    `photos/**/*.jpg` gives its matching image files. A `.txt` or `.lst` file gives the paths it
+    lists, one per line (blank lines and lines starting with # are skipped; relative paths are
+    relative to the list's folder). Any other path is kept as given, even if it does not exist,
+    so that the job reports it as an error row rather than dropping it.
+    """
+    found: dict[str, None] = {}
+    for raw in inputs:
+        for path in _expand(str(raw), recursive):
+            found.setdefault(path, None)
+    return list(found)
+
+
+def _expand(raw: str, recursive: bool) -> list[str]:
+    path = Path(raw)
+    if path.is_dir():
+        pattern = "**/*" if recursive else "*"
+        return sorted(str(p) for p in path.glob(pattern) if p.is_file() and _is_image(p))
+    if glob.has_magic(raw) and not path.exists():
+        matches = sorted(glob.glob(raw, recursive=True))
+        if not matches:
+            raise HowoldError(f"{raw}: the pattern matches no files.")
+        return [m for m in matches if Path(m).is_file() and _is_image(Path(m))]
+    if path.suffix.lower() in LIST_SUFFIXES and path.is_file():
+        return _read_list(path)
+    return [raw]
+
+
+def _read_list(path: Path) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HowoldError(f"{path}: cannot read the list of photos ({exc}).") from exc
+    entries = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    return [entry if Path(entry).is_absolute() else str(path.parent / entry) for entry in entries]
+
+
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+# ------------------------------------------------------------------------------------------ rows
+
+
+def result_rows(result: PhotoResult) -> list[dict[str, Any]]:
+    """Return a photo's Parquet rows: the `howold predict --csv` row(s) plus landmarks and size."""
+    rows = csv_rows([result])
+    faces = result.faces or (None,)
+    for row, face in zip(rows, faces):
+        row["error"] = row.get("error") or None
+        row["landmarks"] = face.to_dict()["landmarks"] if face is not None else None
+        row["width"] = result.width if result.ok else None
+        row["height"] = result.height if result.ok else None
+        row["model"] = result.model
+    return rows
+
+
+def rows_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """Return rows as a table with the batch schema; missing values are nulls."""
+    return pa.Table.from_pylist(list(rows), schema=SCHEMA)
+
+
+class Analyser:
+    """The Ray actor: builds and prepares one Predictor, then turns batches of paths into rows.
+
+    A batch holds `source` (the name written to the output) and `path` (where the worker reads
+    the file). The output has one entry per photo: its source and its rows as JSON, so that a
+    photo's rows always travel, and are written, together.
+    """
+
+    def __init__(self, predictor_options: dict[str, Any]) -> None:
+        self.predictor = Predictor(**predictor_options).prepare()
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
+        sources = [str(s) for s in batch["source"]]
+        rows = [json.dumps(self.rows(path, source)) for path, source in zip(batch["path"], sources)]
+        return {"source": sources, "rows": rows}
+
+    def rows(self, path: str, source: str) -> list[dict[str, Any]]:
+        try:
+            result = self.predictor.analyse(str(path), name=source)
+        except Exception as exc:  # a photo that trips a library bug must not stop the job
+            result = PhotoResult(source=source, error=f"{source}: unexpected error ({type(exc).__name__}: {exc}).")
+        return result_rows(result)
+
+
+# ---------------------------------------------------------------------------------------- output
+
+
+class PartsOutput:
+    """The output file `out` and its folder of committed parts, `<out>.parts/`."""
+
+    def __init__(self, out: str | os.PathLike) -> None:
+        self.out = Path(out)
+        self.parts = self.out.with_name(self.out.name + ".parts")
+        self._next = 0
+
+    def open(self, resume: bool) -> set[str]:
+        """Get ready to write; return the sources already written (empty unless `resume`)."""
+        if self.out.is_dir():
+            raise HowoldError(f"{self.out}: is a folder; --out must name a Parquet file.")
+        if self.parts.exists() and not resume:
+            raise HowoldError(
+                f"{self.parts}: holds the parts of an unfinished run; "
+                "pass --resume to continue it, or delete the folder to start again."
+            )
+        try:
+            self.parts.mkdir(parents=True, exist_ok=True)
+            for stale in self.parts.glob(".*.tmp"):  # a part cut short by a kill
+                stale.unlink()
+        except OSError as exc:
+            raise HowoldError(f"{self.parts}: cannot create the parts folder ({exc.strerror or exc}).") from exc
+        done: set[str] = set()
+        if resume:
+            for path in self._committed(include_out=True):
+                done.update(pq.read_table(path, columns=["source"]).column("source").to_pylist())
+        self._next = max((int(p.stem.split("-")[1]) for p in self._part_files()), default=-1) + 1
+        return done
+
+    def write(self, rows: Sequence[dict[str, Any]]) -> Path:
+        """Commit rows as the next part file: written aside, flushed, then renamed into place."""
+        final = self.parts / f"part-{self._next:06d}.parquet"
+        temporary = self.parts / f".{final.name}.tmp"
+        self._next += 1
+        pq.write_table(rows_table(rows), temporary)
+        _fsync(temporary)
+        os.replace(temporary, final)
+        _fsync(self.parts)
+        return final
+
+    def merge(self, resume: bool) -> None:
+        """Write `out` from the earlier output (with `resume`) and every part, then drop the parts.
+
+        A photo already seen in an earlier file is not copied twice, so a merge cut short at any
+        point is safe to run again.
+        """
+        temporary = self.out.with_name(f".{self.out.name}.tmp")
+        seen: set[str] = set()
+        with pq.ParquetWriter(temporary, SCHEMA) as writer:
+            for path in self._committed(include_out=resume):
+                table = pq.read_table(path, schema=SCHEMA)
+                sources = table.column("source").to_pylist()
+                if seen:
+                    table = table.filter(pa.array([source not in seen for source in sources]))
+                writer.write_table(table)
+                seen.update(sources)
+        _fsync(temporary)
+        os.replace(temporary, self.out)
+        shutil.rmtree(self.parts)
+
+    def _committed(self, include_out: bool) -> list[Path]:
+        earlier = [self.out] if include_out and self.out.is_file() else []
+        return earlier + self._part_files()
+
+    def _part_files(self) -> list[Path]:
+        return sorted(self.parts.glob("part-*.parquet")) if self.parts.is_dir() else []
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ------------------------------------------------------------------------------------------- ray
+
+
+def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Connect to the Ray cluster at `address` (or $RAY_ADDRESS), else start a quiet local one.
+
+    Returns True when this call started Ray (the caller then shuts it down). Does nothing and
+    returns False when Ray is already initialised in this process.
+    """
+    if ray.is_initialized():
+        return False
+    address = _cluster_address(address)
+    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    try:
+        if address:
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+        else:
+            ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, **quiet)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HowoldError(f"cannot start or reach {where} ({first}).") from exc
+    _quiet_ray_data()
+    return True
+
+
+def _quiet_ray_data() -> None:
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    if hasattr(context, "print_on_execution_start"):
+        context.print_on_execution_start = False
+
+
+def cluster_cpus() -> int:
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+# ------------------------------------------------------------------------------------------- job
+
+
+def run_batch(
+    photos: Sequence[str],
+    out: str | os.PathLike,
+    *,
+    resume: bool = False,
+    actors: int | None = None,
+    cpus_per_actor: int = 1,
+    batch_size: int = 32,
+    predictor_options: dict[str, Any] | None = None,
+    ray_address: str | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> BatchSummary:
+    """Analyse `photos` on Ray and write their rows to the Parquet file `out`; return a summary.
+
+    `actors` Predictors run at once, each on `cpus_per_actor` CPUs (default: as many actors as
+    the cluster has CPUs). Ray starts locally unless `ray_address` or $RAY_ADDRESS names a
+    cluster, or Ray is already initialised. `on_progress(n)` is called as n more photos are done
+    (first with those skipped as already written).
+    """
+    if batch_size < 1 or cpus_per_actor < 1 or (actors is not None and actors < 1):
+        raise HowoldError("--actors, --cpus-per-actor and --batch-size must be at least 1.")
+    if not photos:
+        raise HowoldError("no image files found in the given paths.")
+    options = dict(predictor_options or {})
+    options.setdefault("threads", cpus_per_actor)
+    Predictor(**options)  # a wrong model path or option fails here, before Ray starts
+    started = time.perf_counter()
+    output = PartsOutput(out)
+    done = output.open(resume)
+    todo = [p for p in photos if p not in done]
+    counts = {"ok": 0, "no_face": 0, "error": 0}
+    if on_progress and len(todo) < len(photos):
+        on_progress(len(photos) - len(todo))
+    if todo:
+        local_cpus = max(os.cpu_count() or 1, (actors or 1) * cpus_per_actor)
+        started_ray = start_ray(ray_address, num_cpus=local_cpus)
+        written = 0
+        try:
+            batches = _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options)
+            for rows in batches:
+                output.write([row for photo in rows for row in photo])
+                written += len(rows)
+                for photo in rows:
+                    for row in photo:
+                        counts[row["status"]] += 1
+                if on_progress:
+                    on_progress(len(rows))
+        except ray.exceptions.RayError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise HowoldError(
+                f"the Ray job failed ({first}); the {written} photo(s) finished are kept in "
+                f"{output.parts}, so run the same command with --resume to continue."
+            ) from exc
+        finally:
+            if started_ray:
+                ray.shutdown()
+    output.merge(resume)
+    return BatchSummary(
+        out=output.out,
+        photos=len(todo),
+        skipped=len(photos) - len(todo),
+        faces=counts["ok"],
+        no_face=counts["no_face"],
+        errors=counts["error"],
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _cluster_address(address: str | None) -> str | None:
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
+def _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options):
+    """Yield, per finished batch, one list of rows per photo."""
+    size = actors or max(1, cluster_cpus() // cpus_per_actor)
+    items = [{"source": source, "path": os.path.abspath(source)} for source in todo]
+    dataset = ray.data.from_items(items).map_batches(
+        Analyser,
+        fn_constructor_kwargs={"predictor_options": options},
+        compute=ray.data.ActorPoolStrategy(size=size),
+        num_cpus=cpus_per_actor,
+        batch_size=batch_size,
+        batch_format="numpy",
+    )
+    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+        yield [json.loads(text) for text in batch["rows"]]
+
+
+def print_summary(summary: BatchSummary, file=sys.stderr) -> None:
+    skipped = f", {summary.skipped} skipped as already written" if summary.skipped else ""
+    print(
+        f"howold batch: {summary.photos} photo(s) in {summary.seconds:.1f} s "
+        f"({summary.photos_per_second:.1f}/s){skipped}: {summary.faces} face row(s), "
+        f"{summary.no_face} without a face, {summary.errors} error(s) -> {summary.out}",
+        file=file,
+    )
