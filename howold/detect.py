@@ -67,12 +67,8 @@ class FaceDetector:
         nms_iou: float = 0.4,
         threads: int | None = None,
     ) -> None:
-        if not 0.0 <= min_score <= 1.0:
-            raise ValueError(f"min_score: expected a value in [0, 1], got {min_score}")
-        if max_side is not None and max_side < 32:
-            raise ValueError(f"max_side: expected at least 32 pixels, got {max_side}")
-        self.min_score = min_score
-        self.max_side = max_side
+        self.min_score = _check_score(min_score)
+        self.max_side = _check_side(max_side)
         self.min_face_size = min_face_size
         self.nms_iou = nms_iou
         self.threads = threads
@@ -86,18 +82,25 @@ class FaceDetector:
             self._session = create_session(WEIGHTS, self.threads, label="RetinaFace detector")
         return self
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Return the faces in an RGB uint8 image, highest score first."""
+    def detect(
+        self, image: np.ndarray, min_score: float | None = None, max_side: int | None | str = "default"
+    ) -> list[Detection]:
+        """Return the faces in an RGB uint8 image, highest score first.
+
+        `min_score` and `max_side` override the detector's settings for this call only.
+        """
+        min_score = self.min_score if min_score is None else _check_score(min_score)
+        max_side = self.max_side if max_side == "default" else _check_side(max_side)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ImageError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
         self.prepare()
-        small, scale = downscale(image, self.max_side)
+        small, scale = downscale(image, max_side)
         height, width = small.shape[:2]
         blob = (small[:, :, ::-1].astype(np.float32) - _BGR_MEAN).transpose(2, 0, 1)[None]
         loc, conf, landms = self._session.run(None, {"input": np.ascontiguousarray(blob)})
         anchors = _anchors(height, width)
         scores = conf[0, :, 1]
-        keep = scores >= self.min_score
+        keep = scores >= min_score
         boxes = _decode_boxes(loc[0][keep], anchors[keep]) * np.array([width, height] * 2)
         points = _decode_points(landms[0][keep], anchors[keep]) * np.array([width, height] * 5)
         scores = scores[keep]
@@ -115,6 +118,18 @@ class FaceDetector:
                 )
             )
         return faces
+
+
+def _check_score(min_score: float) -> float:
+    if not 0.0 <= min_score <= 1.0:
+        raise ValueError(f"min_score: expected a value in [0, 1], got {min_score}")
+    return min_score
+
+
+def _check_side(max_side: int | None) -> int | None:
+    if max_side is not None and max_side < 32:
+        raise ValueError(f"max_side: expected at least 32 pixels, got {max_side}")
+    return max_side
 
 
 def downscale(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:

@@ -139,22 +139,26 @@ class Predictor:
             self.age_model.prepare()
         return self
 
-    def analyse(self, image: ImageSource, name: str | None = None) -> PhotoResult:
+    def analyse(self, image: ImageSource, name: str | None = None, **detect_options) -> PhotoResult:
         """Return the photo's faces and size; a photo that cannot be read gives `error`, not a raise."""
         source = name or (str(image) if isinstance(image, (str, os.PathLike)) else "image")
         model = f"{self.model_info.name} {self.model_info.version}" if self.model_info else None
         try:
             pixels = load_image(image, name=source)
-            faces = self.predict(pixels)
+            faces = self.predict(pixels, **detect_options)
         except HowoldError as exc:
             return PhotoResult(source=source, model=model, error=str(exc))
         height, width = pixels.shape[:2]
         return PhotoResult(source, width, height, tuple(faces), model)
 
-    def predict(self, image: ImageSource) -> list[Face]:
-        """Return every face in the photo with its age, largest face first; [] if none."""
+    def predict(self, image: ImageSource, **detect_options) -> list[Face]:
+        """Return every face in the photo with its age, largest face first; [] if none.
+
+        `min_score=` and `max_side=` override the detector's settings for this call only.
+        """
         pixels = load_image(image)
-        detections = sorted(self.detector.detect(pixels), key=lambda d: -d.width * d.height)
+        detections = self.detector.detect(pixels, **detect_options)
+        detections.sort(key=lambda d: -d.width * d.height)
         if not detections:
             return []
         if self.age_model is None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any
@@ -52,36 +50,13 @@ class ServerState:
         self.default: Predictor | None = None
         self.in_flight = 0  # touched only on the event loop thread
         self.limiter: anyio.CapacityLimiter | None = None
-        self._predictors: OrderedDict[tuple[float, int], Predictor] = OrderedDict()
-        self._lock = threading.Lock()
 
     def load(self) -> None:
-        """Load the default predictor's models (blocking; run once at start-up)."""
-        self.default = self._new_predictor(self.settings.min_score, self.settings.max_side)
-        self._predictors[(self.settings.min_score, self.settings.max_side)] = self.default
-
-    def _new_predictor(self, min_score: float, max_side: int) -> Predictor:
-        options: dict[str, Any] = {"min_score": min_score, "max_side": max_side}
+        """Load the models (blocking; run once at start-up)."""
+        options: dict[str, Any] = {"min_score": self.settings.min_score, "max_side": self.settings.max_side}
         if self.settings.model:
             options["model"] = self.settings.model
-        return Predictor(threads=self.settings.threads, **options).prepare()
-
-    def predictor(self, min_score: float | None, max_side: int | None) -> Predictor:
-        """Return a loaded predictor for these detector settings (blocking if it must load)."""
-        key = (
-            self.settings.min_score if min_score is None else min_score,
-            self.settings.max_side if max_side is None else max_side,
-        )
-        with self._lock:
-            if key in self._predictors:
-                self._predictors.move_to_end(key)
-                return self._predictors[key]
-            predictor = self._new_predictor(*key)
-            self._predictors[key] = predictor
-            while len(self._predictors) > 1 + self.settings.predictor_cache:
-                oldest = next(k for k in self._predictors if self._predictors[k] is not self.default)
-                del self._predictors[oldest]
-            return predictor
+        self.default = Predictor(threads=self.settings.threads, **options).prepare()
 
     @contextmanager
     def admit(self) -> Iterator[None]:
@@ -208,7 +183,12 @@ async def predict(
         upload = await read_upload(request, state.settings.max_upload_bytes)
 
         def run() -> PhotoResult:
-            return state.predictor(min_score, max_side).analyse(upload.data, name=upload.name)
+            overrides: dict[str, Any] = {}
+            if min_score is not None:
+                overrides["min_score"] = min_score
+            if max_side is not None:
+                overrides["max_side"] = max_side
+            return state.default.analyse(upload.data, name=upload.name, **overrides)
 
         result = await anyio.to_thread.run_sync(run, limiter=state.limiter)
     if not result.ok:

@@ -37,9 +37,6 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(default=16, ge=1, description="predict requests accepted at once")
     concurrency: int = Field(default_factory=_default_concurrency, ge=1, description="inferences run at once")
     retry_after_s: int = Field(default=1, ge=0, description="Retry-After sent with a 503")
-    predictor_cache: int = Field(
-        default=4, ge=1, description="predictors kept loaded for non-default min_score/max_side"
-    )
 
     @property
     def max_upload_bytes(self) -> int:

@@ -8,7 +8,6 @@ names another ONNX age model with its sidecar.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,19 +54,11 @@ def load_predictor(model: str | None = None) -> Predictor:
     return predictor.prepare()
 
 
-@st.cache_resource
-def _predictor_lock() -> threading.Lock:
-    return threading.Lock()
-
-
 @st.cache_data(max_entries=64, show_spinner=False)
 def analyse(data: bytes, name: str, min_score: float, max_side: int, model: str | None) -> PhotoResult:
     """Faces and ages of one uploaded photo, cached in memory by content and settings."""
     predictor = load_predictor(model)
-    with _predictor_lock():  # the detector settings are per call; sessions share one predictor
-        predictor.detector.min_score = min_score
-        predictor.detector.max_side = max_side or None
-        return predictor.analyse(data, name=name)
+    return predictor.analyse(data, name=name, min_score=min_score, max_side=max_side or None)
 
 
 def header() -> None:

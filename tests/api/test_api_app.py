@@ -229,13 +229,3 @@ def test_openapi_describes_the_upload_and_docs_are_served(client):
     assert client.get("/docs").status_code == 200
 
 
-def test_other_detector_settings_load_once_and_the_cache_stays_bounded(two_faces_jpeg):
-    from howold.api.app import ServerState
-
-    state = ServerState(Settings(api_key=None, predictor_cache=1))
-    state.load()
-    first = state.predictor(0.5, 320)
-    assert state.predictor(0.5, 320) is first and state.predictor(None, None) is state.default
-    state.predictor(0.6, 320)
-    assert state.predictor(0.5, 320) is not first  # evicted, loaded again
-    assert state.predictor(None, None) is state.default  # the default is never evicted

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import write_tiny_age_model
+from tiny_models import write_tiny_age_model
 
 from howold.age_model import AgeModel, ModelInfo, decode_distribution, read_model_info, softmax
 from howold.errors import HowoldError, ModelError

@@ -101,3 +101,13 @@ def test_downscale_keeps_small_images():
 def test_detection_is_validated():
     with pytest.raises(ValueError, match="landmarks"):
         Detection(box=(0, 0, 1, 1), score=1.0, landmarks=np.zeros((4, 2)))
+
+
+def test_per_call_settings_override_without_changing_the_detector(detector, composite):
+    canvas = np.zeros((2400, 2400, 3), np.uint8)
+    canvas[:448, :448] = cv2.resize(composite, (448, 448), interpolation=cv2.INTER_AREA)  # 4 faces ~ 60 px
+    assert len(detector.detect(canvas, max_side=None)) == 4
+    assert detector.detect(canvas, min_score=1.0) == []
+    assert detector.max_side == 1280 and detector.min_score == 0.9
+    with pytest.raises(ValueError, match="min_score"):
+        detector.detect(canvas, min_score=2)

@@ -1,0 +1,54 @@
+"""A tiny but real ONNX age model, written by tests (no torch needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def write_tiny_age_model(
+    folder: Path,
+    *,
+    name: str = "tiny",
+    weights: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    classes: int = 101,
+    sidecar: dict | None = None,
+) -> Path:
+    """Write a real ONNX age model: global average pool -> linear -> logits, plus its sidecar."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = rng.normal(0, 1.0, (3, classes)).astype(np.float32) if weights is None else weights
+    bias = np.zeros(classes, np.float32) if bias is None else bias
+    graph = helper.make_graph(
+        [
+            helper.make_node("GlobalAveragePool", ["input"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], ["flat"]),
+            helper.make_node("Gemm", ["flat", "W", "B"], ["logits"]),
+        ],
+        "tiny_age",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, 32, 32])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", classes])],
+        initializer=[
+            numpy_helper.from_array(weights.astype(np.float32), "W"),
+            numpy_helper.from_array(bias.astype(np.float32), "B"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = folder / f"{name}.onnx"
+    onnx.save(model, path)
+    info = {
+        "format": "howold-age-model", "format_version": 1, "name": name, "version": "0.0.1",
+        "backbone": "tiny-test-net", "input_size": 32, "crop_size": 64, "crop_margin": 0.5,
+        "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "output": "age_logits",
+        "min_age": 0, "max_age": classes - 1, "temperature": 1.0, "interval": 0.8,
+        "tta_flip": False, "metrics": {"utkface_test_mae": 99.0}, "training": {},
+    }  # fmt: skip
+    info.update(sidecar or {})
+    path.with_suffix(".json").write_text(json.dumps(info))
+    return path
