@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from howold.errors import HowoldError
 
@@ -88,18 +89,18 @@ def run_batch_command(args: argparse.Namespace) -> int:
         from howold.batch import job
     except ImportError as exc:
         raise HowoldError(f"{EXTRA_MESSAGE} ({exc}).") from exc
-    from howold.age_model import DEFAULT_MODEL_PATH
+    from howold.pipeline import Predictor
 
     if not 0.0 <= args.min_score <= 1.0:
         raise HowoldError(f"--min-score must be between 0 and 1, got {args.min_score}.")
     if args.max_side and args.max_side < 32:
         raise HowoldError(f"--max-side must be 0 or at least 32 pixels, got {args.max_side}.")
-    options = {
-        "model": args.model or DEFAULT_MODEL_PATH,
-        "min_score": args.min_score,
-        "max_side": args.max_side or None,
-        "min_face_size": args.min_face,
-    }
+    options = {"min_score": args.min_score, "max_side": args.max_side or None, "min_face_size": args.min_face}
+    if args.model:  # absolute, for workers started elsewhere; the default is resolved on each worker
+        options["model"] = str(Path(args.model).resolve())
+    reason = Predictor(**options).missing_model_reason
+    if reason and not args.quiet:
+        print(f"howold: {reason}", file=sys.stderr)
     photos = job.list_inputs(args.inputs, recursive=args.recursive)
     progress = None if args.quiet else _progress_bar(len(photos))
     try:
