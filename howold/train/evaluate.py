@@ -1,0 +1,235 @@
+"""`howold val`: measure an exported ONNX model on a labelled dataset, and calibrate it.
+
+Runs the inference path itself (howold.age_model.AgeModel: preprocessing, flip TTA,
+temperature, the one decoder) on cached crops, or with `end_to_end` on the photos
+(load → detect → largest face → crop_face → model). Torch-free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+
+from howold.age_model import AgeModel, read_model_info, sidecar_path
+from howold.errors import HowoldError
+from howold.train.crops import CropCache, CropSet, cut_crop
+from howold.train.data import TEST_ONLY, Sample, check_files, load_dataset, select_split
+
+log = logging.getLogger(__name__)
+
+AGE_BANDS = ((0, 12), (13, 19), (20, 39), (40, 59), (60, 200))
+
+
+def band_name(low: int, high: int) -> str:
+    return f"{low}+" if high >= 200 else f"{low}-{high}"
+
+
+def load_eval_samples(data: str, split: str | None, root: str | None = None, limit: int | None = None):
+    """(kind, samples, split used). `data`: a dataset kind or the path of a generic CSV."""
+    kind = "csv" if data.endswith(".csv") else data.replace("-", "_").lower()
+    root = data if kind == "csv" else root
+    samples = load_dataset(kind, root)
+    if kind in TEST_ONLY:
+        if split not in (None, "all"):
+            log.info("%s is a test-only dataset for howold: using all its images", kind)
+        split = "all"
+    samples = select_split(samples, split)
+    if limit:
+        samples = samples[:limit]
+    samples, report = check_files(samples, f"{kind}-{split or 'all'}")
+    return kind, samples, split or "all", report
+
+
+def end_to_end_crops(samples: list[Sample], size: int, margin: float) -> CropSet:
+    """Photo → detect → largest face → crop, with no cache (what a user's photo goes through)."""
+    from howold.detect import FaceDetector
+    from howold.errors import ImageError
+    from howold.io import load_image
+
+    detector = FaceDetector()
+    crops, kept, no_face, broken = [], [], [], []
+    for s in samples:
+        try:
+            crop = cut_crop(load_image(s.path), detector, size, margin)
+        except ImageError:
+            broken.append(s.path)
+            continue
+        if crop is None:
+            no_face.append(s.path)
+        else:
+            crops.append(crop)
+            kept.append(s)
+    images = np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8)
+    return CropSet(images, kept, no_face, broken)
+
+
+def exact_metrics(age, low, high, true) -> dict:
+    if len(true) == 0:
+        return {"n": 0}
+    err = np.abs(age - true)
+    return {
+        "n": int(len(true)), "mae": round(float(err.mean()), 3),
+        "cs5": round(float((err <= 5).mean()), 4),
+        "coverage": round(float(((true >= low) & (true <= high)).mean()), 4),
+        "mean_range_width": round(float((high - low).mean()), 2),
+        "bias": round(float((age - true).mean()), 3),
+    }
+
+
+def bin_metrics(age, low, high, bin_low, bin_high) -> dict:
+    if len(bin_low) == 0:
+        return {"n": 0}
+    point = np.rint(age)
+    hit = (point >= bin_low) & (point <= bin_high)
+    distance = np.maximum(0, np.maximum(bin_low - age, age - bin_high))
+    overlap = (high >= bin_low - 0.5) & (low <= bin_high + 0.5)
+    return {"n": int(len(bin_low)), "bin_hit_rate": round(float(hit.mean()), 4),
+            "mean_distance_to_bin": round(float(distance.mean()), 3),
+            "range_overlaps_bin": round(float(overlap.mean()), 4)}
+
+
+def compute_metrics(samples: list[Sample], age, low, high) -> dict:
+    """All figures for one dataset: overall, per age band, per gender/race; bins separately."""
+    exact = np.array([s.exact for s in samples], dtype=bool)
+    true = np.array([s.attrs.get("age", s.low) for s in samples], dtype=float)
+    out: dict = {}
+    if exact.any():
+        e = exact
+        out["overall"] = exact_metrics(age[e], low[e], high[e], true[e])
+        out["by_age_band"] = {}
+        for lo, hi in AGE_BANDS:
+            sel = e & (true >= lo) & (true <= hi)
+            out["by_age_band"][band_name(lo, hi)] = exact_metrics(age[sel], low[sel], high[sel], true[sel])
+        for attr in ("gender", "race"):
+            values = sorted({s.attrs[attr] for s, x in zip(samples, e) if x and attr in s.attrs})
+            if values:
+                out[f"by_{attr}"] = {}
+                for v in values:
+                    sel = e & np.array([s.attrs.get(attr) == v for s in samples])
+                    out[f"by_{attr}"][v] = exact_metrics(age[sel], low[sel], high[sel], true[sel])
+    if (~exact).any():
+        b = ~exact
+        bl = np.array([s.low for s in samples], dtype=float)
+        bh = np.array([s.high for s in samples], dtype=float)
+        out["bins"] = bin_metrics(age[b], low[b], high[b], bl[b], bh[b])
+        names = sorted({(s.low, s.attrs.get("age_bin", f"{s.low}-{s.high}")) for s in samples if not s.exact})
+        out["bins_by_bin"] = {}
+        for lo_, name in names:
+            sel = b & (bl == lo_)
+            out["bins_by_bin"][name] = bin_metrics(age[sel], low[sel], high[sel], bl[sel], bh[sel])
+        for attr in ("gender", "race"):
+            values = sorted({s.attrs[attr] for s in samples if not s.exact and attr in s.attrs})
+            if values:
+                out[f"bins_by_{attr}"] = {
+                    v: bin_metrics(*(a[sel] for a in (age, low, high, bl, bh)))
+                    for v in values
+                    for sel in [b & np.array([s.attrs.get(attr) == v for s in samples])]
+                }
+    return out
+
+
+def evaluate(model_path: str | Path, data: str = "utkface", split: str | None = "test",
+             end_to_end: bool = False, root: str | None = None, cache_dir: str = "cache/crops",
+             limit: int | None = None, temperature: float | None = None) -> dict:
+    """Measure the model; returns the JSON-ready result dict."""
+    model = AgeModel(model_path).prepare()
+    if temperature is not None:
+        model.info = dataclasses.replace(model.info, temperature=temperature)
+    kind, samples, split, report = load_eval_samples(data, split, root, limit)
+    crops = _crops(kind, split, samples, model.info, end_to_end, cache_dir, limit)
+    est = model.predict(np.asarray(crops.images))
+    result = {
+        "model": str(model_path), "data": kind, "split": split, "end_to_end": end_to_end,
+        "temperature": model.info.temperature, "interval": model.info.interval, "tta_flip": model.info.tta_flip,
+        "images": report.total, "missing_files": len(report.missing), "unreadable": len(crops.broken),
+        "no_face": len(crops.no_face), "no_face_first": [Path(p).name for p in crops.no_face[:5]],
+        "evaluated": len(crops),
+    }
+    result.update(compute_metrics(crops.samples, est.age, est.low, est.high))
+    return result
+
+
+def _crops(kind, split, samples, info, end_to_end, cache_dir, limit) -> CropSet:
+    if end_to_end:
+        return end_to_end_crops(samples, info.crop_size, info.crop_margin)
+    name = f"{kind}-{split}" + (f"-first{limit}" if limit else "")
+    return CropCache(cache_dir, info.crop_size, info.crop_margin, workers=2).build(samples, name)
+
+
+def calibrate(model_path: str | Path, data: str = "utkface", split: str = "val", root: str | None = None,
+              cache_dir: str = "cache/crops", limit: int | None = None, write: bool = True) -> dict:
+    """Fit the temperature so the share of true ages inside the range matches `interval` on a
+    validation split (never test), and write it into the sidecar."""
+    kind = "csv" if data.endswith(".csv") else data.replace("-", "_").lower()
+    if split in ("test", "all", None) or kind in TEST_ONLY:
+        raise HowoldError("calibrate on a validation split (e.g. --data utkface --split val), never on test data.")
+    model = AgeModel(model_path).prepare()
+    target = model.info.interval
+    _, samples, split, _ = load_eval_samples(data, split, root, limit)
+    crops = _crops(kind, split, samples, model.info, False, cache_dir, limit)
+    exact = np.array([s.exact for s in crops.samples])
+    true = np.array([s.attrs.get("age", s.low) for s in crops.samples], dtype=float)[exact]
+    images = np.asarray(crops.images)[exact]
+
+    def coverage(t: float) -> float:
+        model.info = dataclasses.replace(model.info, temperature=t)
+        est = model.predict(images)
+        return float(((true >= est.low) & (true <= est.high)).mean())
+
+    before = coverage(1.0)
+    lo, hi = math.log(0.2), math.log(5.0)  # coverage rises with temperature
+    for _ in range(14):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if coverage(math.exp(mid)) < target else (lo, mid)
+    t = round(math.exp((lo + hi) / 2), 4)
+    after = coverage(t)
+    result = {"temperature": t, "data": kind, "split": split, "n": int(len(true)),
+              "coverage_before": round(before, 4), "coverage_after": round(after, 4), "target": target}
+    if write:
+        path = sidecar_path(model_path)
+        sidecar = json.loads(path.read_text())
+        sidecar["temperature"] = t
+        sidecar.setdefault("metrics", {})["calibration"] = result
+        path.write_text(json.dumps(sidecar, indent=2))
+        read_model_info(model_path)  # the written sidecar must still parse
+    return result
+
+
+def record(model_path: str | Path, result: dict) -> None:
+    """Store an evaluation's headline figures in the sidecar's metrics."""
+    path = sidecar_path(model_path)
+    sidecar = json.loads(path.read_text())
+    key = f"{result['data']}_{result['split']}" + ("_end_to_end" if result["end_to_end"] else "")
+    keep = {k: result[k] for k in ("overall", "by_age_band", "bins", "bins_by_bin", "no_face", "evaluated",
+                                    "temperature") if k in result}
+    sidecar.setdefault("metrics", {})[key] = keep
+    path.write_text(json.dumps(sidecar, indent=2))
+
+
+def format_result(result: dict) -> str:
+    """A short human-readable summary."""
+    lines = [f"{result['data']} {result['split']}: {result['evaluated']} evaluated of {result['images']} "
+             f"({result['no_face']} no face, {result['unreadable']} unreadable, "
+             f"{result['missing_files']} missing); temperature {result['temperature']}"]
+    if "overall" in result:
+        o = result["overall"]
+        lines.append(f"  MAE {o['mae']:.2f}  CS@5 {o['cs5']:.3f}  {result['interval']:.0%} range coverage "
+                     f"{o['coverage']:.3f}  mean width {o['mean_range_width']:.1f} y  bias {o['bias']:+.2f}")
+        for name, m in result["by_age_band"].items():
+            if m["n"]:
+                lines.append(f"    ages {name:>6}: n={m['n']:5d}  MAE {m['mae']:6.2f}  coverage {m['coverage']:.3f}")
+        for attr in ("gender", "race"):
+            for name, m in result.get(f"by_{attr}", {}).items():
+                lines.append(f"    {attr} {name:>8}: n={m['n']:5d}  MAE {m['mae']:6.2f}")
+    if "bins" in result:
+        b = result["bins"]
+        lines.append(f"  bin hit rate {b['bin_hit_rate']:.3f}  mean distance to bin {b['mean_distance_to_bin']:.2f} y  "
+                     f"range overlaps bin {b['range_overlaps_bin']:.3f}")
+        for name, m in result["bins_by_bin"].items():
+            lines.append(f"    bin {name:>12}: n={m['n']:4d}  hit {m['bin_hit_rate']:.3f}")
+    return "\n".join(lines)

