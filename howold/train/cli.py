@@ -1,6 +1,6 @@
 """Training subcommands for the howold CLI: `train`, `export`, `val`.
 
-`howold.cli` calls `add_train_commands(subparsers)`; each subcommand sets `func`, which takes
+`howold.cli` calls `add_train_commands(subparsers)`; each subcommand sets `handler`, which takes
 the parsed args and returns an exit code. Heavy imports (torch, lightning) happen only when a
 subcommand runs, so `howold --help` stays fast.
 """
@@ -27,14 +27,14 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="YAML file in configs/ (default: built-in defaults)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     p.add_argument("--resume", action="store_true", help="continue from <run dir>/checkpoints/last.ckpt")
-    p.set_defaults(func=_train)
+    p.set_defaults(handler=_train)
 
     p = subparsers.add_parser("export", help="checkpoint → ONNX model + JSON sidecar")
     p.add_argument("ckpt", help="Lightning checkpoint (.ckpt) written by howold train")
     p.add_argument("--out", required=True, help="ONNX file to write; the sidecar gets the same stem + .json")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--no-check", action="store_true", help="skip the torch vs onnxruntime parity check")
-    p.set_defaults(func=_export)
+    p.set_defaults(handler=_export)
 
     p = subparsers.add_parser("val", help="measure an ONNX age model on a labelled dataset")
     p.add_argument("--model", required=True, help="ONNX model with its sidecar")
@@ -48,7 +48,7 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data-root", help="folder of the dataset (default: ../shared/data/<name>)")
     p.add_argument("--cache-dir", default="cache/crops")
     p.add_argument("--limit", type=int, help="only the first N images")
-    p.set_defaults(func=_val)
+    p.set_defaults(handler=_val)
 
 
 def _logging() -> None:
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="howold")
     add_train_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    return args.handler(args)
 
 
 if __name__ == "__main__":

@@ -134,6 +134,8 @@ def _build(cls, values: dict, where: str):
         if key not in names:
             raise HowoldError(f"config: unknown key {where}{key!r}; expected one of {sorted(names)}.")
         sub = names[key].default_factory if dataclasses.is_dataclass(names[key].default_factory) else None
+        if sub is None and isinstance(value, dict) and names[key].default is not None:
+            raise HowoldError(f"config {where}{key}: is a value, not a section (got {value!r}).")
         kwargs[key] = _build(sub, value, f"{where}{key}.") if sub else value
     return cls(**kwargs)
 

@@ -17,12 +17,17 @@ def _pyplot():
 
 
 def plot_curves(metrics_csv: str | Path, out: str | Path) -> list[dict]:
-    """Loss and MAE per epoch from Lightning's CSV log; returns the per-epoch table."""
+    """Loss and MAE per epoch from Lightning's CSV log(s); returns the per-epoch table.
+
+    `metrics_csv`: one metrics.csv, or a folder whose metrics.csv files (one per start of a
+    resumed run) are read in order, later rows winning for the same epoch."""
     import pandas as pd
 
-    df = pd.read_csv(metrics_csv)
+    path = Path(metrics_csv)
+    files = sorted(path.glob("**/metrics.csv"), key=lambda p: p.stat().st_mtime) if path.is_dir() else [path]
+    df = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
     cols = [c for c in ("train/loss_epoch", "train/mae", "val/loss", "val/mae", "val/cs5") if c in df]
-    per_epoch = df.groupby("epoch")[cols].mean().reset_index()
+    per_epoch = df.groupby("epoch")[cols].last().reset_index()
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for col, ax in (("train/loss_epoch", 0), ("val/loss", 0), ("train/mae", 1), ("val/mae", 1)):

@@ -1,7 +1,7 @@
 """`howold train`: fit the age model with Lightning; checkpoints, CSV logs, plots, summary.
 
 Everything of one run lives in `<out_dir>/<name>/`: config.yaml, checkpoints/ (last.ckpt every
-epoch, best-*.ckpt by val MAE), csv/ (metrics.csv), summary.json, curves.png, error_by_age.png.
+epoch, best-*.ckpt by val MAE), csv/version_N/metrics.csv (one per start), summary.json, curves.png, error_by_age.png.
 Re-running with `resume=True` (or trainer ckpt_path=last) continues from last.ckpt.
 """
 
@@ -82,7 +82,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         fast_dev_run=t.fast_dev_run, limit_train_batches=t.limit_train_batches,
         limit_val_batches=t.limit_val_batches, log_every_n_steps=t.log_every_n_steps,
         enable_progress_bar=t.progress_bar, callbacks=callbacks,
-        logger=CSVLogger(run_dir, name="csv", version=""), deterministic=False,
+        logger=CSVLogger(run_dir, name="csv"), deterministic=False,  # version_N per (re)start
     )
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
@@ -100,8 +100,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     if not t.fast_dev_run and trainer.is_global_zero:
         from howold.train.plots import plot_curves, plot_error_by_age
 
-        metrics = run_dir / "csv" / "metrics.csv"
-        summary["epochs"] = plot_curves(metrics, run_dir / "curves.png")
+        summary["epochs"] = plot_curves(run_dir / "csv", run_dir / "curves.png")
         if best.best_model_path:
             summary["val_error_by_age"] = plot_error_by_age(
                 best.best_model_path, data.val_set, run_dir / "error_by_age.png")

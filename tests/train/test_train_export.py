@@ -1,0 +1,104 @@
+"""One-batch training runs on the real fixture faces, then ONNX export parity and `howold val`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("lightning")
+pytest.importorskip("timm")
+
+from howold.train.cli import main  # noqa: E402
+from howold.train.config import load_config  # noqa: E402
+from howold.train.export import PARITY_TOLERANCE, export  # noqa: E402
+from howold.train.run import train  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def one_batch_config(tmp_path, faces_csv, backbone: str, pretrained: str):
+    return load_config(None, [
+        f"name={backbone}", f"out_dir={tmp_path / 'runs'}", f"data.cache_dir={tmp_path / 'cache'}",
+        f"data.train=[{{kind: csv, root: '{faces_csv}', split: train}}]",
+        f"data.val=[{{kind: csv, root: '{faces_csv}', split: val}}]",
+        "data.crop_size=64", "data.input_size=64", "data.batch_size=4", "data.num_workers=0",
+        "data.crop_workers=1", f"model.backbone={backbone}", f"model.pretrained={pretrained}",
+        "trainer.max_epochs=1", "trainer.limit_train_batches=1", "trainer.limit_val_batches=1",
+        "trainer.threads=1", "trainer.progress_bar=false", "trainer.accelerator=cpu",
+    ])
+
+
+@pytest.mark.parametrize("backbone, pretrained", [("tf_efficientnet_lite0", "bundled"),
+                                                  ("tiny_vit_5m_224", "none")])
+def test_one_batch_run_then_export_parity(tmp_path, faces_csv, face_paths, backbone, pretrained):
+    if not face_paths:
+        pytest.skip("no fixture faces in tests/fixtures/faces")
+    cfg = one_batch_config(tmp_path, faces_csv, backbone, pretrained)
+    summary = train(cfg)
+    assert summary["train_crops"] == len(face_paths) and summary["best_checkpoint"]
+    run_dir = cfg.run_dir
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert (run_dir / "curves.png").is_file() and (run_dir / "error_by_age.png").is_file()
+
+    out = tmp_path / "model.onnx"
+    sidecar = export(summary["best_checkpoint"], out)
+    assert sidecar["training"]["parity_max_abs_diff"] <= PARITY_TOLERANCE
+    assert (sidecar["input_size"], sidecar["crop_size"], sidecar["backbone"]) == (64, 64, backbone)
+    written = json.loads(out.with_suffix(".json").read_text())
+    assert set(written) >= {"format", "format_version", "name", "version", "backbone", "input_size",
+                            "crop_size", "crop_margin", "mean", "std", "output", "min_age", "max_age",
+                            "temperature", "interval", "tta_flip", "metrics", "training"}
+
+    from howold.age_model import AgeModel
+
+    batch = AgeModel(out).prepare().predict(np.zeros((2, 64, 64, 3), np.uint8))
+    assert batch.probs.shape == (2, 101)
+
+
+def test_resume_continues_from_last_checkpoint(tmp_path, faces_csv, face_paths):
+    if not face_paths:
+        pytest.skip("no fixture faces in tests/fixtures/faces")
+    cfg = one_batch_config(tmp_path, faces_csv, "tf_efficientnet_lite0", "bundled")
+    train(cfg)
+    cfg.trainer.max_epochs = 2
+    summary = train(cfg, resume=True)
+    assert summary["resumed_from"].endswith("last.ckpt") and summary["epochs_done"] == 2
+
+
+def test_val_and_calibrate_cli(tmp_path, faces_csv, face_paths):
+    if not face_paths:
+        pytest.skip("no fixture faces in tests/fixtures/faces")
+    cfg = one_batch_config(tmp_path, faces_csv, "tf_efficientnet_lite0", "bundled")
+    summary = train(cfg)
+    model = tmp_path / "m.onnx"
+    assert main(["export", summary["best_checkpoint"], "--out", str(model)]) == 0
+    out = tmp_path / "val.json"
+    args = ["val", "--model", str(model), "--data", str(faces_csv), "--split", "val",
+            "--cache-dir", str(tmp_path / "cache"), "--json", str(out), "--calibrate", "--record"]
+    assert main(args) == 0
+    result = json.loads(out.read_text())
+    assert result["evaluated"] == len(face_paths) and result["no_face"] == 0
+    assert set(result["overall"]) >= {"mae", "cs5", "coverage", "mean_range_width"}
+    assert set(result["by_age_band"]) == {"0-12", "13-19", "20-39", "40-59", "60+"}
+    sidecar = json.loads(model.with_suffix(".json").read_text())
+    assert sidecar["temperature"] == result["temperature"] != 1.0
+    assert sidecar["metrics"]["calibration"]["split"] == "val"
+    assert "csv_val" in sidecar["metrics"]
+
+    e2e = tmp_path / "e2e.json"
+    assert main(["val", "--model", str(model), "--data", str(faces_csv), "--split", "val",
+                 "--end-to-end", "--json", str(e2e)]) == 0
+    assert json.loads(e2e.read_text())["overall"]["mae"] == pytest.approx(result["overall"]["mae"], abs=0.5)
+
+
+def test_calibration_refuses_test_data(tmp_path):
+    from howold.errors import HowoldError
+    from howold.train.evaluate import calibrate
+
+    with pytest.raises(HowoldError, match="never on test"):
+        calibrate(tmp_path / "m.onnx", "utkface", "test")
+    with pytest.raises(HowoldError, match="never on test"):
+        calibrate(tmp_path / "m.onnx", "fgnet", "val")
