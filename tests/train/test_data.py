@@ -7,8 +7,17 @@ from conftest import SHARED_DATA, write_csv, write_image
 
 from howold.errors import HowoldError
 from howold.train.data import (
-    FAIRFACE_BINS, Sample, appa_split, check_files, hash_split, load_appa_real, load_csv,
-    load_dataset, load_fairface, load_utkface, select_split,
+    FAIRFACE_BINS,
+    Sample,
+    appa_split,
+    check_files,
+    hash_split,
+    load_appa_real,
+    load_csv,
+    load_dataset,
+    load_fairface,
+    load_utkface,
+    select_split,
 )
 
 

@@ -7,7 +7,12 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from howold.train.losses import (  # noqa: E402
-    NUM_AGES, age_loss, bin_nll, expected_age, gaussian_kl, gaussian_targets,
+    NUM_AGES,
+    age_loss,
+    bin_nll,
+    expected_age,
+    gaussian_kl,
+    gaussian_targets,
 )
 
 
