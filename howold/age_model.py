@@ -178,27 +178,35 @@ class AgeModel:
 
     def predict(self, crops: np.ndarray, batch_size: int = 32) -> AgeEstimates:
         """Return age estimates for a batch of face crops, shape (N, H, W, 3) RGB uint8."""
+        return self.estimates_from_logits(self.logits(crops, batch_size))
+
+    def logits(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """Return the network's raw outputs, shape (views, N, ages): views is 2 with flip averaging."""
         crops = np.asarray(crops)
         if crops.ndim != 4 or crops.shape[-1] != 3:
             raise ValueError(f"crops: expected shape (N, H, W, 3), got {crops.shape}")
         self.prepare()
-        classes = self.info.max_age - self.info.min_age + 1
+        views = 2 if self.info.tta_flip else 1
         if len(crops) == 0:
+            return np.zeros((views, 0, self.info.max_age - self.info.min_age + 1), np.float32)
+        chunks = [self._logits(crops[i : i + batch_size]) for i in range(0, len(crops), batch_size)]
+        return np.concatenate(chunks, axis=1)
+
+    def estimates_from_logits(self, logits: np.ndarray, temperature: float | None = None) -> AgeEstimates:
+        """Return the estimates for logits from `logits()`, at the sidecar's or the given temperature."""
+        temperature = self.info.temperature if temperature is None else temperature
+        views, count, classes = logits.shape
+        probs = softmax(logits.reshape(views * count, classes), temperature).reshape(views, count, classes)
+        probs = probs.mean(axis=0)
+        if count == 0:
             empty = np.zeros(0)
-            return AgeEstimates(empty, empty, empty, np.zeros((0, classes)))
-        probs = np.concatenate(
-            [self._probs(crops[i : i + batch_size]) for i in range(0, len(crops), batch_size)]
-        )
+            return AgeEstimates(empty, empty, empty, probs)
         age, low, high = decode_distribution(probs, self.info.interval, self.info.min_age)
         return AgeEstimates(age=age, low=low, high=high, probs=probs)
 
-    def _probs(self, crops: np.ndarray) -> np.ndarray:
+    def _logits(self, crops: np.ndarray) -> np.ndarray:
         batch = self.preprocess(crops)
         if self.info.tta_flip:
             batch = np.concatenate([batch, batch[:, :, :, ::-1]])
-        (logits,) = self._session.run(None, {self._input_name: np.ascontiguousarray(batch)})[:1]
-        probs = softmax(logits, self.info.temperature)
-        if self.info.tta_flip:
-            half = len(probs) // 2
-            probs = (probs[:half] + probs[half:]) / 2
-        return probs
+        logits = self._session.run(None, {self._input_name: np.ascontiguousarray(batch)})[0]
+        return logits.reshape(2 if self.info.tta_flip else 1, len(crops), -1)

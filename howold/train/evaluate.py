@@ -8,7 +8,6 @@ temperature, the one decoder) on cached crops, or with `end_to_end` on the photo
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import math
@@ -177,11 +176,10 @@ def calibrate(model_path: str | Path, data: str = "utkface", split: str = "val",
     true = np.array([s.attrs.get("age", s.low) for s in crops.samples], dtype=float)[exact]
     images = np.asarray(crops.images)[exact]
 
-    model._session = _MemoSession(model._session)  # the network runs once; only T changes
+    logits = model.logits(images)  # the network runs once; only the temperature changes
 
     def coverage(t: float) -> float:
-        model.info = dataclasses.replace(model.info, temperature=t)
-        est = model.predict(images)
+        est = model.estimates_from_logits(logits, temperature=t)
         return float(((true >= est.low) & (true <= est.high)).mean())
 
     before = coverage(1.0)
@@ -201,23 +199,6 @@ def calibrate(model_path: str | Path, data: str = "utkface", split: str = "val",
         path.write_text(json.dumps(sidecar, indent=2))
         read_model_info(model_path)  # the written sidecar must still parse
     return result
-
-
-class _MemoSession:
-    """Wraps an onnxruntime session and remembers its outputs per input batch, so a temperature
-    search reuses the network's logits while AgeModel still does all of the decoding."""
-
-    def __init__(self, session) -> None:
-        self.session, self.memo = session, {}
-
-    def run(self, names, feeds):
-        key = hashlib.sha1(b"".join(np.ascontiguousarray(v).tobytes() for v in feeds.values())).digest()
-        if key not in self.memo:
-            self.memo[key] = self.session.run(names, feeds)
-        return self.memo[key]
-
-    def __getattr__(self, name):
-        return getattr(self.session, name)
 
 
 def record(model_path: str | Path, result: dict) -> None:

@@ -146,3 +146,14 @@ def test_output_size_must_match_the_sidecar(tmp_path):
     with pytest.raises(ModelError, match="outputs 50 ages but the sidecar says 101"):
         AgeModel(path).prepare()
     assert issubclass(ModelError, HowoldError)
+
+
+def test_logits_then_estimates_equal_predict(tmp_path, face_images):
+    model = AgeModel(write_tiny_age_model(tmp_path, name="views", sidecar={"tta_flip": True}))
+    crops = np.stack([face_images[name][:64, :64] for name in sorted(face_images)])
+    logits = model.logits(crops, batch_size=3)
+    assert logits.shape == (2, 4, 101)
+    direct = model.predict(crops)
+    assert np.allclose(model.estimates_from_logits(logits).age, direct.age)
+    hotter = model.estimates_from_logits(logits, temperature=4.0)
+    assert np.all(hotter.high - hotter.low > direct.high - direct.low)
