@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Turn a finished training run into the shipped model, and measure every figure in MODEL_CARD.md.
+#   scripts/release_model.sh runs/utkface_lite0/checkpoints/best-XX.ckpt
+# Writes howold/models/age_model.{onnx,json} and out/eval/*.json; prints a summary of each step.
+set -euo pipefail
+ckpt=${1:?usage: scripts/release_model.sh CHECKPOINT}
+model=${MODEL:-howold/models/age_model.onnx}
+out=${OUT:-out/eval}
+mkdir -p "$out" "$(dirname "$model")"
+howold() { python -m howold.cli "$@"; }
+
+howold export "$ckpt" --out "$model"
+# choose flip averaging on val (never on test), before calibrating
+python - "$model" "$out/noflip.onnx" <<'PY'
+import json, sys, shutil, pathlib
+src = pathlib.Path(sys.argv[1]); dst = pathlib.Path(sys.argv[2])
+shutil.copy(src, dst)
+info = json.loads(src.with_suffix(".json").read_text()); info["tta_flip"] = False
+dst.with_suffix(".json").write_text(json.dumps(info))
+PY
+howold val --model "$out/noflip.onnx" --data utkface --split val --json "$out/utkface_val_noflip.json"
+howold val --model "$model" --data utkface --split val --json "$out/utkface_val_flip.json"
+# fit the 80% range's temperature on val, then measure
+howold val --model "$model" --data utkface --split val --calibrate --json "$out/calibration.json"
+howold val --model "$model" --data utkface --split val --record --json "$out/utkface_val.json"
+howold val --model "$model" --data utkface --split test --record --json "$out/utkface_test.json"
+howold val --model "$model" --data utkface --split test --end-to-end --record --json "$out/utkface_test_e2e.json"
+howold val --model "$model" --data fairface --record --json "$out/fairface.json"
+howold val --model "$model" --data fgnet --record --json "$out/fgnet.json"
+python benchmarks/bench_age_model.py --model "$model" --threads 1 | tee "$out/latency.md"
+ls -la "$(dirname "$model")"
