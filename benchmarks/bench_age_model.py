@@ -8,22 +8,11 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import statistics
-import time
 
 import numpy as np
+from _timing import median_ms
 
 from howold.age_model import DEFAULT_MODEL_PATH, AgeModel
-
-
-def median_ms(function, repeats: int) -> float:
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -10,12 +10,11 @@ to 4240x2826, 29 faces; or, without ../shared, a 4x4 grid of the test fixtures a
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+from _timing import median_ms
 
 from howold.age_model import DEFAULT_MODEL_PATH, AgeModel
 from howold.crop import crop_face
@@ -37,16 +36,6 @@ def photos() -> dict[str, np.ndarray]:
         big = cv2.resize(grid, (4000, 3000), interpolation=cv2.INTER_CUBIC)
     return {f"{big.shape[1]}x{big.shape[0]} ({big.shape[0] * big.shape[1] / 1e6:.1f} MP)": big,
             "640x320 (2 faces)": two}  # fmt: skip
-
-
-def median_ms(function, repeats: int) -> float:
-    function()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:
