@@ -48,6 +48,9 @@ class ModelConfig:
     # file: pretrained_file; hub: timm's own download (needs network); none: random init.
     pretrained: str = "bundled"
     pretrained_file: str | None = None
+    # a howold training checkpoint (.ckpt) whose whole network, head included, starts this run:
+    # fine-tuning a finished model with a fresh schedule (replaces `pretrained`)
+    init_from: str | None = None
     drop_rate: float = 0.2
     channels_last: bool = True
 

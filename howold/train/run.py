@@ -8,6 +8,7 @@ Re-running with `resume=True` (or trainer ckpt_path=last) continues from last.ck
 from __future__ import annotations
 
 import json
+import pickle
 import logging
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
+from howold.errors import HowoldError
 from howold.train.config import TrainConfig, save_config
 from howold.train.model import build_network, normalisation
 from howold.train.module import AgeDataModule, AgeModule
@@ -51,6 +53,20 @@ class Throughput(Callback):
                  self._images, seconds, rate)
 
 
+def load_training_checkpoint(net: torch.nn.Module, path: str) -> None:
+    """Load the network weights (head included) of a howold training checkpoint."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    except (OSError, RuntimeError, KeyError, TypeError, pickle.UnpicklingError) as exc:
+        raise HowoldError(f"{path}: not a howold training checkpoint ({exc}).") from exc
+    weights = {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
+    try:
+        net.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise HowoldError(f"{path}: its network does not match model.backbone ({str(exc)[:200]}).") from exc
+    log.info("started from the network of %s", path)
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> dict:
     """Train; return the summary dict (also written to summary.json)."""
     torch.set_num_threads(cfg.trainer.threads)
@@ -63,7 +79,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     if resume and ckpt_path is None:
         log.warning("no %s to resume from; starting afresh", last)
 
-    net = build_network(cfg.model, init_weights=ckpt_path is None)
+    fresh = ckpt_path is None
+    net = build_network(cfg.model, init_weights=fresh and not cfg.model.init_from)
+    if fresh and cfg.model.init_from:
+        load_training_checkpoint(net, cfg.model.init_from)
     mean, std = normalisation(net)
     module = AgeModule(net, cfg.to_dict(), mean, std)
     data = AgeDataModule(cfg, mean, std)

@@ -102,3 +102,28 @@ def test_calibration_refuses_test_data(tmp_path):
         calibrate(tmp_path / "m.onnx", "utkface", "test")
     with pytest.raises(HowoldError, match="never on test"):
         calibrate(tmp_path / "m.onnx", "fgnet", "val")
+
+
+def test_fine_tune_starts_from_a_finished_run(tmp_path, faces_csv, face_paths):
+    if not face_paths:
+        pytest.skip("no fixture faces in tests/fixtures/faces")
+    import torch
+
+    first = train(one_batch_config(tmp_path / "a", faces_csv, "tf_efficientnet_lite0", "bundled"))
+    cfg = one_batch_config(tmp_path / "b", faces_csv, "tf_efficientnet_lite0", "none")
+    cfg.model.init_from = first["best_checkpoint"]
+    cfg.optim.lr = 0.0  # no step changes the weights, so they must equal the first run's
+    second = train(cfg)
+    before = torch.load(first["best_checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
+    after = torch.load(second["best_checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
+    head = next(k for k in before if k.startswith("net.classifier.weight"))
+    assert torch.equal(before[head], after[head])
+
+
+def test_fine_tune_from_a_wrong_file_is_one_sentence(tmp_path, faces_csv):
+    from howold.errors import HowoldError
+
+    cfg = one_batch_config(tmp_path, faces_csv, "tf_efficientnet_lite0", "none")
+    cfg.model.init_from = str(faces_csv)
+    with pytest.raises(HowoldError, match="not a howold training checkpoint"):
+        train(cfg)
