@@ -8,8 +8,8 @@ Re-running with `resume=True` (or trainer ckpt_path=last) continues from last.ck
 from __future__ import annotations
 
 import json
-import pickle
 import logging
+import pickle
 import time
 from pathlib import Path
 
