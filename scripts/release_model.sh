@@ -10,7 +10,8 @@ mkdir -p "$out" "$(dirname "$model")"
 howold() { python -m howold.cli "$@"; }
 
 howold export "$ckpt" --out "$model"
-# choose flip averaging on val (never on test), before calibrating
+# flip averaging doubles the age model's cost: keep it only if it gains at least
+# MIN_FLIP_GAIN years of MAE on val (never decided on test)
 python - "$model" "$out/noflip.onnx" <<'PY'
 import json, sys, shutil, pathlib
 src = pathlib.Path(sys.argv[1]); dst = pathlib.Path(sys.argv[2])
@@ -20,6 +21,18 @@ dst.with_suffix(".json").write_text(json.dumps(info))
 PY
 howold val --model "$out/noflip.onnx" --data utkface --split val --json "$out/utkface_val_noflip.json"
 howold val --model "$model" --data utkface --split val --json "$out/utkface_val_flip.json"
+python - "$model" "$out" "${MIN_FLIP_GAIN:-0.1}" <<'PY'
+import json, sys, pathlib
+model, out, min_gain = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), float(sys.argv[3])
+mae = {k: json.loads((out / f"utkface_val_{k}.json").read_text())["overall"]["mae"] for k in ("flip", "noflip")}
+keep = mae["noflip"] - mae["flip"] >= min_gain
+sidecar = model.with_suffix(".json"); info = json.loads(sidecar.read_text())
+info["tta_flip"] = keep
+info.setdefault("metrics", {})["flip_choice"] = {"val_mae_flip": mae["flip"], "val_mae_noflip": mae["noflip"],
+                                                 "min_gain": min_gain, "tta_flip": keep}
+sidecar.write_text(json.dumps(info, indent=2))
+print(f"flip averaging: val MAE {mae['flip']:.3f} with, {mae['noflip']:.3f} without -> tta_flip={keep}")
+PY
 # fit the 80% range's temperature on val, then measure
 howold val --model "$model" --data utkface --split val --calibrate --json "$out/calibration.json"
 howold val --model "$model" --data utkface --split val --record --json "$out/utkface_val.json"
