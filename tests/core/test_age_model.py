@@ -71,11 +71,12 @@ def test_crops_are_resized_to_the_input_size(tiny_model, face_images):
     assert batch.shape == (1, 3, 32, 32) and batch.dtype == np.float32
 
 
-def test_temperature_widens_the_range(tmp_path, face_images):
+def test_temperature_widens_the_range_but_keeps_the_point(tmp_path, face_images):
     crops = np.stack([face_images["adult_40-49"][:64, :64]])
     sharp = AgeModel(write_tiny_age_model(tmp_path, name="sharp")).predict(crops)
     soft = AgeModel(write_tiny_age_model(tmp_path, name="soft", sidecar={"temperature": 3.0})).predict(crops)
     assert soft.high[0] - soft.low[0] > sharp.high[0] - sharp.low[0]
+    assert soft.age[0] == pytest.approx(sharp.age[0])
 
 
 def test_flip_averaging_of_a_flip_invariant_net_changes_nothing(tmp_path, face_images):
