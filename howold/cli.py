@@ -147,7 +147,7 @@ def _progress(files: list[Path], quiet: bool):
         return files
     from tqdm import tqdm
 
-    return tqdm(files, unit="photo", file=sys.stderr, leave=False)
+    return tqdm(files, unit="photo", file=sys.stderr, leave=False, disable=None)  # None: only on a terminal
 
 
 def _print_result(result, many: bool) -> None:
