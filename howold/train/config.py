@@ -28,6 +28,8 @@ class DataConfig:
     num_workers: int = 1
     crop_workers: int = 2  # processes cutting crops (first run only)
     limit: int | None = None  # use only the first N samples of each set (smoke runs)
+    # train on a random share of the training crops (fixed by `seed`): learning curves, short sweeps
+    train_fraction: float = 1.0
 
 
 @dataclass
@@ -39,6 +41,7 @@ class AugmentConfig:
     blur_p: float = 0.1
     jitter: float = 0.25  # brightness / contrast / saturation strength
     grayscale_p: float = 0.05
+    erase_p: float = 0.0  # random erasing (occlusion) of a patch
 
 
 @dataclass
@@ -66,6 +69,8 @@ class OptimConfig:
     weight_decay: float = 0.02
     warmup_epochs: float = 1.0
     min_lr_ratio: float = 0.01
+    # exponential moving average of the weights (validated, checkpointed and exported); null: off
+    ema_decay: float | None = None
 
 
 @dataclass

@@ -42,6 +42,8 @@ def build_transform(aug: AugmentConfig | None, mean, std) -> v2.Compose:
         if aug.blur_p:
             steps.append(v2.RandomApply([v2.GaussianBlur(5, sigma=(0.3, 1.5))], p=aug.blur_p))
     steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))]
+    if aug is not None and aug.erase_p:
+        steps.append(v2.RandomErasing(aug.erase_p, scale=(0.02, 0.2)))
     return v2.Compose(steps)
 
 
@@ -90,6 +92,14 @@ def load_crops(cfg: TrainConfig, specs: list, name: str) -> CropSet | None:
                    [x for s in sets for x in s.no_face], [x for s in sets for x in s.broken])
 
 
+def random_share(crops: CropSet, fraction: float, seed: int) -> CropSet:
+    """Return a random `fraction` of the crops, the same for the same seed."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"data.train_fraction: expected a share in (0, 1], got {fraction}")
+    keep = np.sort(np.random.default_rng(seed).permutation(len(crops))[: max(1, round(fraction * len(crops)))])
+    return CropSet(np.asarray(crops.images)[keep], [crops.samples[i] for i in keep], crops.no_face, crops.broken)
+
+
 class AgeDataModule(L.LightningDataModule):
     def __init__(self, cfg: TrainConfig, mean, std) -> None:
         super().__init__()
@@ -101,6 +111,8 @@ class AgeDataModule(L.LightningDataModule):
             return
         d = self.cfg.data
         train = load_crops(self.cfg, d.train, "train")
+        if train is not None and d.train_fraction < 1:
+            train = random_share(train, d.train_fraction, self.cfg.seed)
         val = load_crops(self.cfg, d.val, "val")
         if train is None or val is None:
             raise RuntimeError("no training or validation crops: check data.train / data.val.")

@@ -16,7 +16,8 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import (Callback, EarlyStopping, EMAWeightAveraging, LearningRateMonitor,
+                                         ModelCheckpoint)
 from lightning.pytorch.loggers import CSVLogger
 
 from howold.errors import HowoldError
@@ -95,6 +96,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     callbacks = [best, throughput, EarlyStopping("val/mae", patience=t.patience, mode="min")]
     if not t.fast_dev_run:
         callbacks.append(LearningRateMonitor("epoch"))
+    if cfg.optim.ema_decay:
+        callbacks.append(EMAWeightAveraging(decay=cfg.optim.ema_decay))
     trainer = L.Trainer(
         default_root_dir=run_dir, max_epochs=t.max_epochs, accelerator=t.accelerator,
         devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=t.precision,

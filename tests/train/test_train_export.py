@@ -127,3 +127,21 @@ def test_fine_tune_from_a_wrong_file_is_one_sentence(tmp_path, faces_csv):
     cfg.model.init_from = str(faces_csv)
     with pytest.raises(HowoldError, match="not a howold training checkpoint"):
         train(cfg)
+
+
+def test_ema_checkpoint_holds_the_averaged_weights_and_exports(tmp_path, faces_csv, face_paths):
+    if not face_paths:
+        pytest.skip("no fixture faces in tests/fixtures/faces")
+    cfg = one_batch_config(tmp_path, faces_csv, "tf_efficientnet_lite0", "bundled")
+    cfg.optim.ema_decay = 0.5
+    cfg.optim.lr = 0.05
+    cfg.data.batch_size, cfg.trainer.limit_train_batches = 2, 2  # the first step only starts the average
+    summary = train(cfg)
+    checkpoint = torch.load(summary["best_checkpoint"], map_location="cpu", weights_only=False)
+    head = next(k for k in checkpoint["state_dict"] if k.startswith("net.classifier.weight"))
+    averaged, current = checkpoint["state_dict"][head], checkpoint["current_model_state"][head]
+    assert not torch.equal(averaged, current)  # the step moved the weights; the average lags behind
+    sidecar = export(summary["best_checkpoint"], tmp_path / "ema.onnx")
+    assert sidecar["training"]["parity_max_abs_diff"] <= PARITY_TOLERANCE
+    cfg.trainer.max_epochs = 2
+    assert train(cfg, resume=True)["epochs_done"] == 2
