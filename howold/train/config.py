@@ -61,6 +61,7 @@ class ModelConfig:
 @dataclass
 class LossConfig:
     sigma: float = 2.0  # width of the Gaussian target around an exact age, in years
+    l1_weight: float = 0.0  # weight of |mean age - true age| added for exact ages (DLDL-v2)
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """Losses over the age distribution (integer ages MIN_AGE..MAX_AGE, one logit each).
 
 Exact ages: KL divergence from a discretised Gaussian target (sigma in years) centred on the
-age. Age bins [low, high]: -log of the probability mass inside the bin.
+age, plus optionally `l1_weight` x |mean age - true age| (DLDL-v2, Gao et al. 2018), which aims
+the distribution's mean, our point estimate, at the label. Age bins [low, high]: -log of the
+probability mass inside the bin.
 """
 
 from __future__ import annotations
@@ -45,10 +47,14 @@ def gaussian_kl(logits: torch.Tensor, age: torch.Tensor, sigma: float) -> torch.
     return (target * (target.log() - F.log_softmax(logits, dim=1))).sum(dim=1)
 
 
-def age_loss(logits: torch.Tensor, low: torch.Tensor, high: torch.Tensor, sigma: float) -> torch.Tensor:
+def age_loss(logits: torch.Tensor, low: torch.Tensor, high: torch.Tensor, sigma: float,
+             l1_weight: float = 0.0) -> torch.Tensor:
     """Mean loss over a batch mixing exact ages (low == high) and bins."""
     exact = low == high
-    per_sample = torch.where(exact, gaussian_kl(logits, low, sigma), bin_nll(logits, low, high))
+    exact_loss = gaussian_kl(logits, low, sigma)
+    if l1_weight:
+        exact_loss = exact_loss + l1_weight * (expected_age(logits) - low.float()).abs()
+    per_sample = torch.where(exact, exact_loss, bin_nll(logits, low, high))
     return per_sample.mean()
 
 

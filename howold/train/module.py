@@ -143,6 +143,7 @@ class AgeModule(L.LightningModule):
         if cfg["model"].get("channels_last", True):
             self.net = self.net.to(memory_format=torch.channels_last)
         self.sigma = float(cfg["loss"]["sigma"])
+        self.l1_weight = float(cfg["loss"].get("l1_weight", 0.0))
         self.val_mae = torchmetrics.MeanAbsoluteError()
         self.val_cs5 = torchmetrics.MeanMetric()
         self.val_loss = torchmetrics.MeanMetric()
@@ -157,7 +158,7 @@ class AgeModule(L.LightningModule):
     def model_step(self, batch):
         x, low, high = batch
         logits = self(x)
-        loss = age_loss(logits, low, high, self.sigma)
+        loss = age_loss(logits, low, high, self.sigma, self.l1_weight)
         return loss, expected_age(logits).detach(), low, high
 
     def training_step(self, batch, batch_idx):

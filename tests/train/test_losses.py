@@ -71,3 +71,12 @@ def test_expected_age_is_the_mean():
     logits = torch.full((1, NUM_AGES), -1e4)
     logits[0, 40] = logits[0, 50] = 0.0
     assert expected_age(logits).item() == pytest.approx(45.0)
+
+
+def test_l1_term_adds_the_mean_age_error_for_exact_ages_only():
+    logits = torch.randn(3, NUM_AGES)
+    low, high = torch.tensor([20, 40, 10]), torch.tensor([20, 40, 19])
+    plain = age_loss(logits, low, high, 2.0)
+    with_l1 = age_loss(logits, low, high, 2.0, l1_weight=0.5)
+    error = (expected_age(logits)[:2] - low[:2].float()).abs().sum() / 3
+    assert with_l1.item() == pytest.approx(plain.item() + 0.5 * error.item(), rel=1e-5)
