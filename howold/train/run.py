@@ -95,10 +95,13 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
 
     t = cfg.trainer
     best = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best-{epoch:02d}",
-                           monitor="val/mae", mode="min", save_top_k=1, save_last=True,
-                           auto_insert_metric_name=False)
+                           monitor="val/mae", mode="min", save_top_k=1, auto_insert_metric_name=False)
+    # Lightning's save_last writes only when the best improves; this one writes every epoch, so a
+    # resumed run loses at most the epoch in progress
+    latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
+                             enable_version_counter=False)
     throughput = Throughput()
-    callbacks = [best, throughput, EarlyStopping("val/mae", patience=t.patience, mode="min")]
+    callbacks = [best, latest, throughput, EarlyStopping("val/mae", patience=t.patience, mode="min")]
     if not t.fast_dev_run:
         callbacks.append(LearningRateMonitor("epoch"))
     if cfg.optim.ema_decay:

@@ -145,3 +145,15 @@ def test_ema_checkpoint_holds_the_averaged_weights_and_exports(tmp_path, faces_c
     assert sidecar["training"]["parity_max_abs_diff"] <= PARITY_TOLERANCE
     cfg.trainer.max_epochs = 2
     assert train(cfg, resume=True)["epochs_done"] == 2
+
+
+def test_last_checkpoint_is_written_every_epoch_even_without_improvement(tmp_path, faces_csv, face_paths):
+    if not face_paths:
+        pytest.skip("no fixture faces in tests/fixtures/faces")
+    cfg = one_batch_config(tmp_path, faces_csv, "tf_efficientnet_lite0", "bundled")
+    cfg.optim.ema_decay = 1.0  # validation sees the starting weights, so val MAE never improves
+    cfg.trainer.max_epochs = 3
+    train(cfg)
+    checkpoints = cfg.run_dir / "checkpoints"
+    assert torch.load(checkpoints / "last.ckpt", map_location="cpu", weights_only=False)["epoch"] == 2  # the third, counted from 0
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["best-00.ckpt", "last.ckpt"]
