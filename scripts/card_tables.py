@@ -14,7 +14,7 @@ EXACT_COLUMNS = ("n", "mae", "cs5", "coverage", "mean_range_width", "bias")
 def exact_row(label: str, m: dict, bold: bool = False) -> str:
     mae = f"**{m['mae']:.2f}**" if bold else f"{m['mae']:.2f}"
     return (f"| {label} | {m['n']} | {mae} | {m['cs5']:.3f} | {m['coverage']:.3f} | "
-            f"{m['mean_range_width']:.1f} | {m['bias']:+.2f} |".replace("-", "−"))
+            f"{m['mean_range_width']:.1f} | {m['bias']:+.2f} |".replace("| -", "| −"))
 
 
 def exact_table(result: dict, groups=("by_age_band", "by_gender", "by_race")) -> str:
