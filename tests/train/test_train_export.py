@@ -155,5 +155,6 @@ def test_last_checkpoint_is_written_every_epoch_even_without_improvement(tmp_pat
     cfg.trainer.max_epochs = 3
     train(cfg)
     checkpoints = cfg.run_dir / "checkpoints"
-    assert torch.load(checkpoints / "last.ckpt", map_location="cpu", weights_only=False)["epoch"] == 2  # the third, counted from 0
+    last = torch.load(checkpoints / "last.ckpt", map_location="cpu", weights_only=False)
+    assert last["epoch"] == 2  # the third epoch, counted from 0
     assert sorted(p.name for p in checkpoints.iterdir()) == ["best-00.ckpt", "last.ckpt"]
