@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from howold.age_model import DEFAULT_MODEL_PATH, sidecar_path
+
 EXACT_COLUMNS = ("n", "mae", "cs5", "coverage", "mean_range_width", "bias")
 
 
@@ -54,7 +56,7 @@ def main() -> None:
     print(exact_table(r, groups=("by_age_band",)), "\n")
     print("### fairface\n")
     print(fairface_table(load("fairface")), "\n")
-    sidecar = json.loads(Path("howold/models/age_model.json").read_text())
+    sidecar = json.loads(sidecar_path(DEFAULT_MODEL_PATH).read_text())
     print(f"calibration (shipped sidecar): {sidecar.get('metrics', {}).get('calibration')}")
 
 

@@ -8,7 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-import yaml
+from howold.train.config import load_config
 
 
 def flatten(d: dict, prefix: str = "") -> dict:
@@ -34,9 +34,7 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--base", type=Path, default=Path("configs/utkface_lite0.yaml"))
     args = parser.parse_args()
-    from howold.train.config import from_dict
-
-    base = flatten(from_dict(yaml.safe_load(args.base.read_text())).to_dict())
+    base = flatten(load_config(args.base).to_dict())
     print("| run | change | train share | epochs | wall | images/s | best val MAE (epoch) |")
     print("|---|---|---|---|---|---|---|")
     for run in args.runs:
@@ -44,10 +42,10 @@ def main() -> None:
         if not summary_file.is_file():
             continue
         summary = json.loads(summary_file.read_text())
-        config = yaml.safe_load((run / "config.yaml").read_text())
+        config = load_config(run / "config.yaml").to_dict()
         epochs = summary.get("epochs") or []
         best = min(epochs, key=lambda e: e.get("val/mae", 1e9)) if epochs else {}
-        share = config.get("data", {}).get("train_fraction", 1.0)
+        share = config["data"]["train_fraction"]
         print(f"| {run.name} | {changes(config, base)} | {share:.0%} | {summary['epochs_done']} | "
               f"{summary['wall_seconds'] / 60:.1f} min | {summary.get('images_per_s')} | "
               f"{summary['best_val_mae']:.3f} ({best.get('epoch', '?')}) |")
