@@ -72,6 +72,7 @@ class OptimConfig:
     min_lr_ratio: float = 0.01
     # exponential moving average of the weights (validated, checkpointed and exported); null: off
     ema_decay: float | None = None
+    ema_start_epoch: float = 0.0  # start averaging after this many epochs (e.g. after the warm-up)
 
 
 @dataclass

@@ -33,6 +33,31 @@ from howold.train.module import AgeDataModule, AgeModule
 log = logging.getLogger(__name__)
 
 
+class DelayedEMA(EMAWeightAveraging):
+    """EMA of the weights that starts after `start_epoch` epochs (fractions allowed), so the average
+    does not carry the untrained head; until then validation and checkpoints see the current weights."""
+
+    def __init__(self, decay: float, start_epoch: float = 0.0) -> None:
+        super().__init__(decay=decay)
+        self.start_epoch = start_epoch
+
+    def on_train_start(self, trainer, module) -> None:
+        steps_per_epoch = trainer.estimated_stepping_batches / max(trainer.max_epochs, 1)
+        self.update_starting_at_step = int(self.start_epoch * steps_per_epoch)
+
+    def _follow_current_weights(self, module) -> None:
+        if self._average_model is not None and int(self._average_model.n_averaged) == 0:
+            self._average_model.module.load_state_dict(module.state_dict())
+
+    def on_validation_epoch_start(self, trainer, module) -> None:
+        self._follow_current_weights(module)
+        super().on_validation_epoch_start(trainer, module)
+
+    def on_save_checkpoint(self, trainer, module, checkpoint) -> None:
+        self._follow_current_weights(module)
+        super().on_save_checkpoint(trainer, module, checkpoint)
+
+
 class Throughput(Callback):
     """Logs training images per second (train batches only, validation excluded)."""
 
@@ -105,7 +130,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     if not t.fast_dev_run:
         callbacks.append(LearningRateMonitor("epoch"))
     if cfg.optim.ema_decay:
-        callbacks.append(EMAWeightAveraging(decay=cfg.optim.ema_decay))
+        callbacks.append(DelayedEMA(cfg.optim.ema_decay, cfg.optim.ema_start_epoch))
     trainer = L.Trainer(
         default_root_dir=run_dir, max_epochs=t.max_epochs, accelerator=t.accelerator,
         devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=t.precision,

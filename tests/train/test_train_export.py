@@ -147,6 +147,25 @@ def test_ema_checkpoint_holds_the_averaged_weights_and_exports(tmp_path, faces_c
     assert train(cfg, resume=True)["epochs_done"] == 2
 
 
+def test_ema_that_starts_later_leaves_the_weights_alone_until_then(tmp_path, faces_csv, face_paths):
+    if not face_paths:
+        pytest.skip("no fixture faces in tests/fixtures/faces")
+    cfg = one_batch_config(tmp_path, faces_csv, "tf_efficientnet_lite0", "bundled")
+    cfg.optim.ema_decay, cfg.optim.ema_start_epoch = 0.5, 1.0
+    cfg.optim.lr = 0.05
+    cfg.data.batch_size, cfg.trainer.limit_train_batches = 2, 2
+    checkpoint = torch.load(train(cfg)["best_checkpoint"], map_location="cpu", weights_only=False)
+    head = next(k for k in checkpoint["state_dict"] if k.startswith("net.classifier.weight"))
+    # epoch 0 is before the start: what was validated and saved are the trained weights themselves
+    assert torch.equal(checkpoint["state_dict"][head], checkpoint["current_model_state"][head])
+    assert int(checkpoint["averaging_state"]["n_averaged"]) == 0
+    cfg.trainer.max_epochs = 2
+    train(cfg, resume=True)
+    last = torch.load(cfg.run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert int(last["averaging_state"]["n_averaged"]) == 2  # both steps of epoch 1 were averaged
+    assert not torch.equal(last["state_dict"][head], last["current_model_state"][head])
+
+
 def test_last_checkpoint_is_written_every_epoch_even_without_improvement(tmp_path, faces_csv, face_paths):
     if not face_paths:
         pytest.skip("no fixture faces in tests/fixtures/faces")
