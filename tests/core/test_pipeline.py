@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -95,3 +96,14 @@ def test_warnings_flag_small_and_blurry_faces(predictor, face_images):
 def test_predict_function_with_a_model_file(tiny_model, face_paths):
     faces = howold.predict(face_paths[0], model=tiny_model)
     assert len(faces) == 1 and faces[0].age is not None
+
+
+def test_blur_variance_is_measured_at_one_scale(face_images):
+    from howold.pipeline import BLUR_VARIANCE, blur_variance
+
+    sharp = np.array(Image.fromarray(face_images["adult_40-49"]).resize((128, 128), Image.LANCZOS))
+    larger = np.array(Image.fromarray(sharp).resize((256, 256), Image.BILINEAR))
+    smeared = cv2.GaussianBlur(sharp, (0, 0), 2.5)
+    smeared_small = cv2.resize(smeared, (64, 64), interpolation=cv2.INTER_AREA)  # raw variance ×4 or more
+    assert blur_variance(sharp) > BLUR_VARIANCE and blur_variance(larger) > BLUR_VARIANCE
+    assert blur_variance(smeared) < BLUR_VARIANCE and blur_variance(smeared_small) < BLUR_VARIANCE
