@@ -174,9 +174,13 @@ class AgeModel:
         size = self.info.input_size
         if crops.shape[1:3] != (size, size):
             crops = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
-        batch = crops.astype(np.float32) / 255.0
-        batch = (batch - np.array(self.info.mean, np.float32)) / np.array(self.info.std, np.float32)
-        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+        mean = np.array(self.info.mean, np.float32) * 255.0
+        scale = 1.0 / (np.array(self.info.std, np.float32) * 255.0)
+        batch = np.empty((len(crops), 3, size, size), np.float32)
+        for channel in range(3):  # plane by plane: several times faster than a float copy plus a transpose
+            np.subtract(crops[..., channel], mean[channel], out=batch[:, channel], dtype=np.float32)
+            batch[:, channel] *= scale[channel]
+        return batch
 
     def predict(self, crops: np.ndarray, batch_size: int = 32) -> AgeEstimates:
         """Return age estimates for a batch of face crops, shape (N, H, W, 3) RGB uint8."""

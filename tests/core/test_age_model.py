@@ -71,6 +71,13 @@ def test_crops_are_resized_to_the_input_size(tiny_model, face_images):
     assert batch.shape == (1, 3, 32, 32) and batch.dtype == np.float32
 
 
+def test_preprocess_normalises_with_the_sidecars_mean_and_std(tiny_model):
+    model = AgeModel(tiny_model)  # sidecar: mean 0.5, std 0.25; input 32 px
+    crops = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    expected = ((crops / 255.0 - 0.5) / 0.25).transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(model.preprocess(crops), expected, atol=1e-5)
+
+
 def test_temperature_widens_the_range_but_keeps_the_point(tmp_path, face_images):
     crops = np.stack([face_images["adult_40-49"][:64, :64]])
     sharp = AgeModel(write_tiny_age_model(tmp_path, name="sharp")).predict(crops)
