@@ -14,7 +14,7 @@ import numpy as np
 
 from howold.age_model import DEFAULT_MODEL_PATH, AgeModel
 from howold.pipeline import BLUR_VARIANCE, blur_variance
-from howold.train.evaluate import _crops, load_eval_samples
+from howold.train.evaluate import labelled_crops
 
 
 def main() -> None:
@@ -23,15 +23,12 @@ def main() -> None:
     parser.add_argument("--split", default="val", choices=("train", "val"))
     args = parser.parse_args()
     model = AgeModel(args.model).prepare()
-    kind, samples, split, _ = load_eval_samples("utkface", args.split)
-    crops = _crops(kind, split, samples, model.info, False, "cache/crops", None)
-    images = np.asarray(crops.images)
-    true = np.array([s.attrs.get("age", s.low) for s in crops.samples], float)
+    images, true = labelled_crops("utkface", args.split, model.info)
     est = model.predict(images)
     error, width = np.abs(est.age - true), est.high - est.low
     covered = (true >= est.low) & (true <= est.high)
     variance = np.array([blur_variance(c) for c in images])
-    print(f"UTKFace {split}: {len(true)} crops, MAE {error.mean():.2f}; current threshold {BLUR_VARIANCE}")
+    print(f"UTKFace {args.split}: {len(true)} crops, MAE {error.mean():.2f}; current threshold {BLUR_VARIANCE}")
     edges = np.quantile(variance, [0, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1])
     for low, high in zip(edges[:-1], edges[1:]):
         band = (variance >= low) & (variance <= high)

@@ -13,8 +13,8 @@ import itertools
 
 import numpy as np
 
-from howold.age_model import AgeModel, softmax
-from howold.train.evaluate import _crops, load_eval_samples
+from howold.age_model import AgeModel, decode_distribution, softmax
+from howold.train.evaluate import labelled_crops
 
 
 def main() -> None:
@@ -22,11 +22,7 @@ def main() -> None:
     parser.add_argument("models", nargs="+")
     args = parser.parse_args()
     models = [AgeModel(path).prepare() for path in args.models]
-    kind, samples, split, _ = load_eval_samples("utkface", "val")
-    crops = _crops(kind, split, samples, models[0].info, False, "cache/crops", None)
-    images = np.asarray(crops.images)
-    true = np.array([s.attrs.get("age", s.low) for s in crops.samples], float)
-    ages = np.arange(models[0].info.min_age, models[0].info.max_age + 1)
+    images, true = labelled_crops("utkface", "val", models[0].info)
     probs = {}
     for i, model in enumerate(models):
         probs[f"m{i}"] = softmax(model.logits(images)[0])
@@ -38,7 +34,8 @@ def main() -> None:
     combos += [list(c) for c in itertools.combinations(names, 2)]
     combos.append([k for n in names for k in (n, n + "+flip")])
     for combo in combos:
-        mae = np.abs(np.mean([probs[c] for c in combo], axis=0) @ ages - true).mean()
+        age, _, _ = decode_distribution(np.mean([probs[c] for c in combo], axis=0), min_age=models[0].info.min_age)
+        mae = np.abs(age - true).mean()
         print(f"  {' + '.join(combo):40s} val MAE {mae:.3f}")
 
 

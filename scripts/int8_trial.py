@@ -20,15 +20,7 @@ from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, Q
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from howold.age_model import AgeModel, sidecar_path
-from howold.train.evaluate import _crops, load_eval_samples
-
-
-def utk_crops(model: AgeModel, split: str, count: int | None = None):
-    kind, samples, split, _ = load_eval_samples("utkface", split)
-    if count:
-        samples = [samples[i] for i in np.random.default_rng(0).choice(len(samples), count, replace=False)]
-    crops = _crops(kind, split, samples, model.info, False, "cache/crops", None)
-    return np.asarray(crops.images), np.array([s.attrs.get("age", s.low) for s in crops.samples], float)
+from howold.train.evaluate import labelled_crops
 
 
 class Batches(CalibrationDataReader):
@@ -67,7 +59,7 @@ def main() -> None:
     keep += [c.name for c in convs[len(convs) - args.keep_last :]] if args.keep_last else []
     if args.keep_depthwise:
         keep += [c.name for c in convs if next((a.i for a in c.attribute if a.name == "group"), 1) > 1]
-    calibration, _ = utk_crops(fp32, "train", 200)
+    calibration, _ = labelled_crops("utkface", "train", fp32.info, sample=200)
     quantize_static(
         str(pre), str(out), Batches(fp32._input_name, fp32.preprocess(calibration)),
         quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
@@ -76,7 +68,7 @@ def main() -> None:
     )
     shutil.copy(sidecar_path(args.model), sidecar_path(out))
     int8 = AgeModel(out, threads=1).prepare()
-    images, true = utk_crops(fp32, "val")
+    images, true = labelled_crops("utkface", "val", fp32.info)
     print(f"{len(keep)} nodes kept in fp32 of {len(convs)} convolutions; int8 model: {out}")
     for name, model in (("fp32", fp32), ("int8", int8)):
         mae = np.abs(model.predict(images).age - true).mean()

@@ -161,6 +161,20 @@ def _crops(kind, split, samples, info, end_to_end, cache_dir, limit) -> CropSet:
     return CropCache(cache_dir, info.crop_size, info.crop_margin, workers=2).build(samples, name)
 
 
+def labelled_crops(data: str, split: str, info, root: str | None = None, cache_dir: str = "cache/crops",
+                   limit: int | None = None, sample: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return the cached crops of a split's faces with an exact age, (N, H, W, 3), and those ages (N,).
+
+    `sample`: take that many photos at random (seed 0) instead of all of them."""
+    kind, samples, split, _ = load_eval_samples(data, split, root, limit)
+    if sample:
+        samples = [samples[i] for i in np.random.default_rng(0).choice(len(samples), sample, replace=False)]
+    crops = _crops(kind, split, samples, info, False, cache_dir, limit)
+    exact = np.array([s.exact for s in crops.samples], dtype=bool)
+    ages = np.array([s.attrs.get("age", s.low) for s in crops.samples], dtype=float)
+    return np.asarray(crops.images)[exact], ages[exact]
+
+
 def calibrate(model_path: str | Path, data: str = "utkface", split: str = "val", root: str | None = None,
               cache_dir: str = "cache/crops", limit: int | None = None, write: bool = True) -> dict:
     """Fit the temperature so the share of true ages inside the range matches `interval` on a
@@ -170,11 +184,7 @@ def calibrate(model_path: str | Path, data: str = "utkface", split: str = "val",
         raise HowoldError("calibrate on a validation split (e.g. --data utkface --split val), never on test data.")
     model = AgeModel(model_path).prepare()
     target = model.info.interval
-    _, samples, split, _ = load_eval_samples(data, split, root, limit)
-    crops = _crops(kind, split, samples, model.info, False, cache_dir, limit)
-    exact = np.array([s.exact for s in crops.samples])
-    true = np.array([s.attrs.get("age", s.low) for s in crops.samples], dtype=float)[exact]
-    images = np.asarray(crops.images)[exact]
+    images, true = labelled_crops(data, split, model.info, root, cache_dir, limit)
 
     logits = model.logits(images)  # the network runs once; only the temperature changes
 
