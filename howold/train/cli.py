@@ -1,4 +1,4 @@
-"""Training subcommands for the howold CLI: `train`, `export`, `val`.
+"""Training subcommands for the howold CLI: `train`, `export`, `val`, `teach`.
 
 `howold.cli` calls `add_train_commands(subparsers)`; each subcommand sets `handler`, which takes
 the parsed args and returns an exit code. Heavy imports (torch, lightning) happen only when a
@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register `train`, `export` and `val` on the CLI's subparsers."""
+    """Register `train`, `export`, `val` and `teach` on the CLI's subparsers."""
     p = subparsers.add_parser(
         "train", help="train an age model (needs howold[train])",
         description="Train from a YAML config; KEY=VALUE overrides set dotted keys, e.g. "
@@ -49,6 +49,21 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-dir", default="cache/crops")
     p.add_argument("--limit", type=int, help="only the first N images")
     p.set_defaults(handler=_val)
+
+    p = subparsers.add_parser(
+        "teach", help="soft age targets from exported models, for distillation (loss.teacher)",
+        description="Average the age distributions of one or more ONNX models (each with and without a "
+                    "flip) over a training split's cached crops and write them to an .npz that a training "
+                    "config names as loss.teacher.")
+    p.add_argument("--model", action="append", required=True, help="ONNX teacher with its sidecar (repeatable)")
+    p.add_argument("--out", required=True, help=".npz to write (keep it out of the repository, e.g. cache/)")
+    p.add_argument("--data", default="utkface", help="utkface, appa_real, or a CSV path")
+    p.add_argument("--split", default="train", help="the training split (never val or test)")
+    p.add_argument("--no-flip", action="store_true", help="do not average each teacher with its flipped view")
+    p.add_argument("--data-root", help="folder of the dataset (default: ../shared/data/<name>)")
+    p.add_argument("--cache-dir", default="cache/crops")
+    p.add_argument("--limit", type=int, help="only the first N images")
+    p.set_defaults(handler=_teach)
 
 
 def _logging() -> None:
@@ -105,6 +120,16 @@ def _val(args) -> int:
         Path(args.json).write_text(json.dumps(result, indent=2))
     if args.record:
         record(args.model, result)
+    return 0
+
+
+def _teach(args) -> int:
+    _logging()
+    from howold.train.teacher import write_teacher_targets
+
+    summary = write_teacher_targets(args.model, args.out, args.data, args.split, args.data_root,
+                                    args.cache_dir, flip=not args.no_flip, limit=args.limit)
+    print(json.dumps(summary, indent=2))
     return 0
 
 

@@ -62,6 +62,10 @@ class ModelConfig:
 class LossConfig:
     sigma: float = 2.0  # width of the Gaussian target around an exact age, in years
     l1_weight: float = 0.0  # weight of |mean age - true age| added for exact ages (DLDL-v2)
+    # distillation: a .npz from `howold teach` (teacher distributions per training photo), and the
+    # share of the target it takes (the Gaussian around the label keeps the rest)
+    teacher: str | None = None
+    teacher_weight: float = 0.5
 
 
 @dataclass

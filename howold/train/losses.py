@@ -41,17 +41,30 @@ def bin_nll(logits: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torc
     return torch.logsumexp(logits, dim=1) - torch.logsumexp(inside, dim=1)
 
 
-def gaussian_kl(logits: torch.Tensor, age: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Per sample KL(target || softmax(logits))."""
-    target = gaussian_targets(age, sigma)
+def kl_to(target: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Per sample KL(target || softmax(logits)); target rows sum to 1."""
+    target = target.clamp_min(1e-12)
     return (target * (target.log() - F.log_softmax(logits, dim=1))).sum(dim=1)
 
 
+def gaussian_kl(logits: torch.Tensor, age: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Per sample KL(target || softmax(logits))."""
+    return kl_to(gaussian_targets(age, sigma), logits)
+
+
 def age_loss(logits: torch.Tensor, low: torch.Tensor, high: torch.Tensor, sigma: float,
-             l1_weight: float = 0.0) -> torch.Tensor:
-    """Mean loss over a batch mixing exact ages (low == high) and bins."""
+             l1_weight: float = 0.0, teacher: torch.Tensor | None = None,
+             has_teacher: torch.Tensor | None = None, teacher_weight: float = 0.0) -> torch.Tensor:
+    """Mean loss over a batch mixing exact ages (low == high) and bins.
+
+    With `teacher` (N, NUM_AGES) distributions, an exact age's target is `teacher_weight` x the
+    teacher's distribution + the rest x the Gaussian, where `has_teacher` says a row is set."""
     exact = low == high
-    exact_loss = gaussian_kl(logits, low, sigma)
+    target = gaussian_targets(low, sigma)
+    if teacher is not None and teacher_weight:
+        mix = teacher_weight * has_teacher.to(target.dtype)[:, None]
+        target = mix * teacher + (1 - mix) * target
+    exact_loss = kl_to(target, logits)
     if l1_weight:
         exact_loss = exact_loss + l1_weight * (expected_age(logits) - low.float()).abs()
     per_sample = torch.where(exact, exact_loss, bin_nll(logits, low, high))

@@ -50,7 +50,7 @@ def build_transform(aug: AugmentConfig | None, mean, std) -> v2.Compose:
 class CropDataset(Dataset):
     """Cached crops (N, S, S, 3) uint8 with their age intervals; resized like inference does."""
 
-    def __init__(self, crops: CropSet, input_size: int, transform) -> None:
+    def __init__(self, crops: CropSet, input_size: int, transform, teacher=None) -> None:
         images = crops.images
         if images.shape[1] != input_size:  # same resize as howold.age_model.AgeModel.preprocess
             images = np.stack([cv2.resize(c, (input_size, input_size), interpolation=cv2.INTER_AREA)
@@ -59,13 +59,17 @@ class CropDataset(Dataset):
         self.low = torch.tensor([s.low for s in crops.samples], dtype=torch.long)
         self.high = torch.tensor([s.high for s in crops.samples], dtype=torch.long)
         self.transform = transform
+        # (targets (N, ages), has_target (N,)) from howold.train.teacher, or None
+        self.teacher = None if teacher is None else (torch.from_numpy(teacher[0]), torch.from_numpy(teacher[1]))
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, i: int):
         image = torch.from_numpy(np.array(self.images[i])).permute(2, 0, 1)
-        return self.transform(image), self.low[i], self.high[i]
+        if self.teacher is None:
+            return self.transform(image), self.low[i], self.high[i]
+        return self.transform(image), self.low[i], self.high[i], self.teacher[0][i], self.teacher[1][i]
 
 
 def load_crops(cfg: TrainConfig, specs: list, name: str) -> CropSet | None:
@@ -116,7 +120,14 @@ class AgeDataModule(L.LightningDataModule):
         val = load_crops(self.cfg, d.val, "val")
         if train is None or val is None:
             raise RuntimeError("no training or validation crops: check data.train / data.val.")
-        self.train_set = CropDataset(train, d.input_size, build_transform(self.cfg.augment, self.mean, self.std))
+        teacher = None
+        if self.cfg.loss.teacher:
+            from howold.train.losses import NUM_AGES
+            from howold.train.teacher import read_teacher_targets
+
+            teacher = read_teacher_targets(self.cfg.loss.teacher, train.samples, NUM_AGES)
+        self.train_set = CropDataset(train, d.input_size, build_transform(self.cfg.augment, self.mean, self.std),
+                                     teacher)
         self.val_set = CropDataset(val, d.input_size, build_transform(None, self.mean, self.std))
         log.info("train %d crops, val %d crops", len(self.train_set), len(self.val_set))
 
@@ -144,6 +155,7 @@ class AgeModule(L.LightningModule):
             self.net = self.net.to(memory_format=torch.channels_last)
         self.sigma = float(cfg["loss"]["sigma"])
         self.l1_weight = float(cfg["loss"].get("l1_weight", 0.0))
+        self.teacher_weight = float(cfg["loss"].get("teacher_weight", 0.0))
         self.val_mae = torchmetrics.MeanAbsoluteError()
         self.val_cs5 = torchmetrics.MeanMetric()
         self.val_loss = torchmetrics.MeanMetric()
@@ -156,9 +168,10 @@ class AgeModule(L.LightningModule):
         return self.net(x)
 
     def model_step(self, batch):
-        x, low, high = batch
+        x, low, high, *teacher = batch  # + (targets, has_target) when distilling (train set only)
         logits = self(x)
-        loss = age_loss(logits, low, high, self.sigma, self.l1_weight)
+        loss = age_loss(logits, low, high, self.sigma, self.l1_weight, *teacher,
+                        teacher_weight=self.teacher_weight if teacher else 0.0)
         return loss, expected_age(logits).detach(), low, high
 
     def training_step(self, batch, batch_idx):

@@ -80,3 +80,28 @@ def test_l1_term_adds_the_mean_age_error_for_exact_ages_only():
     with_l1 = age_loss(logits, low, high, 2.0, l1_weight=0.5)
     error = (expected_age(logits)[:2] - low[:2].float()).abs().sum() / 3
     assert with_l1.item() == pytest.approx(plain.item() + 0.5 * error.item(), rel=1e-5)
+
+
+def test_teacher_target_mixes_with_the_gaussian_for_rows_that_have_one():
+    logits = torch.randn(3, NUM_AGES)
+    low = high = torch.tensor([20, 40, 60])
+    teacher = torch.softmax(torch.randn(3, NUM_AGES), dim=1)
+    has_teacher = torch.tensor([True, True, False])
+    mixed = age_loss(logits, low, high, 2.0, 0.0, teacher, has_teacher, teacher_weight=0.25)
+    log_p = torch.log_softmax(logits, dim=1)
+    target = 0.25 * teacher + 0.75 * gaussian_targets(low, 2.0)
+    target[2] = gaussian_targets(low[2:], 2.0)[0]
+    expected = (target * (target.log() - log_p)).sum(dim=1).mean()
+    assert mixed.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert age_loss(logits, low, high, 2.0, 0.0, teacher, has_teacher, teacher_weight=0.0).item() == \
+        pytest.approx(age_loss(logits, low, high, 2.0).item(), rel=1e-6)
+
+
+def test_teacher_target_is_the_minimum_of_the_distillation_loss():
+    low = high = torch.tensor([30])
+    teacher = torch.softmax(torch.randn(1, NUM_AGES), dim=1)
+    target = 0.5 * teacher + 0.5 * gaussian_targets(low, 2.0)
+    at_target = age_loss(target.log(), low, high, 2.0, 0.0, teacher, torch.tensor([True]), teacher_weight=0.5)
+    at_label = age_loss(gaussian_targets(low, 2.0).log(), low, high, 2.0, 0.0, teacher, torch.tensor([True]),
+                        teacher_weight=0.5)
+    assert at_target.item() == pytest.approx(0.0, abs=1e-5) and at_label.item() > 0.01

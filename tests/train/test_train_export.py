@@ -177,3 +177,35 @@ def test_last_checkpoint_is_written_every_epoch_even_without_improvement(tmp_pat
     last = torch.load(checkpoints / "last.ckpt", map_location="cpu", weights_only=False)
     assert last["epoch"] == 2  # the third epoch, counted from 0
     assert sorted(p.name for p in checkpoints.iterdir()) == ["best-00.ckpt", "last.ckpt"]
+
+
+def test_distillation_from_an_exported_teacher(tmp_path, faces_csv, face_paths):
+    """howold teach writes one distribution per training photo; a run with loss.teacher trains on them."""
+    if not face_paths:
+        pytest.skip("no fixture faces in tests/fixtures/faces")
+    from howold.errors import HowoldError
+    from howold.train.module import AgeDataModule
+    from howold.train.teacher import write_teacher_targets
+
+    first = train(one_batch_config(tmp_path / "a", faces_csv, "tf_efficientnet_lite0", "bundled"))
+    teacher = tmp_path / "teacher.onnx"
+    assert main(["export", first["best_checkpoint"], "--out", str(teacher)]) == 0
+    targets = tmp_path / "teacher.npz"
+    assert main(["teach", "--model", str(teacher), "--model", str(teacher), "--data", str(faces_csv),
+                 "--cache-dir", str(tmp_path / "a" / "cache"), "--out", str(targets)]) == 0
+    with np.load(targets) as f:
+        assert sorted(f["paths"]) == sorted(str(p) for p in face_paths)
+        assert f["probs"].shape == (len(face_paths), 101)
+        np.testing.assert_allclose(f["probs"].astype(np.float64).sum(axis=1), 1.0, atol=1e-2)
+    with pytest.raises(HowoldError, match="training data"):
+        write_teacher_targets([str(teacher)], tmp_path / "val.npz", str(faces_csv), "val")
+
+    cfg = one_batch_config(tmp_path / "b", faces_csv, "tf_efficientnet_lite0", "bundled")
+    cfg.loss.teacher, cfg.loss.teacher_weight = str(targets), 0.5
+    data = AgeDataModule(cfg, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    data.setup()
+    _, _, _, target, has_target = data.train_set[0]
+    assert has_target and target.sum().item() == pytest.approx(1.0, abs=1e-3)
+    assert len(data.val_set[0]) == 3  # validation scores against the labels alone
+    summary = train(cfg)
+    assert summary["best_val_mae"] is not None and np.isfinite(summary["best_val_mae"])
