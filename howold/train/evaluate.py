@@ -161,15 +161,23 @@ def _crops(kind, split, samples, info, end_to_end, cache_dir, limit) -> CropSet:
     return CropCache(cache_dir, info.crop_size, info.crop_margin, workers=2).build(samples, name)
 
 
-def labelled_crops(data: str, split: str, info, root: str | None = None, cache_dir: str = "cache/crops",
-                   limit: int | None = None, sample: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Return the cached crops of a split's faces with an exact age, (N, H, W, 3), and those ages (N,).
+def cached_crops(data: str, split: str, info, root: str | None = None, cache_dir: str = "cache/crops",
+                 limit: int | None = None, sample: int | None = None) -> CropSet:
+    """Return a split's cached crops, cut as the model `info` expects, with their samples.
 
     `sample`: take that many photos at random (seed 0) instead of all of them."""
     kind, samples, split, _ = load_eval_samples(data, split, root, limit)
     if sample:
         samples = [samples[i] for i in np.random.default_rng(0).choice(len(samples), sample, replace=False)]
-    crops = _crops(kind, split, samples, info, False, cache_dir, limit)
+    return _crops(kind, split, samples, info, False, cache_dir, limit)
+
+
+def labelled_crops(data: str, split: str, info, root: str | None = None, cache_dir: str = "cache/crops",
+                   limit: int | None = None, sample: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return the cached crops of a split's faces with an exact age, (N, H, W, 3), and those ages (N,).
+
+    `sample`: take that many photos at random (seed 0) instead of all of them."""
+    crops = cached_crops(data, split, info, root, cache_dir, limit, sample)
     exact = np.array([s.exact for s in crops.samples], dtype=bool)
     ages = np.array([s.attrs.get("age", s.low) for s in crops.samples], dtype=float)
     return np.asarray(crops.images)[exact], ages[exact]

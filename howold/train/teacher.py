@@ -25,7 +25,7 @@ def write_teacher_targets(models: list[str], out: str | Path, data: str = "utkfa
                           limit: int | None = None) -> dict:
     """Average the teachers' distributions over a split's cached crops; write `out` (.npz); return a summary."""
     from howold.age_model import AgeModel, decode_distribution, softmax
-    from howold.train.evaluate import _crops, load_eval_samples
+    from howold.train.evaluate import cached_crops
 
     if split in ("val", "test"):
         raise HowoldError(f"teacher targets are for training data; got split {split!r}.")
@@ -37,8 +37,7 @@ def write_teacher_targets(models: list[str], out: str | Path, data: str = "utkfa
                 first.crop_size, first.crop_margin, first.min_age, first.max_age):
             raise HowoldError(f"{model.path}: crop or age range differs from {teachers[0].path}; "
                               "teachers must share them.")
-    kind, samples, split, _ = load_eval_samples(data, split, root, limit)
-    crops = _crops(kind, split, samples, first, False, cache_dir, limit)
+    crops = cached_crops(data, split, first, root, cache_dir, limit)
     images = np.asarray(crops.images)
     views = []
     for model in teachers:
