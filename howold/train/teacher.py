@@ -25,10 +25,11 @@ def write_teacher_targets(models: list[str], out: str | Path, data: str = "utkfa
                           limit: int | None = None) -> dict:
     """Average the teachers' distributions over a split's cached crops; write `out` (.npz); return a summary."""
     from howold.age_model import AgeModel, decode_distribution, softmax
+    from howold.train.data import TEST_ONLY
     from howold.train.evaluate import cached_crops
 
-    if split in ("val", "test"):
-        raise HowoldError(f"teacher targets are for training data; got split {split!r}.")
+    if split in ("val", "test") or data.replace("-", "_").lower() in TEST_ONLY:
+        raise HowoldError(f"teacher targets are for training data; got {data} split {split!r}.")
     teachers = [AgeModel(path).prepare() for path in models]
     first = teachers[0].info
     for model in teachers[1:]:
