@@ -93,10 +93,15 @@ def bin_metrics(age, low, high, bin_low, bin_high) -> dict:
             "range_overlaps_bin": round(float(overlap.mean()), 4)}
 
 
+def true_ages(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
+    """Return which samples have an exact age (N,) bool, and each sample's age (N,) float (exact where known)."""
+    exact = np.array([s.exact for s in samples], dtype=bool)
+    return exact, np.array([s.attrs.get("age", s.low) for s in samples], dtype=float)
+
+
 def compute_metrics(samples: list[Sample], age, low, high) -> dict:
     """All figures for one dataset: overall, per age band, per gender/race; bins separately."""
-    exact = np.array([s.exact for s in samples], dtype=bool)
-    true = np.array([s.attrs.get("age", s.low) for s in samples], dtype=float)
+    exact, true = true_ages(samples)
     out: dict = {}
     if exact.any():
         e = exact
@@ -178,8 +183,7 @@ def labelled_crops(data: str, split: str, info, root: str | None = None, cache_d
 
     `sample`: take that many photos at random (seed 0) instead of all of them."""
     crops = cached_crops(data, split, info, root, cache_dir, limit, sample)
-    exact = np.array([s.exact for s in crops.samples], dtype=bool)
-    ages = np.array([s.attrs.get("age", s.low) for s in crops.samples], dtype=float)
+    exact, ages = true_ages(crops.samples)
     return np.asarray(crops.images)[exact], ages[exact]
 
 

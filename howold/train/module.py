@@ -20,7 +20,8 @@ from torchvision.transforms import v2
 from howold.train.config import AugmentConfig, TrainConfig
 from howold.train.crops import CropCache, CropSet
 from howold.train.data import check_files, load_dataset, select_split
-from howold.train.losses import age_loss, expected_age
+from howold.train.losses import NUM_AGES, age_loss, expected_age
+from howold.train.teacher import read_teacher_targets
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +123,6 @@ class AgeDataModule(L.LightningDataModule):
             raise RuntimeError("no training or validation crops: check data.train / data.val.")
         teacher = None
         if self.cfg.loss.teacher:
-            from howold.train.losses import NUM_AGES
-            from howold.train.teacher import read_teacher_targets
-
             teacher = read_teacher_targets(self.cfg.loss.teacher, train.samples, NUM_AGES)
         self.train_set = CropDataset(train, d.input_size, build_transform(self.cfg.augment, self.mean, self.std),
                                      teacher)

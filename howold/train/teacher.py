@@ -26,7 +26,7 @@ def write_teacher_targets(models: list[str], out: str | Path, data: str = "utkfa
     """Average the teachers' distributions over a split's cached crops; write `out` (.npz); return a summary."""
     from howold.age_model import AgeModel, decode_distribution, softmax
     from howold.train.data import TEST_ONLY
-    from howold.train.evaluate import cached_crops
+    from howold.train.evaluate import cached_crops, true_ages
 
     if split in ("val", "test") or data.replace("-", "_").lower() in TEST_ONLY:
         raise HowoldError(f"teacher targets are for training data; got {data} split {split!r}.")
@@ -49,8 +49,7 @@ def write_teacher_targets(models: list[str], out: str | Path, data: str = "utkfa
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, paths=np.array([s.path for s in crops.samples]), probs=probs.astype(np.float16),
                         min_age=first.min_age, models=np.array([str(m) for m in models]))
-    exact = np.array([s.exact for s in crops.samples], dtype=bool)
-    ages = np.array([s.attrs.get("age", s.low) for s in crops.samples], dtype=float)
+    exact, ages = true_ages(crops.samples)
     age, _, _ = decode_distribution(probs, min_age=first.min_age)
     summary = {"out": str(out), "crops": len(images), "views": len(views),
                "teacher_mae_on_this_split": round(float(np.abs(age - ages)[exact].mean()), 3)}
