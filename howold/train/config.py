@@ -16,8 +16,10 @@ from howold.errors import HowoldError
 
 @dataclass
 class DataConfig:
-    # Each entry: {kind: utkface|fairface|fgnet|appa_real|csv, root: optional path, split: ...,
-    # plus loader options such as target: apparent_age_avg}.
+    # Each entry: {kind: utkface|aaf|fairface|fgnet|appa_real|csv, root: optional path, split: ...,
+    # plus loader options such as target: apparent_age_avg}. A train entry may carry `weight`: the
+    # share of each epoch drawn from that set (sampled with replacement; entries without a weight
+    # take their size's share). Validation reports each val set (val/mae_<kind>) and the pooled one.
     train: list = field(default_factory=lambda: [{"kind": "utkface", "split": "train"}])
     val: list = field(default_factory=lambda: [{"kind": "utkface", "split": "val"}])
     cache_dir: str = "cache/crops"
@@ -42,6 +44,12 @@ class AugmentConfig:
     jitter: float = 0.25  # brightness / contrast / saturation strength
     grayscale_p: float = 0.05
     erase_p: float = 0.0  # random erasing (occlusion) of a patch
+    # real-photo degradations (howold.train.degrade), each with its probability
+    light_p: float = 0.0  # gamma 0.5-2
+    old_print_p: float = 0.0  # grey / sepia / faded cast, lower contrast
+    lowres_p: float = 0.0  # down to a 12-48 px side and back up
+    grain_p: float = 0.0  # Gaussian noise
+    jpeg_p: float = 0.0  # JPEG quality 10-60
 
 
 @dataclass
@@ -51,9 +59,11 @@ class ModelConfig:
     # file: pretrained_file; hub: timm's own download (needs network); none: random init.
     pretrained: str = "bundled"
     pretrained_file: str | None = None
-    # a howold training checkpoint (.ckpt) whose whole network, head included, starts this run:
-    # fine-tuning a finished model with a fresh schedule (replaces `pretrained`)
+    # a howold training checkpoint (.ckpt) or exported age model (.onnx) whose whole network, head
+    # included, starts this run: fine-tuning a finished model with a fresh schedule (replaces
+    # `pretrained`). An .onnx has its batch norm folded: set freeze_bn with it.
     init_from: str | None = None
+    freeze_bn: bool = False  # batch norm layers keep their statistics (eval mode) while training
     drop_rate: float = 0.2
     channels_last: bool = True
 

@@ -114,6 +114,16 @@ def load_utkface(root: str | os.PathLike) -> list[Sample]:
     return out
 
 
+def load_aaf(root: str | os.PathLike) -> list[Sample]:
+    """All-Age-Faces chips: `labels.csv` (path, age, gender F/M, split, face_found), fixed split."""
+    root = Path(root)
+    return [
+        exact_sample(root / r["path"], int(r["age"]), _normalise_split(r["split"]),
+                     gender={"F": "female", "M": "male"}.get(r["gender"], r["gender"]))
+        for r in _read_csv(root / "labels.csv")
+    ]
+
+
 def load_fairface(root: str | os.PathLike) -> list[Sample]:
     """FairFace `labels.csv` (path, age_bin, gender, race, split): age bins as intervals."""
     root = Path(root)
@@ -194,6 +204,7 @@ def load_csv(path: str | os.PathLike) -> list[Sample]:
 
 LOADERS = {
     "utkface": load_utkface,
+    "aaf": load_aaf,
     "fairface": load_fairface,
     "fgnet": load_fgnet,
     "appa_real": load_appa_real,

@@ -190,13 +190,16 @@ def labelled_crops(data: str, split: str, info, root: str | None = None, cache_d
 def calibrate(model_path: str | Path, data: str = "utkface", split: str = "val", root: str | None = None,
               cache_dir: str = "cache/crops", limit: int | None = None, write: bool = True) -> dict:
     """Fit the temperature so the share of true ages inside the range matches `interval` on a
-    validation split (never test), and write it into the sidecar."""
-    kind = "csv" if data.endswith(".csv") else data.replace("-", "_").lower()
-    if split in ("test", "all", None) or kind in TEST_ONLY:
+    validation split (never test), and write it into the sidecar. `data`: one set, or several
+    separated by commas (`utkface,aaf`), pooled."""
+    kinds = ["csv" if d.endswith(".csv") else d.replace("-", "_").lower() for d in data.split(",")]
+    if split in ("test", "all", None) or any(kind in TEST_ONLY for kind in kinds):
         raise HowoldError("calibrate on a validation split (e.g. --data utkface --split val), never on test data.")
     model = AgeModel(model_path).prepare()
     target = model.info.interval
-    images, true = labelled_crops(data, split, model.info, root, cache_dir, limit)
+    pieces = [labelled_crops(d, split, model.info, root, cache_dir, limit) for d in data.split(",")]
+    images, true = np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces])
+    kind = ",".join(kinds)
 
     logits = model.logits(images)  # the network runs once; only the temperature changes
 

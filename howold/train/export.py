@@ -78,7 +78,12 @@ def export(ckpt: str | Path, out: str | Path, opset: int = 17, check: bool = Tru
     hp = module.hparams
     cfg = hp["cfg"]
     size = int(cfg["data"]["input_size"])
-    net = _Net(module.net.to(memory_format=torch.contiguous_format)).eval()
+    network = module.net
+    if cfg["model"].get("freeze_bn", False):  # back to batch norm, which the export folds into the convolutions
+        from timm.layers import unfreeze_batch_norm_2d
+
+        network = unfreeze_batch_norm_2d(network)
+    net = _Net(network.to(memory_format=torch.contiguous_format)).eval()
     out.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -99,3 +99,47 @@ def normalisation(model: torch.nn.Module) -> tuple[list[float], list[float]]:
     mean = cfg.get("mean", (0.485, 0.456, 0.406))
     std = cfg.get("std", (0.229, 0.224, 0.225))
     return [float(v) for v in mean], [float(v) for v in std]
+
+
+def load_onnx_weights(model: torch.nn.Module, path: str) -> None:
+    """Start from an exported howold age model (.onnx, batch norm folded into its convolutions).
+
+    The k-th Conv of the ONNX graph fills the k-th Conv2d of the network; the batch norm after it
+    becomes the identity plus the folded bias (running mean 0, variance 1 - eps, scale 1), so the
+    network computes exactly what the ONNX model does as long as batch norm stays in eval mode
+    (model.freeze_bn). The head comes from the Gemm."""
+    import onnx
+    from onnx import numpy_helper
+
+    try:
+        graph = onnx.load(path).graph
+    except (OSError, onnx.onnx_cpp2py_export.checker.ValidationError, Exception) as exc:
+        raise ModelError(f"{path}: not a readable ONNX model ({exc}).") from exc
+    weights = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in graph.initializer}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    gemms = [n for n in graph.node if n.op_type == "Gemm"]
+    modules = list(model.modules())
+    pairs = []
+    for i, module in enumerate(modules):
+        if isinstance(module, torch.nn.Conv2d):
+            bn = next((m for m in modules[i + 1:] if isinstance(m, torch.nn.BatchNorm2d)), None)
+            pairs.append((module, bn))
+    if len(convs) != len(pairs) or len(gemms) != 1:
+        raise ModelError(f"{path}: {len(convs)} convolutions and {len(gemms)} heads for a network with "
+                         f"{len(pairs)} convolutions and 1 head; is it for model.backbone?")
+    with torch.no_grad():
+        for node, (conv, bn) in zip(convs, pairs):
+            weight = weights[node.input[1]]
+            if weight.shape != conv.weight.shape:
+                raise ModelError(f"{path}: {node.input[1]} {tuple(weight.shape)} does not fit "
+                                 f"{tuple(conv.weight.shape)}; is it for model.backbone?")
+            conv.weight.copy_(weight)
+            bias = weights[node.input[2]] if len(node.input) > 2 else torch.zeros(weight.shape[0])
+            bn.weight.fill_(1.0)
+            bn.bias.copy_(bias)
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1.0 - bn.eps)
+        head = model.get_classifier()
+        head.weight.copy_(weights[gemms[0].input[1]])
+        head.bias.copy_(weights[gemms[0].input[2]])
+    log.info("started from the exported model %s (%d convolutions)", path, len(convs))

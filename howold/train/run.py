@@ -27,7 +27,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from howold.errors import HowoldError
 from howold.train.config import TrainConfig, save_config
-from howold.train.model import build_network, normalisation
+from howold.train.model import build_network, load_onnx_weights, normalisation
 from howold.train.module import AgeDataModule, AgeModule
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     fresh = ckpt_path is None
     net = build_network(cfg.model, init_weights=fresh and not cfg.model.init_from)
     if fresh and cfg.model.init_from:
-        load_training_checkpoint(net, cfg.model.init_from)
+        if cfg.model.init_from.endswith(".onnx"):
+            load_onnx_weights(net, cfg.model.init_from)
+        else:
+            load_training_checkpoint(net, cfg.model.init_from)
     mean, std = normalisation(net)
     module = AgeModule(net, cfg.to_dict(), mean, std)
     data = AgeDataModule(cfg, mean, std)

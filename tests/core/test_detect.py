@@ -119,3 +119,35 @@ def test_detector_batch_is_bgr_minus_the_mean_in_planes():
     image = np.random.default_rng(0).integers(0, 256, (7, 5, 3), dtype=np.uint8)
     expected = (image[:, :, ::-1].astype(np.float32) - _BGR_MEAN).transpose(2, 0, 1)[None]
     np.testing.assert_array_equal(_bgr_blob(image), expected)
+
+
+def small_faces_photo(face_images) -> np.ndarray:
+    """A 2400x1600 canvas with the four fixture photos shrunk so each face is ~55 px wide."""
+    canvas = np.full((1600, 2400, 3), 128, np.uint8)
+    for i, image in enumerate(face_images.values()):
+        tile = cv2.resize(image, (160, 160), interpolation=cv2.INTER_AREA)
+        y, x = 300 + 500 * (i // 2), 400 + 1200 * (i % 2)
+        canvas[y:y + 160, x:x + 160] = tile
+    return canvas
+
+
+@pytest.mark.parametrize("refine", [False, True])
+def test_small_faces_landmarks_hardly_move_with_the_search_scale_once_refined(face_images, refine):
+    photo = small_faces_photo(face_images)
+    detector = FaceDetector(refine_below=160 if refine else 0).prepare()
+    full = sorted(detector.detect(photo, max_side=None), key=lambda f: f.box)
+    shrunk = sorted(detector.detect(photo, max_side=1280), key=lambda f: f.box)
+    assert len(full) == len(shrunk) == 4
+    moves = [np.abs(a.landmarks - b.landmarks).max() for a, b in zip(full, shrunk)]
+    if refine:  # measured: 1.1 px at most refined, 5.0 px with the search's landmarks
+        assert max(moves) < 1.5
+    else:
+        assert max(moves) > 2.5
+
+
+def test_refinement_keeps_boxes_inside_the_photo(face_images):
+    image = next(iter(face_images.values()))
+    corner = np.ascontiguousarray(cv2.resize(image, (112, 112))[:70, :70])  # a face cut by the border
+    detector = FaceDetector(min_score=0.5)
+    for face in detector.detect(corner):
+        assert 0 <= face.box[0] <= face.box[2] <= 70 and 0 <= face.box[1] <= face.box[3] <= 70
