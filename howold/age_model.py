@@ -42,6 +42,9 @@ class ModelInfo:
     min_age: int = 0
     max_age: int = 100
     temperature: float = 1.0
+    # the temperature for faces the pipeline marks as poor (small, blurry, grey, badly lit), fitted on a
+    # degraded copy of validation data so their range stays honest; None: the same as `temperature`
+    temperature_poor: float | None = None
     interval: float = 0.8
     tta_flip: bool = False
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -65,6 +68,8 @@ class ModelInfo:
             raise ValueError("mean and std: expected 3 numbers each, std positive")
         if self.temperature <= 0 or not 0 < self.interval < 1:
             raise ValueError("temperature must be positive and interval in (0, 1)")
+        if self.temperature_poor is not None and self.temperature_poor <= 0:
+            raise ValueError(f"temperature_poor: expected a positive number or null, got {self.temperature_poor}")
         if self.input_size < 8 or self.crop_size < 8:
             raise ValueError(f"input_size and crop_size: expected >= 8, got {self.input_size}, {self.crop_size}")
 
@@ -182,9 +187,10 @@ class AgeModel:
             batch[:, channel] *= scale[channel]
         return batch
 
-    def predict(self, crops: np.ndarray, batch_size: int = 32) -> AgeEstimates:
-        """Return age estimates for a batch of face crops, shape (N, H, W, 3) RGB uint8."""
-        return self.estimates_from_logits(self.logits(crops, batch_size))
+    def predict(self, crops: np.ndarray, batch_size: int = 32, poor: np.ndarray | None = None) -> AgeEstimates:
+        """Return age estimates for a batch of face crops, shape (N, H, W, 3) RGB uint8. `poor` (N,)
+        bool marks the faces whose range takes the sidecar's `temperature_poor`."""
+        return self.estimates_from_logits(self.logits(crops, batch_size), poor=poor)
 
     def logits(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
         """Return the network's raw outputs, shape (views, N, ages): views is 2 with flip averaging."""
@@ -198,11 +204,17 @@ class AgeModel:
         chunks = [self._logits(crops[i : i + batch_size]) for i in range(0, len(crops), batch_size)]
         return np.concatenate(chunks, axis=1)
 
-    def estimates_from_logits(self, logits: np.ndarray, temperature: float | None = None) -> AgeEstimates:
-        """Return the estimates for logits from `logits()`, at the sidecar's or the given temperature."""
+    def estimates_from_logits(self, logits: np.ndarray, temperature: float | None = None,
+                              poor: np.ndarray | None = None) -> AgeEstimates:
+        """Return the estimates for logits from `logits()`, at the sidecar's or the given temperature;
+        rows marked `poor` take the sidecar's `temperature_poor` (when it has one)."""
         temperature = self.info.temperature if temperature is None else temperature
         point_probs = self._view_average(logits, 1.0)
         probs = point_probs if temperature == 1.0 else self._view_average(logits, temperature)
+        if poor is not None and self.info.temperature_poor is not None and np.any(poor):
+            poor = np.asarray(poor, bool)
+            probs = probs.copy()
+            probs[poor] = self._view_average(logits[:, poor], self.info.temperature_poor)
         if probs.shape[0] == 0:
             empty = np.zeros(0)
             return AgeEstimates(empty, empty, empty, probs)

@@ -47,6 +47,9 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--calibrate", action="store_true",
                    help="fit the temperature on this (validation) split and write it into the sidecar")
     p.add_argument("--record", action="store_true", help="store the headline figures in the sidecar")
+    p.add_argument("--degraded", action="store_true",
+                   help="on a fixed degraded copy of the crops (low resolution, old print, grain and JPEG, hard "
+                        "light, blur), every face taken as poor; with --calibrate, fits temperature_poor")
     p.add_argument("--data-root", help="folder of the dataset (default: ../shared/data/<name>)")
     p.add_argument("--cache-dir", default="cache/crops")
     p.add_argument("--limit", type=int, help="only the first N images")
@@ -111,13 +114,15 @@ def _val(args) -> int:
     from howold.train.evaluate import calibrate, evaluate, format_result, record
 
     if args.calibrate:
-        result = calibrate(args.model, args.data, args.split, args.data_root, args.cache_dir, args.limit)
-        print(f"temperature {result['temperature']}: {result['target']:.0%} range coverage on "
+        result = calibrate(args.model, args.data, args.split, args.data_root, args.cache_dir, args.limit,
+                           degraded=args.degraded)
+        key = "temperature_poor" if args.degraded else "temperature"
+        print(f"{key} {result[key]}: {result['target']:.0%} range coverage on "
               f"{result['data']} {result['split']} {result['coverage_before']:.3f} → {result['coverage_after']:.3f}")
         if "," in args.data:
             return 0
     result = evaluate(args.model, args.data, args.split, args.end_to_end, args.data_root,
-                      args.cache_dir, args.limit)
+                      args.cache_dir, args.limit, degraded=args.degraded)
     print(format_result(result))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

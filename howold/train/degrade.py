@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torchvision.transforms import v2
@@ -88,3 +89,19 @@ def degradation_steps(aug) -> list:
     if aug.jpeg_p:
         steps.append(v2.RandomApply([v2.JPEG((10, 60))], p=aug.jpeg_p))
     return steps
+
+
+def degraded_copy(images: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A fixed degraded copy of crops (N, H, W, 3) uint8 for measuring and calibrating on poor photos:
+    each crop gets one of low resolution, old print, grain with JPEG, hard light or blur (in turn, by
+    row), with the randomness fixed by `seed`."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+    jpeg = v2.JPEG((10, 40))
+    blur = v2.GaussianBlur(7, sigma=(1.5, 2.5))
+    steps = [lambda x: low_resolution(x, 12, 32), old_print, lambda x: jpeg(grain(x)), hard_light, blur]
+    out = np.empty_like(images)
+    for i, image in enumerate(images):
+        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+        out[i] = steps[i % len(steps)](tensor).permute(1, 2, 0).numpy()
+    return out

@@ -2,7 +2,7 @@
 
 Runs the inference path itself (howold.age_model.AgeModel: preprocessing, flip TTA,
 temperature, the one decoder) on cached crops, or with `end_to_end` on the photos
-(load → detect → largest face → crop_face → model). Torch-free.
+(`howold.Predictor`: load → detect → largest face → crop_face → model). Torch-free.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from howold.age_model import AgeModel, read_model_info, sidecar_path
 from howold.errors import HowoldError
-from howold.train.crops import CropCache, CropSet, cut_crop
+from howold.train.crops import CropCache, CropSet
 from howold.train.data import TEST_ONLY, Sample, check_files, load_dataset, select_split
 
 log = logging.getLogger(__name__)
@@ -45,27 +45,26 @@ def load_eval_samples(data: str, split: str | None, root: str | None = None, lim
     return kind, samples, split or "all", report
 
 
-def end_to_end_crops(samples: list[Sample], size: int, margin: float) -> CropSet:
-    """Photo → detect → largest face → crop, with no cache (what a user's photo goes through)."""
-    from howold.detect import FaceDetector
-    from howold.errors import ImageError
-    from howold.io import load_image
+def end_to_end_predictions(samples: list[Sample], model_path: str | Path):
+    """Each photo through `howold.Predictor` as a user's photo goes (its default detection options,
+    the age of the largest face with its warnings' range): (samples with a face, age, low, high,
+    photos with no face, unreadable photos)."""
+    import howold
 
-    detector = FaceDetector()
-    crops, kept, no_face, broken = [], [], [], []
+    predictor = howold.Predictor(model_path)
+    kept, ages, no_face, broken = [], [], [], []
     for s in samples:
-        try:
-            crop = cut_crop(load_image(s.path), detector, size, margin)
-        except ImageError:
+        result = predictor.analyse(s.path)
+        if not result.ok:
             broken.append(s.path)
-            continue
-        if crop is None:
+        elif not result.faces:
             no_face.append(s.path)
         else:
-            crops.append(crop)
+            face = result.faces[0]  # largest first
             kept.append(s)
-    images = np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8)
-    return CropSet(images, kept, no_face, broken)
+            ages.append((face.age, face.age_low, face.age_high))
+    age, low, high = np.array(ages, dtype=float).reshape(-1, 3).T
+    return kept, age, low, high, no_face, broken
 
 
 def exact_metrics(age, low, high, true) -> dict:
@@ -140,28 +139,36 @@ def compute_metrics(samples: list[Sample], age, low, high) -> dict:
 
 def evaluate(model_path: str | Path, data: str = "utkface", split: str | None = "test",
              end_to_end: bool = False, root: str | None = None, cache_dir: str = "cache/crops",
-             limit: int | None = None, temperature: float | None = None) -> dict:
-    """Measure the model; returns the JSON-ready result dict."""
+             limit: int | None = None, temperature: float | None = None, degraded: bool = False) -> dict:
+    """Measure the model; returns the JSON-ready result dict. `degraded`: on a fixed degraded copy of
+    the crops (howold.train.degrade.degraded_copy), every face counted as poor for its range."""
     model = AgeModel(model_path).prepare()
     if temperature is not None:
         model.info = dataclasses.replace(model.info, temperature=temperature)
     kind, samples, split, report = load_eval_samples(data, split, root, limit)
-    crops = _crops(kind, split, samples, model.info, end_to_end, cache_dir, limit)
-    est = model.predict(np.asarray(crops.images))
+    if end_to_end:
+        kept, age, low, high, no_face, broken = end_to_end_predictions(samples, model_path)
+    else:
+        crops = _crops(kind, split, samples, model.info, cache_dir, limit)
+        images = np.asarray(crops.images)
+        if degraded:
+            from howold.train.degrade import degraded_copy
+
+            images = degraded_copy(images)
+        est = model.predict(images, poor=np.full(len(images), degraded))
+        kept, age, low, high, no_face, broken = crops.samples, est.age, est.low, est.high, crops.no_face, crops.broken
     result = {
-        "model": str(model_path), "data": kind, "split": split, "end_to_end": end_to_end,
+        "model": str(model_path), "data": kind, "split": split, "end_to_end": end_to_end, "degraded": degraded,
         "temperature": model.info.temperature, "interval": model.info.interval, "tta_flip": model.info.tta_flip,
-        "images": report.total, "missing_files": len(report.missing), "unreadable": len(crops.broken),
-        "no_face": len(crops.no_face), "no_face_first": [Path(p).name for p in crops.no_face[:5]],
-        "evaluated": len(crops),
+        "images": report.total, "missing_files": len(report.missing), "unreadable": len(broken),
+        "no_face": len(no_face), "no_face_first": [Path(p).name for p in no_face[:5]],
+        "evaluated": len(kept),
     }
-    result.update(compute_metrics(crops.samples, est.age, est.low, est.high))
+    result.update(compute_metrics(kept, age, low, high))
     return result
 
 
-def _crops(kind, split, samples, info, end_to_end, cache_dir, limit) -> CropSet:
-    if end_to_end:
-        return end_to_end_crops(samples, info.crop_size, info.crop_margin)
+def _crops(kind, split, samples, info, cache_dir, limit) -> CropSet:
     name = f"{kind}-{split}" + (f"-first{limit}" if limit else "")
     return CropCache(cache_dir, info.crop_size, info.crop_margin, workers=2).build(samples, name)
 
@@ -174,7 +181,7 @@ def cached_crops(data: str, split: str, info, root: str | None = None, cache_dir
     kind, samples, split, _ = load_eval_samples(data, split, root, limit)
     if sample:
         samples = [samples[i] for i in np.random.default_rng(0).choice(len(samples), sample, replace=False)]
-    return _crops(kind, split, samples, info, False, cache_dir, limit)
+    return _crops(kind, split, samples, info, cache_dir, limit)
 
 
 def labelled_crops(data: str, split: str, info, root: str | None = None, cache_dir: str = "cache/crops",
@@ -188,10 +195,12 @@ def labelled_crops(data: str, split: str, info, root: str | None = None, cache_d
 
 
 def calibrate(model_path: str | Path, data: str = "utkface", split: str = "val", root: str | None = None,
-              cache_dir: str = "cache/crops", limit: int | None = None, write: bool = True) -> dict:
+              cache_dir: str = "cache/crops", limit: int | None = None, write: bool = True,
+              degraded: bool = False) -> dict:
     """Fit the temperature so the share of true ages inside the range matches `interval` on a
     validation split (never test), and write it into the sidecar. `data`: one set, or several
-    separated by commas (`utkface,aaf`), pooled."""
+    separated by commas (`utkface,aaf`), pooled. `degraded`: fit `temperature_poor` instead, on a
+    fixed degraded copy of the crops (the faces the pipeline marks as poor take it)."""
     kinds = ["csv" if d.endswith(".csv") else d.replace("-", "_").lower() for d in data.split(",")]
     if split in ("test", "all", None) or any(kind in TEST_ONLY for kind in kinds):
         raise HowoldError("calibrate on a validation split (e.g. --data utkface --split val), never on test data.")
@@ -200,6 +209,10 @@ def calibrate(model_path: str | Path, data: str = "utkface", split: str = "val",
     pieces = [labelled_crops(d, split, model.info, root, cache_dir, limit) for d in data.split(",")]
     images, true = np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces])
     kind = ",".join(kinds)
+    if degraded:
+        from howold.train.degrade import degraded_copy
+
+        images = degraded_copy(images)
 
     logits = model.logits(images)  # the network runs once; only the temperature changes
 
@@ -214,13 +227,14 @@ def calibrate(model_path: str | Path, data: str = "utkface", split: str = "val",
         lo, hi = (mid, hi) if coverage(math.exp(mid)) < target else (lo, mid)
     t = round(math.exp((lo + hi) / 2), 4)
     after = coverage(t)
-    result = {"temperature": t, "data": kind, "split": split, "n": int(len(true)),
+    key = "temperature_poor" if degraded else "temperature"
+    result = {key: t, "data": kind, "split": split, "degraded": degraded, "n": int(len(true)),
               "coverage_before": round(before, 4), "coverage_after": round(after, 4), "target": target}
     if write:
         path = sidecar_path(model_path)
         sidecar = json.loads(path.read_text())
-        sidecar["temperature"] = t
-        sidecar.setdefault("metrics", {})["calibration"] = result
+        sidecar[key] = t
+        sidecar.setdefault("metrics", {})["calibration_poor" if degraded else "calibration"] = result
         path.write_text(json.dumps(sidecar, indent=2))
         read_model_info(model_path)  # the written sidecar must still parse
     return result
@@ -230,7 +244,8 @@ def record(model_path: str | Path, result: dict) -> None:
     """Store an evaluation's headline figures in the sidecar's metrics."""
     path = sidecar_path(model_path)
     sidecar = json.loads(path.read_text())
-    key = f"{result['data']}_{result['split']}" + ("_end_to_end" if result["end_to_end"] else "")
+    key = (f"{result['data']}_{result['split']}" + ("_end_to_end" if result["end_to_end"] else "")
+           + ("_degraded" if result.get("degraded") else ""))
     keep = {k: result[k] for k in ("overall", "by_age_band", "bins", "bins_by_bin", "no_face", "evaluated",
                                     "temperature") if k in result}
     sidecar.setdefault("metrics", {})[key] = keep

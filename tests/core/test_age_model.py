@@ -86,6 +86,16 @@ def test_temperature_widens_the_range_but_keeps_the_point(tmp_path, face_images)
     assert soft.age[0] == pytest.approx(sharp.age[0])
 
 
+def test_poor_faces_take_the_poor_temperature_and_others_keep_theirs(tmp_path, face_images):
+    crops = np.stack([face_images["adult_40-49"][:64, :64]] * 2)
+    model = AgeModel(write_tiny_age_model(tmp_path, sidecar={"temperature_poor": 3.0}))
+    plain = model.predict(crops)
+    marked = model.predict(crops, poor=np.array([False, True]))
+    assert (marked.low[0], marked.high[0]) == (plain.low[0], plain.high[0])
+    assert marked.high[1] - marked.low[1] > plain.high[1] - plain.low[1]
+    assert marked.age[1] == pytest.approx(plain.age[1])
+
+
 def test_flip_averaging_of_a_flip_invariant_net_changes_nothing(tmp_path, face_images):
     crops = np.stack([face_images["adult_40-49"][:64, :64]])
     plain = AgeModel(write_tiny_age_model(tmp_path, name="plain")).predict(crops)
@@ -131,6 +141,7 @@ def test_corrupt_model_file(tmp_path, tiny_model):
         ({"output": "age_regression"}, "does not describe a howold age model"),
         ({"std": [0, 1, 1]}, "does not describe a howold age model"),
         ({"format_version": 99}, "upgrade howold"),
+        ({"temperature_poor": 0}, "temperature_poor: expected a positive number"),
     ],
 )
 def test_bad_sidecars(tmp_path, change, message):

@@ -88,6 +88,14 @@ def test_val_and_calibrate_cli(tmp_path, faces_csv, face_paths):
     assert sidecar["metrics"]["calibration"]["split"] == "val"
     assert "csv_val" in sidecar["metrics"]
 
+    degraded = tmp_path / "degraded.json"
+    assert main(["val", "--model", str(model), "--data", str(faces_csv), "--split", "val", "--cache-dir",
+                 str(tmp_path / "cache"), "--degraded", "--calibrate", "--json", str(degraded)]) == 0
+    sidecar = json.loads(model.with_suffix(".json").read_text())
+    assert sidecar["temperature_poor"] == sidecar["metrics"]["calibration_poor"]["temperature_poor"] > 0
+    assert sidecar["temperature"] == result["temperature"]  # the plain temperature stays
+    assert json.loads(degraded.read_text())["degraded"] is True
+
     e2e = tmp_path / "e2e.json"
     assert main(["val", "--model", str(model), "--data", str(faces_csv), "--split", "val",
                  "--end-to-end", "--json", str(e2e)]) == 0
