@@ -20,7 +20,13 @@ pytest.importorskip("optuna_integration")
 from howold.cli import main  # noqa: E402
 from howold.errors import HowoldError  # noqa: E402
 from howold.train.config import load_config  # noqa: E402
-from howold.train.tune import TuneOptions, fail_dead_local_trials, with_driver  # noqa: E402
+from howold.train.tune import (  # noqa: E402
+    TuneOptions,
+    best_config,
+    fail_dead_local_trials,
+    trial_config,
+    with_driver,
+)
 from howold.train.tune_space import apply, check_space, load_space, start_points  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,6 +211,17 @@ def test_two_processes_share_one_postgresql_study(tmp_path, faces_csv, postgres_
     assert len({t.user_attrs["run_dir"] for t in finished}) == n  # every trial ran once, in one process
     pids = {t.user_attrs["worker"].split(":")[1] for t in finished}
     assert pids == {str(w.pid) for w in workers}  # both processes took part
+
+
+def test_shipped_space_fits_the_shipped_recipe():
+    base = load_config(ROOT / "configs" / "utkface_lite0_kd.yaml")
+    space = load_space(ROOT / "configs" / "tune_space.yaml")
+    check_space(base, space)
+    (recipe,) = start_points(base, space)
+    values = {key: space.spec(key).from_optuna(value) for key, value in recipe.items()}
+    cfg = trial_config(base, space, values, Path("runs/t"), 7)
+    assert (cfg.name, cfg.trainer.max_epochs, cfg.data.input_size, cfg.optim.lr) == ("trial_007", 3, 96, 1.5e-3)
+    assert best_config(base, values).trainer.max_epochs == base.trainer.max_epochs
 
 
 def test_space_keys_must_exist_in_the_config(tmp_path):
