@@ -203,3 +203,9 @@ def start_points(base: TrainConfig, space: SearchSpace) -> list[dict]:
         chosen = {p.key: get_key(values, p.key) for p in space.params} if entry == "recipe" else entry
         points.append({key: space.spec(key).to_optuna(value) for key, value in chosen.items()})
     return points
+
+
+def as_overrides(changes: dict) -> list[str]:
+    """Dotted changes as `howold train` KEY=VALUE arguments (to run a trial's proxy by hand)."""
+    return [f"{key}={yaml.safe_dump(json.loads(json.dumps(value)), default_flow_style=True).strip()}"
+            .removesuffix("\n...") for key, value in changes.items()]

@@ -295,3 +295,26 @@ def test_bad_options_are_explained(options, message):
 def test_tune_needs_trials_or_report(tmp_path, capsys):
     assert main(["tune", "--space", str(tmp_path / "s.yaml")]) == 1
     assert "give --trials N" in capsys.readouterr().err
+
+
+def test_proxy_check_ranks_recipes_from_their_runs(tmp_path):
+    """scripts/tune_proxy_check.py on four finished proxy runs (summaries written here) and full figures."""
+    import json
+
+    recipes = []
+    for name, proxy, full in [("a", 6.1, 4.9), ("b", 5.8, 4.7), ("c", 5.9, 4.8), ("d", 6.4, 5.2)]:
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(f"name: {name}\nout_dir: {tmp_path / 'runs'}\n")
+        (tmp_path / "runs" / f"proxy_{name}").mkdir(parents=True)
+        (tmp_path / "runs" / f"proxy_{name}" / "summary.json").write_text(json.dumps({"best_val_mae": proxy}))
+        recipes += ["--recipe", f"{config}={full}"]
+    out = tmp_path / "check.json"
+    done = subprocess.run([sys.executable, "scripts/tune_proxy_check.py", *recipes, "--out", str(out)],
+                          cwd=ROOT, env=child_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert result["spearman"] == 1.0 and len(result["recipes"]) == 4
+    assert "Spearman 1.0" in done.stdout
+    few = subprocess.run([sys.executable, "scripts/tune_proxy_check.py", *recipes[:6]], cwd=ROOT, env=child_env(),
+                         capture_output=True, text=True)
+    assert few.returncode == 2 and "at least 4 recipes" in few.stderr
