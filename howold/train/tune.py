@@ -179,6 +179,17 @@ def fail_dead_local_trials(study: optuna.Study) -> list[int]:
     return failed
 
 
+def requeue_interrupted(study: optuna.Study) -> None:
+    """After Ctrl-C (which Lightning turns into SystemExit), fail this process's trial and queue its
+    values again, so the next run does it first."""
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.FAIL)):
+        if trial.user_attrs.get("worker") != _worker_tag(trial.number) or trial.user_attrs.get("surplus"):
+            continue
+        frozen = study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+        retry_callback()(study, frozen)
+        log.warning("trial %d was interrupted; it is queued again for the next run", trial.number)
+
+
 def _claim(trial: optuna.Trial, space: SearchSpace, seed: int, n_trials: int) -> None:
     """Mark the trial as this process's; refuse it when the study already has its trials."""
     trial.set_user_attr("worker", _worker_tag(trial.number))
@@ -233,7 +244,11 @@ def run_study(base: TrainConfig, space: SearchSpace, options: TuneOptions, train
         taken = sum(t.state in TAKEN for t in trials)
         if taken >= options.trials and not any(t.state == TrialState.WAITING for t in trials):
             break  # every trial is finished or running in another process
-        study.optimize(objective, n_trials=1, catch=(SurplusTrial,))
+        try:
+            study.optimize(objective, n_trials=1, catch=(SurplusTrial,))
+        except (KeyboardInterrupt, SystemExit):
+            requeue_interrupted(study)
+            raise
         ran += 1
     return summarise(study, options, base, ran)
 

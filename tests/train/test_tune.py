@@ -114,7 +114,8 @@ def test_three_trial_study_prunes_the_bad_one_and_writes_a_ready_config(tmp_path
 
 
 @pytest.mark.slow
-def test_killed_study_resumes_without_losing_or_repeating_a_trial(tmp_path, faces_csv):
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
+def test_killed_study_resumes_without_losing_or_repeating_a_trial(tmp_path, faces_csv, stop):
     space = PLAIN_SPACE.replace("start: [{optim.lr: 1e-3}]",
                                 "start: [{optim.lr: 1e-3}, {optim.lr: 2e-3}, {optim.lr: 4e-3}]")
     args = tune_args(tmp_path, faces_csv, space, 3)
@@ -131,13 +132,13 @@ def test_killed_study_resumes_without_losing_or_repeating_a_trial(tmp_path, face
             break
         time.sleep(0.1)
     assert first.poll() is None, first.communicate()[0][-3000:]
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    first.send_signal(stop)
+    out = first.communicate(timeout=120)[0]
     done_before = {t.number: t.value for t in load(tmp_path).trials if t.state.name == "COMPLETE"}
     assert list(done_before) == [0]
 
     second = howold(args)
-    out = second.communicate(timeout=300)[0]
+    out += second.communicate(timeout=300)[0]
     assert second.returncode == 0, out[-3000:]
     trials = load(tmp_path).trials
     complete = [t for t in trials if t.state.name == "COMPLETE"]
