@@ -94,18 +94,24 @@ def with_driver(url: str) -> str:
     return "postgresql+psycopg://" + url.removeprefix("postgresql://") if url.startswith("postgresql://") else url
 
 
-def open_storage(url: str) -> RDBStorage:
+def open_storage(url: str, attempts: int = 3) -> RDBStorage:
+    """Optuna's database storage. Processes that start together on an empty database race to create
+    its tables, and all but one may fail once; they try again."""
     url = with_driver(url)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                              heartbeat_stale_trial_callback=retry_callback())
-    except ImportError as exc:
-        raise HowoldError(f"storage {_safe(url)}: its database driver is missing ({exc}); "
-                          "pip install -e '.[train]' brings psycopg for PostgreSQL.") from exc
-    except Exception as exc:  # sqlalchemy's errors: unreachable server, bad URL, no permission
-        raise HowoldError(f"cannot open the study storage {_safe(url)}: {str(exc).splitlines()[0]}") from exc
+    for attempt in range(1, attempts + 1):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                                  heartbeat_stale_trial_callback=retry_callback())
+        except ImportError as exc:
+            raise HowoldError(f"storage {_safe(url)}: its database driver is missing ({exc}); "
+                              "pip install -e '.[train]' brings psycopg for PostgreSQL.") from exc
+        except Exception as exc:  # sqlalchemy's errors: unreachable server, bad URL, no permission
+            if attempt == attempts:
+                raise HowoldError(f"cannot open the study storage {_safe(url)}: {str(exc).splitlines()[0]}") from exc
+            log.info("opening %s failed (%s); trying again", _safe(url), str(exc).splitlines()[0])
+            time.sleep(attempt)
 
 
 def _safe(url: str) -> str:
@@ -120,11 +126,21 @@ def _safe(url: str) -> str:
 
 def make_sampler(space: SearchSpace, seed: int) -> optuna.samplers.TPESampler:
     # constant_liar: trials running elsewhere count as bad guesses, so parallel processes spread out
-    return optuna.samplers.TPESampler(**{"n_startup_trials": 8, "constant_liar": True, **space.sampler, "seed": seed})
+    settings = {"n_startup_trials": 8, "constant_liar": True, **space.sampler, "seed": seed}
+    return _build("sampler", optuna.samplers.TPESampler, settings)
 
 
 def make_pruner(space: SearchSpace) -> optuna.pruners.MedianPruner:
-    return optuna.pruners.MedianPruner(**{"n_startup_trials": 4, "n_warmup_steps": 1, **space.pruner})
+    return _build("pruner", optuna.pruners.MedianPruner, {"n_startup_trials": 4, "n_warmup_steps": 1, **space.pruner})
+
+
+def _build(section: str, cls, settings: dict):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return cls(**settings)
+    except (TypeError, ValueError) as exc:
+        raise HowoldError(f"search space {section}: {settings} do not fit Optuna's {cls.__name__} ({exc}).") from exc
 
 
 def open_study(base: TrainConfig, space: SearchSpace, options: TuneOptions) -> optuna.Study:

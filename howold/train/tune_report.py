@@ -27,6 +27,8 @@ TOP = 5  # best trials listed in the report
 
 def load_study(base: TrainConfig, options: TuneOptions) -> optuna.Study:
     name = options.study_name(base)
+    if options.storage is None and not (options.folder(base) / "study.db").is_file():
+        raise HowoldError(f"no study {name} in {options.folder(base)}; run howold tune with --trials first.")
     try:
         return optuna.load_study(study_name=name, storage=open_storage(options.storage_url(base)))
     except KeyError:

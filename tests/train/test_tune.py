@@ -110,6 +110,8 @@ def test_three_trial_study_prunes_the_bad_one_and_writes_a_ready_config(tmp_path
     # the same command again: the study is complete, nothing runs
     assert main(tune_args(tmp_path, faces_csv, PRUNING_SPACE, 3)) == 0
     assert len(load(tmp_path).trials) == 3
+    report_only = ["tune", "--space", str(tmp_path / "space.yaml"), "--report", *base_overrides(tmp_path, faces_csv)]
+    assert main(report_only) == 0
     print(f"3-trial study and its rerun: {time.perf_counter() - started:.1f} s")
 
 
@@ -296,6 +298,17 @@ def test_bad_options_are_explained(options, message):
 def test_tune_needs_trials_or_report(tmp_path, capsys):
     assert main(["tune", "--space", str(tmp_path / "s.yaml")]) == 1
     assert "give --trials N" in capsys.readouterr().err
+    space = write_space(tmp_path, PLAIN_SPACE)
+    assert main(["tune", "--space", str(space), "--report", f"out_dir={tmp_path}"]) == 1
+    assert "no study utkface_lite0_tune" in capsys.readouterr().err
+
+
+def test_unknown_optuna_settings_are_explained(tmp_path):
+    from howold.train.tune import make_pruner
+
+    space = load_space(write_space(tmp_path, PLAIN_SPACE.replace("{n_startup_trials: 100}", "{n_start: 100}")))
+    with pytest.raises(HowoldError, match="pruner: .* do not fit Optuna's MedianPruner"):
+        make_pruner(space)
 
 
 def test_proxy_check_ranks_recipes_from_their_runs(tmp_path):
