@@ -2,9 +2,9 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 
-.PHONY: test demo app install install-dev browser lint
+.PHONY: test demo app install install-dev browser postgres lint
 
-test: install-dev browser  ## install everything, then run the whole test suite
+test: install-dev browser postgres  ## install everything, then run the whole test suite
 	$(PYTHON) -m pytest
 
 demo:  ## install the inference package and estimate ages on a sample photo
@@ -28,5 +28,12 @@ browser:  ## Debian's Chromium for the browser test (skipped with a reason when 
 	      || echo "warning: could not install chromium; the browser test will be skipped"; \
 	  else echo "note: chromium not installed; the browser test will be skipped"; fi; }
 
+postgres:  ## Debian's PostgreSQL for howold tune's shared-study test (skipped with a reason when absent)
+	@{ command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	      || echo "warning: could not install postgresql; the shared-study test will be skipped"; \
+	  else echo "note: postgresql not installed; the shared-study test will be skipped"; fi; }
+
 lint:
-	$(PYTHON) -m ruff check howold tests benchmarks
+	$(PYTHON) -m ruff check howold tests benchmarks scripts

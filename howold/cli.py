@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("howold.api.cli", "add_serve_command"),
         ("howold.batch.cli", "add_batch_command"),
         ("howold.train.cli", "add_train_commands"),
+        ("howold.train.tune_cli", "add_tune_command"),
     ):
         _add_optional(commands, module, function)
     return parser

@@ -98,8 +98,9 @@ def load_training_checkpoint(net: torch.nn.Module, path: str) -> None:
     log.info("started from the network of %s", path)
 
 
-def train(cfg: TrainConfig, resume: bool = False) -> dict:
-    """Train; return the summary dict (also written to summary.json)."""
+def train(cfg: TrainConfig, resume: bool = False, callbacks: list[Callback] = ()) -> dict:
+    """Train; return the summary dict (also written to summary.json). `callbacks` join the run's own
+    (e.g. `howold tune`'s pruning callback)."""
     torch.set_num_threads(cfg.trainer.threads)
     L.seed_everything(cfg.seed, workers=True)
     run_dir = cfg.run_dir
@@ -129,7 +130,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
                              enable_version_counter=False)
     throughput = Throughput()
-    callbacks = [best, latest, throughput, EarlyStopping("val/mae", patience=t.patience, mode="min")]
+    callbacks = [best, latest, throughput, EarlyStopping("val/mae", patience=t.patience, mode="min"), *callbacks]
     if not t.fast_dev_run:
         callbacks.append(LearningRateMonitor("epoch"))
     if cfg.optim.ema_decay:
