@@ -178,6 +178,25 @@ def line_width(box: Rect, image_size: tuple[int, int], display_side: int = DISPL
     return max(2, round(max(side / 40, 1.5 * max(image_size) / display_side)))
 
 
+def reading_order(boxes: Sequence[Rect]) -> list[int]:
+    """Indices of the boxes as people read a group photo: rows from the top, each from left to right.
+
+    A box starts a new row when its centre is more than one median face height below the centre
+    of the row's first box (people standing on steps still share a row).
+    """
+    if not boxes:
+        return []
+    centre_y = [(b[1] + b[3]) / 2 for b in boxes]
+    step = float(np.median([b[3] - b[1] for b in boxes]))
+    rows: list[list[int]] = []
+    for i in sorted(range(len(boxes)), key=lambda i: centre_y[i]):
+        if rows and centre_y[i] - centre_y[rows[-1][0]] <= step:
+            rows[-1].append(i)
+        else:
+            rows.append([i])
+    return [i for row in rows for i in sorted(row, key=lambda i: boxes[i][0] + boxes[i][2])]
+
+
 def overlaps(a: Rect, b: Rect) -> bool:
     """True when two rectangles share some area (touching edges do not count)."""
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
