@@ -56,12 +56,13 @@ def annotate(
     highlight: int | None = None,
     display_side: int = DISPLAY_SIDE,
 ) -> np.ndarray:
-    """Return a copy of the RGB image with each face boxed and labelled '#1 34 (29-39)'.
+    """Return a copy of the RGB image with each face boxed and labelled '#1 · 34 (29-39)'.
 
     Faces whose full label finds no room get their number only, and a legend strip under the
     photo lists their ages (the copy is then taller than the photo). `highlight` (an index into
-    `faces`) dims the rest of the photo and boxes that face in blue. `display_side` is the long
-    side, in screen pixels, the picture is meant to be shown at; it sets the smallest type.
+    `faces`) halves the brightness of the rest of the photo and boxes that face in blue.
+    `display_side` is the long side, in screen pixels, the picture is meant to be shown at; it
+    sets the smallest type.
     """
     canvas = Image.fromarray(image).convert("RGB")
     if highlight is not None and 0 <= highlight < len(faces):
@@ -250,7 +251,7 @@ def _draw_label(draw: ImageDraw.ImageDraw, label: Label, colour) -> None:
 
 
 def _dim_around(canvas: Image.Image, box: Rect) -> Image.Image:
-    dimmed = Image.eval(canvas, lambda v: v * 2 // 5)
+    dimmed = Image.eval(canvas, lambda v: v // 2)
     x1, y1, x2, y2 = (round(v) for v in box)
     region = (max(0, x1), max(0, y1), min(canvas.width, x2), min(canvas.height, y2))
     if region[0] < region[2] and region[1] < region[3]:

@@ -213,7 +213,6 @@ def gallery(pixels: np.ndarray, faces: Sequence[Face], order: Sequence[int], cho
                     f"#{index + 1} · {age}", key=f"pick-{state}-{index}", on_click=_choose, args=(state, index),
                     type="primary" if index == chosen else "secondary", width="stretch",
                     icon=":material/visibility:" if index == chosen else None,
-                    help="Highlight this face on the photo (choose it again to clear)",
                 )  # fmt: skip
                 notes = [WARNING_LABELS[w] for w in face.warnings]
                 st.caption("  \n".join([_range(face)] + notes))
@@ -259,7 +258,7 @@ def _choose_row(table_key: str, state: str, order: Sequence[int]) -> None:
 
 def _chosen_text(result: PhotoResult, chosen: int | None) -> str | None:
     if chosen is None:
-        return "Choose a face below, or a row of the table, to highlight it."
+        return "Choose a face below, or a row of the table, to highlight it; choose it again to clear."
     return f"Face #{chosen + 1}: {result.faces[chosen].label} highlighted."
 
 
