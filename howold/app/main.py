@@ -26,7 +26,7 @@ from howold.report import results_csv, results_json
 UPLOAD_TYPES = tuple(sorted(suffix.lstrip(".") for suffix in IMAGE_SUFFIXES))  # every format the CLI reads
 MAX_SIDES = (640, 960, 1280, 1920, 2560, 0)  # 0: full size
 MODEL_ENV = "HOWOLD_MODEL"
-SORTS = {"position": "Position", "age": "Age"}
+SORTS = {"position": "Position", "age": "Age, youngest first"}
 THUMB_PX = 100  # gallery cards' width in screen pixels: three fit side by side on a 390-pixel phone
 PAGE_WIDTH_PX = 820  # the photo's width on the page on a 1280-pixel laptop screen: labels are sized for it
 COLOUR_TEXT = (
