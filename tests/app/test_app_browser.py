@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_DATA
 
 pytest_plugins = ["app_fixtures"]  # fixtures: composite_jpeg, no_face_png, has_model, app_url
 
@@ -24,7 +23,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 TIMEOUT_MS = 30_000
-GROUP_PHOTO = SHARED_DATA / "group-photos" / "Solvay_conference_1927.jpg"  # 29 faces
+GROUP_PHOTO = Path(__file__).resolve().parents[3] / "shared" / "data" / "group-photos" / "Solvay_conference_1927.jpg"
 LAPTOP = {"width": 1280, "height": 1000}
 
 PHONE = {"width": 390, "height": 844}

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA
 
 from howold.annotate import (
     Label,
@@ -22,6 +21,7 @@ from howold.annotate import (
 )
 from howold.pipeline import Face
 
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 GROUP_PHOTO = SHARED_DATA / "group-photos" / "Solvay_conference_1927.jpg"
 # FairFace photos with 3 to 5 faces (every such photo of FairFace-540), and small FG-NET photos
 # (300-400 px, where the old labels ran off the top); the geometry is checked on their detections.
