@@ -124,6 +124,8 @@ def run_predict(args: argparse.Namespace) -> int:
             _write_annotated(path, result, annotate_dir, args.landmarks)
         if not args.quiet:
             _print_result(result, many=len(files) > 1)
+    if not args.quiet:
+        _print_warning_notes(results)
     if args.json:
         _write_json(results, Path(args.json))
     if args.csv:
@@ -168,6 +170,16 @@ def _print_result(result, many: bool) -> None:
                 f"{indent}{number:>4}  {face.label:<14} {face.score:>5.2f}  {box:<24} {', '.join(face.warnings)}"
             )
     tqdm.write("\n".join(lines), file=sys.stdout)
+
+
+def _print_warning_notes(results) -> None:
+    """One plain sentence for each warning that came up, once, under the tables."""
+    from howold.pipeline import WARNING_NOTES
+
+    seen = {w for result in results for face in result.faces for w in face.warnings}
+    notes = [f"  {name}: {note}" for name, note in WARNING_NOTES.items() if name in seen]
+    if notes:
+        print("\nWarnings:\n" + "\n".join(notes))
 
 
 def _write_annotated(path: Path, result, folder: Path, landmarks: bool) -> None:

@@ -25,10 +25,28 @@ BLUR_VARIANCE = 18.0
 BLUR_SIDE = 128  # crops are measured at this size, whatever the model's crop size
 CHILD_AGE = 13  # below this the estimate is weaker (as it is for every age model)
 ELDERLY_AGE = 70
-LOW_SCORE = 0.95  # detection confidence
 WIDE_RANGE_YEARS = 25.0  # width of the 80% range
 
-WARNINGS = ("small_face", "blurry", "child", "elderly", "low_confidence")
+# Why to trust an estimate less: each warning's name, a few words for tables and one plain sentence,
+# the words the web page, the CLI and the README all use.
+WARNING_LABELS = {
+    "small_face": "small face",
+    "blurry": "blurry",
+    "child": "child",
+    "elderly": "elderly",
+    "low_confidence": "wide age range",
+}
+WARNING_NOTES = {
+    "small_face": f"The face is less than {SMALL_FACE_PX} pixels across, too small to show much of its age.",
+    "blurry": "The face is blurry; blurry faces get less accurate ages.",
+    "child": f"The face looks younger than {CHILD_AGE}; every age model is less accurate for children.",
+    "elderly": f"The face looks {ELDERLY_AGE} or older; every age model is less accurate for older people.",
+    "low_confidence": (
+        f"The model is unsure: its 80% age range spans more than {WIDE_RANGE_YEARS:.0f} years "
+        "(a red box on the photo; a yellow box is an ordinary estimate)."
+    ),
+}
+WARNINGS = tuple(WARNING_NOTES)
 
 
 @dataclass(frozen=True)
@@ -185,7 +203,7 @@ def _face(detection: Detection, crop, age, low, high) -> Face:
         warnings.append("child")
     if age is not None and age >= ELDERLY_AGE:
         warnings.append("elderly")
-    if detection.score < LOW_SCORE or (age is not None and high - low > WIDE_RANGE_YEARS):
+    if age is not None and high - low > WIDE_RANGE_YEARS:  # the age range only, not the detector's score
         warnings.append("low_confidence")
     return Face(
         box=detection.box,

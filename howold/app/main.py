@@ -7,29 +7,32 @@ names another ONNX age model with its sidecar.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
-from howold.annotate import annotate
+from howold.annotate import annotate, face_thumbnail, reading_order
 from howold.errors import HowoldError
-from howold.io import encode_png, load_image
-from howold.pipeline import PhotoResult, Predictor
+from howold.io import IMAGE_SUFFIXES, encode_png, load_image
+from howold.pipeline import WARNING_LABELS, WARNING_NOTES, Face, PhotoResult, Predictor
 from howold.report import results_csv, results_json
 
-UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "heic", "heif")
+UPLOAD_TYPES = tuple(sorted(suffix.lstrip(".") for suffix in IMAGE_SUFFIXES))  # every format the CLI reads
 MAX_SIDES = (640, 960, 1280, 1920, 2560, 0)  # 0: full size
 MODEL_ENV = "HOWOLD_MODEL"
-WARNING_TEXT = {
-    "small_face": "small face",
-    "blurry": "blurry",
-    "child": "child: weaker estimate",
-    "elderly": "elderly: weaker estimate",
-    "low_confidence": "low confidence",
-}
+SORTS = {"position": "Position", "age": "Age, youngest first"}
+THUMB_PX = 100  # gallery cards' width in screen pixels: three fit side by side on a 390-pixel phone
+PAGE_WIDTH_PX = 820  # the photo's width on the page on a 1280-pixel laptop screen: labels are sized for it
+COLOUR_TEXT = (
+    "**Yellow box:** an age estimate · **red box:** a wide age range, the model is unsure · "
+    "**blue box:** the face you chose."
+)
 NO_MODEL_TEXT = "No age model is installed, so faces are found and boxed but not aged (shown as “?”)."
 
 
@@ -105,6 +108,8 @@ def about(predictor: Predictor) -> None:
                 st.markdown(f"**Measured mean absolute error:** {value:.2f} years (`{key}`)")
             if not maes:
                 st.markdown("**Measured mean absolute error:** not recorded in the model's sidecar.")
+        st.markdown(COLOUR_TEXT)
+        st.markdown("\n".join(f"- **{WARNING_LABELS[name]}:** {note}" for name, note in WARNING_NOTES.items()))
         st.markdown(
             "Faces are found with RetinaFace; each face is cropped from the untouched photo and "
             f"the age model gives a point estimate and its {_interval(predictor)} range. "
@@ -113,58 +118,152 @@ def about(predictor: Predictor) -> None:
 
 
 def uploads() -> list[tuple[str, bytes]]:
-    """The photos to analyse: uploaded files, then the camera shot if the camera is on."""
+    """The photos to analyse: uploaded files, then the camera shot if the camera is on; each photo once."""
     files = st.file_uploader(
         "Photos", type=list(UPLOAD_TYPES), accept_multiple_files=True,
-        help="JPEG, PNG, WebP or HEIC; several at once.",
+        help="JPEG, PNG, WebP, BMP, TIFF, GIF or HEIC/HEIF; several at once.",
     )  # fmt: skip
     photos = [(file.name, file.getvalue()) for file in files or []]
     if st.toggle("Use the camera"):
         shot = st.camera_input("Take a photo")
         if shot is not None:
             photos.append(("camera.jpg", shot.getvalue()))
-    return photos
+    unique, repeated = unique_photos(photos)
+    for name, first in repeated:
+        st.caption(f"{name} is the same photo as {first}; it is shown once.")
+    return unique
+
+
+def unique_photos(photos: Sequence[tuple[str, bytes]]) -> tuple[list[tuple[str, bytes]], list[tuple[str, str]]]:
+    """The photos without repeats of the same bytes, and (name, name of the first copy) per repeat."""
+    first: dict[str, str] = {}
+    unique, repeated = [], []
+    for name, data in photos:
+        digest = hashlib.sha1(data).hexdigest()
+        if digest in first:
+            repeated.append((name, first[digest]))
+        else:
+            first[digest] = name
+            unique.append((name, data))
+    return unique, repeated
 
 
 def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: str = "") -> PhotoResult:
-    """Show one photo's results: annotated image, face table, PNG download; return the result."""
+    """Show one photo's results: annotated photo, face gallery, face table, PNG download; return the result.
+
+    Choosing a face in the gallery or a row of the table highlights it on the photo.
+    """
     st.subheader(name)
     with st.spinner(f"Looking for faces in {name}…"):
         result = analyse(data, name, settings.min_score, settings.max_side, model_path())
     if not result.ok:
         st.error(result.error)
         return result
-    annotated = annotate(load_image(data, name=name), result.faces, landmarks=settings.landmarks)
+    pixels = load_image(data, name=name)
     count = len(result.faces)
-    if count:
-        st.caption(f"{count} face{'s' if count > 1 else ''} found · {result.width}×{result.height} pixels")
-    else:
+    if not count:
         st.warning(
             "No face found in this photo. Faces that are very small, turned away or hidden may be "
             "missed: try a lower detection threshold or a larger maximum image side."
         )
-    left, right = st.columns([3, 2])
-    left.image(annotated, width="stretch")
-    if count:
-        right.table(face_table(result))
-        right.download_button(
-            "Download annotated image (PNG)", data=lambda: encode_png(annotated),
-            file_name=f"{Path(name).stem}_howold.png", mime="image/png",
-            key=f"png-{key}-{name}", on_click="ignore", icon=":material/download:",
-        )  # fmt: skip
+        st.image(pixels, width="content")
+        return result
+    state = f"face-{key}-{hashlib.sha1(data).hexdigest()[:12]}"
+    chosen = st.session_state.get(state)
+    chosen = chosen if chosen is not None and chosen < count else None
+    st.caption(f"{count} face{'s' if count > 1 else ''} found · {result.width}×{result.height} pixels")
+    stretch = result.width >= PAGE_WIDTH_PX  # large photos fill the column; small ones keep their size
+    shown_side = round(min(result.width, PAGE_WIDTH_PX) * max(result.width, result.height) / result.width)
+    annotated = annotate(
+        pixels, result.faces, landmarks=settings.landmarks, highlight=chosen, display_side=shown_side
+    )
+    st.image(annotated, width="stretch" if stretch else "content", caption=_chosen_text(result, chosen))
+    st.markdown(COLOUR_TEXT)
+    by = st.segmented_control(
+        "Sort faces by", list(SORTS), format_func=SORTS.get, default="position", key=f"sort-{state}",
+        required=True,
+    )  # fmt: skip
+    order = face_order(result.faces, by or "position")
+    gallery(pixels, result.faces, order, chosen, state)
+    table_key = f"table-{state}-{chosen}"  # a new table when the choice changes, so its selected row follows
+    st.dataframe(
+        face_table(result, order), hide_index=True, key=table_key, selection_mode="single-row",
+        on_select=functools.partial(_choose_row, table_key, state, order),
+        selection_default={"selection": {"rows": [order.index(chosen)] if chosen is not None else []}},
+    )  # fmt: skip
+    warning_notes(result.faces)
+    st.download_button(
+        "Download annotated image (PNG)",
+        data=lambda: encode_png(annotate(pixels, result.faces, landmarks=settings.landmarks)),
+        file_name=f"{Path(name).stem}_howold.png", mime="image/png",
+        key=f"png-{key}-{name}", on_click="ignore", icon=":material/download:",
+    )  # fmt: skip
     return result
 
 
-def face_table(result: PhotoResult) -> dict[str, list]:
-    """One row per face: number, age, 80% range, detection score, warnings."""
+def gallery(pixels: np.ndarray, faces: Sequence[Face], order: Sequence[int], chosen: int | None, state: str) -> None:
+    """Every face as a card: its crop, number, age and range; choosing a card highlights the face."""
+    with st.container(horizontal=True, gap="small", key=f"gallery-{state}"):
+        for index in order:
+            face = faces[index]
+            with st.container(width=THUMB_PX, gap="small", key=f"card-{state}-{index}"):
+                st.image(face_thumbnail(pixels, face.box, side=2 * THUMB_PX), width="stretch")
+                age = "?" if face.age is None else str(round(face.age))
+                st.button(
+                    f"#{index + 1} · {age}", key=f"pick-{state}-{index}", on_click=_choose, args=(state, index),
+                    type="primary" if index == chosen else "secondary", width="stretch",
+                    icon=":material/visibility:" if index == chosen else None,
+                )  # fmt: skip
+                notes = [WARNING_LABELS[w] for w in face.warnings]
+                st.caption("  \n".join([_range(face)] + notes))
+
+
+def face_order(faces: Sequence[Face], by: str) -> list[int]:
+    """Indices of the faces in reading order ("position") or youngest first ("age")."""
+    order = reading_order([face.box for face in faces])
+    if by == "age":
+        order.sort(key=lambda i: (faces[i].age is None, faces[i].age or 0.0))
+    return order
+
+
+def face_table(result: PhotoResult, order: Sequence[int] | None = None) -> dict[str, list]:
+    """One row per face, in `order` (default: by number): number, age, 80% range, detection score, warnings."""
     rows: dict[str, list] = {"Face": [], "Age": [], "Range": [], "Detection score": [], "Warnings": []}
-    for number, face in enumerate(result.faces, start=1):
-        rows["Face"].append(str(number))
+    for index in range(len(result.faces)) if order is None else order:
+        face = result.faces[index]
+        rows["Face"].append(str(index + 1))
         rows["Age"].append("?" if face.age is None else str(round(face.age)))
-        rows["Range"].append("—" if face.age is None else f"{round(face.age_low)}–{round(face.age_high)}")
+        rows["Range"].append(_range(face))
         rows["Detection score"].append(f"{face.score:.3f}")
-        rows["Warnings"].append(", ".join(WARNING_TEXT.get(w, w) for w in face.warnings) or "—")
+        rows["Warnings"].append(", ".join(WARNING_LABELS[w] for w in face.warnings) or "—")
     return rows
+
+
+def warning_notes(faces: Sequence[Face]) -> None:
+    """One plain sentence for each warning that came up in this photo."""
+    seen = {w for face in faces for w in face.warnings}
+    notes = [f"- **{WARNING_LABELS[name]}:** {note}" for name, note in WARNING_NOTES.items() if name in seen]
+    if notes:
+        st.markdown("\n".join(notes))
+
+
+def _choose(state: str, index: int) -> None:
+    st.session_state[state] = None if st.session_state.get(state) == index else index
+
+
+def _choose_row(table_key: str, state: str, order: Sequence[int]) -> None:
+    rows = st.session_state[table_key].selection.rows
+    st.session_state[state] = order[rows[0]] if rows else None
+
+
+def _chosen_text(result: PhotoResult, chosen: int | None) -> str | None:
+    if chosen is None:
+        return "Choose a face below, or a row of the table, to highlight it; choose it again to clear."
+    return f"Face #{chosen + 1}: {result.faces[chosen].label} highlighted."
+
+
+def _range(face: Face) -> str:
+    return "—" if face.age is None else f"{round(face.age_low)}–{round(face.age_high)}"
 
 
 def downloads(results: Sequence[PhotoResult]) -> None:

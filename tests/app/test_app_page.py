@@ -6,13 +6,17 @@ the function the uploader path calls; the real uploader is covered by test_app_b
 
 from __future__ import annotations
 
+import io
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from howold.app import main as app_main
-from howold.io import encode_png
+from howold.io import IMAGE_SUFFIXES, encode_png
+from howold.pipeline import WARNING_NOTES
 
 pytest_plugins = ["app_fixtures"]  # fixtures: composite_jpeg, no_face_png, has_model, app_url
 
@@ -38,7 +42,12 @@ def run_photos(photos: list[tuple[str, bytes]]) -> AppTest:
 
 
 def table_rows(at: AppTest, index: int = 0) -> list[dict]:
-    return at.table[index].value.to_dict("records")
+    return at.dataframe[index].value.to_dict("records")
+
+
+def gallery_numbers(at: AppTest) -> list[str]:
+    """The face numbers of the gallery's cards, in the order shown ('#3 · 34' -> '3')."""
+    return [b.label.split(" ")[0].lstrip("#") for b in at.button if b.label.startswith("#")]
 
 
 def test_page_has_title_note_settings_and_about(has_model):
@@ -57,7 +66,10 @@ def test_page_has_title_note_settings_and_about(has_model):
         assert "mean absolute error" in about
     else:
         assert at.info[0].value.startswith("No age model is installed")
-    assert at.table == [] and at.error == []
+    assert at.dataframe == [] and at.error == []
+    assert "Yellow box" in about and "red box" in about
+    for note in WARNING_NOTES.values():
+        assert note in about, f"About does not explain: {note}"
 
 
 def test_camera_is_offered(has_model):
@@ -72,7 +84,8 @@ def test_photo_with_four_faces(composite_jpeg, has_model):
     assert at.subheader[0].value == "group.jpg"
     assert at.caption[0].value.startswith("4 faces found · 896×896 pixels")
     rows = table_rows(at)
-    assert [row["Face"] for row in rows] == ["1", "2", "3", "4"]
+    assert sorted(row["Face"] for row in rows) == ["1", "2", "3", "4"]
+    assert gallery_numbers(at) == [row["Face"] for row in rows]  # the gallery and the table agree
     assert all(float(row["Detection score"]) >= 0.9 for row in rows)
     labels = [button.label for button in at.get("download_button")]
     assert labels == ["Download annotated image (PNG)", "Download CSV", "Download JSON"]
@@ -88,7 +101,7 @@ def test_photo_with_four_faces(composite_jpeg, has_model):
 def test_no_face_gives_a_message(no_face_png):
     at = run_photos([("gradient.png", no_face_png)])
     assert at.warning[0].value.startswith("No face found in this photo.")
-    assert at.table == [] and at.error == []
+    assert at.dataframe == [] and at.error == []
     assert at.get("image"), "the photo itself is still shown"
 
 
@@ -138,3 +151,58 @@ def test_maximum_image_side_reaches_the_detector(face_images):
     at.run()
     assert not at.exception and not at.warning
     assert len(table_rows(at)) == 1
+
+
+def test_the_uploader_takes_every_format_the_cli_reads():
+    assert {f".{kind}" for kind in app_main.UPLOAD_TYPES} == set(IMAGE_SUFFIXES)
+
+
+@pytest.mark.parametrize("kind", ["BMP", "TIFF", "GIF", "WEBP"])
+def test_bmp_tiff_gif_and_webp_photos_show_their_faces(composite, kind):
+    buffer = io.BytesIO()
+    Image.fromarray(composite).save(buffer, format=kind)
+    at = run_photos([(f"group.{kind.lower()}", buffer.getvalue())])
+    assert not at.error and len(table_rows(at)) == 4
+
+
+def test_the_same_photo_twice_is_shown_once(composite_jpeg, no_face_png):
+    photos = [("a.jpg", composite_jpeg), ("b.png", no_face_png), ("a copy.jpg", composite_jpeg)]
+    unique, repeated = app_main.unique_photos(photos)
+    assert [name for name, _ in unique] == ["a.jpg", "b.png"]
+    assert repeated == [("a copy.jpg", "a.jpg")]
+
+
+def test_gallery_and_table_sort_by_position_or_age(tiny_model, composite_jpeg, monkeypatch):
+    monkeypatch.setenv("HOWOLD_MODEL", str(tiny_model))
+    at = run_photos([("group.jpg", composite_jpeg)])
+    by_position = [row["Face"] for row in table_rows(at)]
+    assert gallery_numbers(at) == by_position
+    at.button_group[0].set_value("age").run()
+    rows = table_rows(at)
+    assert [int(row["Age"]) for row in rows] == sorted(int(row["Age"]) for row in rows)
+    assert gallery_numbers(at) == [row["Face"] for row in rows] and sorted(by_position) == sorted(gallery_numbers(at))
+
+
+def test_choosing_a_face_highlights_it_and_selects_its_row(composite_jpeg):
+    at = run_photos([("group.jpg", composite_jpeg)])
+    photo = at.get("image")[0].proto.imgs[0]
+    assert photo.caption.startswith("Choose a face below")
+    second = at.button[1]
+    number = second.label.split(" ")[0]
+    second.click().run()
+    chosen = at.get("image")[0].proto.imgs[0]
+    assert chosen.caption.startswith(f"Face {number}:") and chosen.caption.endswith("highlighted.")
+    assert chosen.url != photo.url  # the photo is drawn again, with that face in blue
+    assert at.button[1].proto.type == "primary"
+    table = json.loads(at.dataframe[0].proto.selection_default)
+    assert table["selection"]["rows"] == [1]  # the same face's row is selected in the table
+    at.button[1].click().run()  # choosing it again clears the highlight
+    assert at.get("image")[0].proto.imgs[0].caption.startswith("Choose a face below")
+
+
+def test_warnings_are_explained_in_plain_sentences(tiny_model, composite_jpeg, monkeypatch):
+    monkeypatch.setenv("HOWOLD_MODEL", str(tiny_model))  # its ranges are wide: every face is low_confidence
+    at = run_photos([("group.jpg", composite_jpeg)])
+    assert {row["Warnings"].split(", ")[-1] for row in table_rows(at)} == {"wide age range"}
+    text = " ".join(md.value for md in at.markdown)
+    assert WARNING_NOTES["low_confidence"] in text and "Yellow box" in text

@@ -44,10 +44,15 @@ def test_version_and_help():
 def test_table_for_one_photo_with_a_model(tiny_model, face_paths):
     run = howold("predict", face_paths[0], "--model", tiny_model)
     assert run.returncode == 0, run.stderr
-    lines = run.stdout.strip().splitlines()
+    table, _, notes = run.stdout.partition("\n\nWarnings:\n")
+    lines = table.strip().splitlines()
     assert lines[0].split()[:3] == ["face", "age", "score"]
     assert len(lines) == 2 and "(" in lines[1] and "–" in lines[1]
     assert "Traceback" not in run.stderr
+    from howold.pipeline import WARNING_NOTES
+
+    shown = [name for name in WARNING_NOTES if name in lines[1]]  # each warning, once, in plain words
+    assert notes.splitlines() == [f"  {name}: {WARNING_NOTES[name]}" for name in shown]
 
 
 def test_folder_with_json_csv_and_annotations(tiny_model, photos, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -107,3 +108,26 @@ def test_blur_variance_is_measured_at_one_scale(face_images):
     smeared_small = cv2.resize(smeared, (64, 64), interpolation=cv2.INTER_AREA)  # raw variance ×4 or more
     assert blur_variance(sharp) > BLUR_VARIANCE and blur_variance(larger) > BLUR_VARIANCE
     assert blur_variance(smeared) < BLUR_VARIANCE and blur_variance(smeared_small) < BLUR_VARIANCE
+
+
+@pytest.mark.parametrize(
+    ("score", "low", "high", "flagged"),
+    [(1.0, 20.0, 50.0, True), (1.0, 30.0, 50.0, False), (0.91, 30.0, 40.0, False), (0.91, 10.0, 60.0, True)],
+)
+def test_low_confidence_is_about_the_age_range_only(score, low, high, flagged):
+    from howold.detect import Detection
+    from howold.pipeline import _face
+
+    detection = Detection((0.0, 0.0, 100.0, 100.0), score, np.zeros((5, 2)))
+    face = _face(detection, None, (low + high) / 2, low, high)
+    assert ("low_confidence" in face.warnings) is flagged
+
+
+def test_every_warning_has_a_label_and_one_plain_sentence_in_the_readme():
+    from howold.pipeline import WARNING_LABELS, WARNING_NOTES
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert set(WARNING_LABELS) == set(WARNING_NOTES) == set(WARNINGS)
+    for name, note in WARNING_NOTES.items():
+        assert note.endswith(".") and note.count(". ") == 0, note
+        assert f"| `{name}` | {note} |" in readme, f"README.md does not explain {name} in the words of WARNING_NOTES"
