@@ -69,6 +69,7 @@ class StalledClients:
                      f"{extra}Content-Length: 100000\r\n\r\n0123456789").encode()  # fmt: skip
         self.count, self.dropped, self.running = count, 0, True
         self.threads = [threading.Thread(target=self._hold, daemon=True) for _ in range(count)]
+        self.open: set[socket.socket] = set()
 
     def __enter__(self) -> StalledClients:
         for thread in self.threads:
@@ -78,14 +79,21 @@ class StalledClients:
 
     def __exit__(self, *exc) -> None:
         self.running = False
+        for sock in list(self.open):  # a server that never times them out could not stop otherwise
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _hold(self) -> None:
         while self.running:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=120) as sock:
+                    self.open.add(sock)
                     sock.sendall(self.head)
                     while self.running and sock.recv(4096):  # returns b"" once the server closes it
                         pass
+                    self.open.discard(sock)
             except OSError:
                 time.sleep(0.1)
             self.dropped += self.running

@@ -23,8 +23,7 @@ IMAGE_SUFFIXES = frozenset(
 )
 
 # The decoders Pillow may use (its own names; JPEG includes MPO), and how messages name them. Nothing
-# else is tried:
-# no EPS (which runs Ghostscript), no DDS, ICO, PSD or the other rarely used, rarely tested decoders.
+# else is tried: no EPS (which runs Ghostscript), no DDS, ICO, PSD or the other rarely used decoders.
 SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "DIB", "TIFF", "GIF", "HEIF")
 SUPPORTED_NAMES = "JPEG, PNG, WebP, BMP, TIFF, GIF or HEIC/HEIF"
 
