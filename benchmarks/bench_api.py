@@ -1,12 +1,20 @@
 """A bounded loopback load on `howold serve`: requests/s, p50/p95 latency, non-2xx, peak RSS.
 
     python benchmarks/bench_api.py [--requests 300] [--concurrency 1 4 8] [--workers 1]
+    python benchmarks/bench_api.py --requests 100 --concurrency 1 4 --stalled 16   # beside stalled clients
+    python benchmarks/bench_api.py --big-jpeg 9000 --concurrency                  # one huge JPEG only
 
 Starts `howold serve` on a free 127.0.0.1 port (its settings from HOWOLD_* variables, as
 usual), sends a 640x320 JPEG with two faces (two test fixtures side by side) as a raw body to
 POST /v1/predict, `--requests` times at each concurrency level, and stops the server. The load
 generator runs on the same machine, so on a small machine it competes with the server for CPU.
 Peak RSS is the server's high-water mark (VmHWM, summed over worker processes), so far.
+
+`--stalled N` keeps N more connections open throughout, each having sent its headers
+(Content-Length: 100000) and 10 bytes of the body, and reopened as soon as the server drops it:
+the slow-client attack. `--big-jpeg SIDE` first sends, to a fresh server, a SIDE x SIDE JPEG
+(the four fixture faces scaled up; a few MB) `--big-requests` times, one at a time, and reports
+the time of each and the server's peak RSS.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -37,6 +46,57 @@ def two_face_jpeg() -> bytes:
     buffer = io.BytesIO()
     pair.save(buffer, format="JPEG", quality=90)
     return buffer.getvalue()
+
+
+def big_jpeg(side: int) -> bytes:
+    """The four fixture photos in a 2x2 grid, scaled up to side x side: four large faces."""
+    from howold.io import load_image
+
+    tiles = [load_image(p) for p in FACES]
+    grid = Image.fromarray(np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:4])]))
+    buffer = io.BytesIO()
+    grid.resize((side, side), Image.BICUBIC).save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+class StalledClients:
+    """`count` connections that send a request head and 10 bytes, then nothing; reopened when dropped."""
+
+    def __init__(self, url: str, count: int, headers: dict) -> None:
+        self.port = int(url.rsplit(":", 1)[1])
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() != "content-type")
+        self.head = (f"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nContent-Type: image/jpeg\r\n"
+                     f"{extra}Content-Length: 100000\r\n\r\n0123456789").encode()  # fmt: skip
+        self.count, self.dropped, self.running = count, 0, True
+        self.threads = [threading.Thread(target=self._hold, daemon=True) for _ in range(count)]
+        self.open: set[socket.socket] = set()
+
+    def __enter__(self) -> StalledClients:
+        for thread in self.threads:
+            thread.start()
+        time.sleep(0.5)  # let every one connect before the load starts
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.running = False
+        for sock in list(self.open):  # a server that never times them out could not stop otherwise
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _hold(self) -> None:
+        while self.running:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=120) as sock:
+                    self.open.add(sock)
+                    sock.sendall(self.head)
+                    while self.running and sock.recv(4096):  # returns b"" once the server closes it
+                        pass
+                    self.open.discard(sock)
+            except OSError:
+                time.sleep(0.1)
+            self.dropped += self.running
 
 
 def free_port() -> int:
@@ -103,31 +163,61 @@ async def load(url: str, body: bytes, requests: int, concurrency: int, headers: 
     return {"rps": requests / elapsed, "p50": cuts[9] * 1000, "p95": cuts[18] * 1000, "non2xx": failures}
 
 
+def big_jpeg_case(args, headers: dict) -> None:
+    body = big_jpeg(args.big_jpeg)
+    server, url = start_server(args.workers)
+    try:
+        before = peak_rss_mib(server.pid)
+        print(f"big JPEG: {args.big_jpeg}x{args.big_jpeg}, {len(body) / 2**20:.2f} MiB; server peak RSS when ready: "
+              f"{before:.0f} MiB\n")  # fmt: skip
+        print("| request | status | faces | seconds | server peak RSS MiB |")
+        print("|---:|---:|---:|---:|---:|")
+        for number in range(1, args.big_requests + 1):
+            start = time.perf_counter()
+            response = httpx.post(f"{url}/v1/predict", content=body, headers=headers, timeout=600)
+            seconds = time.perf_counter() - start
+            faces = len(response.json().get("faces", [])) if response.is_success else "-"
+            print(f"| {number} | {response.status_code} | {faces} | {seconds:.2f} | {peak_rss_mib(server.pid):.0f} |",
+                  flush=True)  # fmt: skip
+        print()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300, help="requests per concurrency level")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 4, 8], help="levels; none: no load")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--stalled", type=int, default=0, metavar="N", help="stalled uploads held open during the load")
+    parser.add_argument("--big-jpeg", type=int, default=0, metavar="SIDE", help="first send a SIDE x SIDE JPEG")
+    parser.add_argument("--big-requests", type=int, default=2, metavar="N", help="times the big JPEG is sent")
     args = parser.parse_args()
     body = two_face_jpeg()
     headers = {"content-type": "image/jpeg"}
     if os.environ.get("HOWOLD_API_KEY"):
         headers["authorization"] = f"Bearer {os.environ['HOWOLD_API_KEY']}"
+    if args.big_jpeg:
+        big_jpeg_case(args, headers)
+    if not args.concurrency:
+        return
     server, url = start_server(args.workers)
     try:
         warm = httpx.post(f"{url}/v1/predict", content=body, headers=headers, timeout=60)
         faces = len(warm.json().get("faces", [])) if warm.is_success else "error"
         ready = httpx.get(f"{url}/readyz").json()
         print(f"photo: 640x320 JPEG, {len(body) / 1024:.0f} KiB, {faces} faces; age model: {ready['model']}; "
-              f"server workers: {args.workers}; CPUs: {os.cpu_count()}; "
+              f"server workers: {args.workers}; CPUs: {os.cpu_count()}; stalled uploads: {args.stalled}; "
               f"load average before: {os.getloadavg()[0]:.1f}\n")  # fmt: skip
-        print("| concurrency | requests | requests/s | p50 ms | p95 ms | non-2xx | server peak RSS MiB |")
-        print("|---:|---:|---:|---:|---:|---:|---:|")
+        print("| concurrency | requests | requests/s | p50 ms | p95 ms | non-2xx | stalled cut off | peak RSS MiB |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
         for concurrency in args.concurrency:
-            result = asyncio.run(load(url, body, args.requests, concurrency, headers))
+            with StalledClients(url, args.stalled, headers) as stalled:
+                result = asyncio.run(load(url, body, args.requests, concurrency, headers))
             rss = peak_rss_mib(server.pid)
-            print(f"| {concurrency} | {args.requests} | {result['rps']:.1f} | {result['p50']:.0f} | "
-                  f"{result['p95']:.0f} | {result['non2xx']} | {rss:.0f} |", flush=True)  # fmt: skip
+            figures = f"{result['p50']:.0f} | {result['p95']:.0f} | {result['non2xx']} | {stalled.dropped} | {rss:.0f}"
+            print(f"| {concurrency} | {args.requests} | {result['rps']:.1f} | {figures} |", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -9,7 +9,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from howold import __version__
-from howold.errors import HowoldError
+from howold.detect import DetectOptions
+from howold.errors import HowoldError, OptionError
 from howold.io import IMAGE_SUFFIXES
 from howold.report import results_csv, results_json
 
@@ -71,11 +72,13 @@ def _add_predict(commands) -> None:
     predict.add_argument("--csv", metavar="FILE", help="write one row per face as CSV to FILE")
     predict.add_argument("--annotate", metavar="DIR", help="write copies with boxes and ages into DIR")
     predict.add_argument("--landmarks", action="store_true", help="draw the 5 landmarks when annotating")
-    predict.add_argument("--min-score", type=float, default=0.9, metavar="S",
-                         help="detection confidence threshold, 0..1 (default 0.9)")
-    predict.add_argument("--max-side", type=int, default=1280, metavar="N",
-                         help="detect on a copy at most N pixels on its long side; 0 = full size (default 1280)")
-    predict.add_argument("--min-face", type=float, default=0, metavar="PX",
+    defaults = DetectOptions()
+    predict.add_argument("--min-score", type=float, default=defaults.min_score, metavar="S",
+                         help=f"detection confidence threshold, 0..1 (default {defaults.min_score})")
+    predict.add_argument("--max-side", type=int, default=defaults.max_side, metavar="N",
+                         help="detect on a copy at most N pixels on its long side; 0 = full size "
+                              f"(default {defaults.max_side})")
+    predict.add_argument("--min-face", type=float, default=defaults.min_face_size, metavar="PX",
                          help="ignore faces smaller than PX pixels (default 0)")
     predict.add_argument("--model", metavar="FILE", help="ONNX age model with its .json sidecar (default: shipped)")
     predict.add_argument("-q", "--quiet", action="store_true", help="no table and no progress bar")
@@ -97,31 +100,33 @@ def find_images(paths: Iterable[str], recursive: bool = False) -> list[Path]:
     return found
 
 
-def run_predict(args: argparse.Namespace) -> int:
-    from howold.pipeline import Predictor
+# The command-line flag of each DetectOptions field, for messages.
+FLAGS = {"min_score": "--min-score", "max_side": "--max-side", "min_face_size": "--min-face"}
 
-    if not 0.0 <= args.min_score <= 1.0:
-        raise HowoldError(f"--min-score must be between 0 and 1, got {args.min_score}.")
+
+def run_predict(args: argparse.Namespace) -> int:
+    from howold.pipeline import Predictor, failed
+
+    predictor = Predictor(
+        model=args.model if args.model else _default_model(),
+        **detect_options(args.min_score, args.max_side, args.min_face),
+    )
     files = find_images(args.paths, args.recursive)
     if not files:
         raise HowoldError("no image files found in the given paths.")
-    predictor = Predictor(
-        model=args.model if args.model else _default_model(),
-        min_score=args.min_score,
-        max_side=args.max_side or None,
-        min_face_size=args.min_face,
-    ).prepare()
+    targets = annotation_targets(files, args.paths, Path(args.annotate)) if args.annotate else {}
+    predictor.prepare()
     if predictor.missing_model_reason and not args.quiet:
         print(f"howold: {predictor.missing_model_reason}", file=sys.stderr)
-    annotate_dir = Path(args.annotate) if args.annotate else None
-    if annotate_dir:
-        annotate_dir.mkdir(parents=True, exist_ok=True)
-    results = []
+    results, annotating = [], bool(targets)
     for path in _progress(files, quiet=args.quiet):
-        result = predictor.analyse(path)
+        try:
+            result = predictor.analyse(path)
+        except Exception as exc:  # a photo that trips a bug must not stop the others
+            result = failed(str(path), exc)
         results.append(result)
-        if annotate_dir and result.ok:
-            _write_annotated(path, result, annotate_dir, args.landmarks)
+        if annotating and result.ok:
+            annotating = _write_annotated(path, result, targets[path], args.landmarks)
         if not args.quiet:
             _print_result(result, many=len(files) > 1)
     if not args.quiet:
@@ -130,13 +135,22 @@ def run_predict(args: argparse.Namespace) -> int:
         _write_json(results, Path(args.json))
     if args.csv:
         _write_csv(results, Path(args.csv))
-    failed = [r for r in results if not r.ok]
-    if failed:
-        print(f"\n{len(failed)} of {len(results)} file(s) failed:", file=sys.stderr)
-        for result in failed:
+    failures = [r for r in results if not r.ok]
+    if failures:
+        print(f"\n{len(failures)} of {len(results)} file(s) failed:", file=sys.stderr)
+        for result in failures:
             print(f"  {result.error}", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failures or annotating != bool(targets) else 0
+
+
+def detect_options(min_score: float, max_side: int, min_face: float) -> dict:
+    """The detection options as typed on a command line (max side 0: full size), checked; a value
+    out of range is a HowoldError naming its flag."""
+    try:
+        options = DetectOptions(min_score=min_score, max_side=max_side or None, min_face_size=min_face)
+    except OptionError as exc:
+        raise HowoldError(f"{FLAGS.get(exc.option, exc.option)} {exc.reason}.") from exc
+    return {"min_score": options.min_score, "max_side": options.max_side, "min_face_size": options.min_face_size}
 
 
 def _default_model():
@@ -169,6 +183,8 @@ def _print_result(result, many: bool) -> None:
             lines.append(
                 f"{indent}{number:>4}  {face.label:<14} {face.score:>5.2f}  {box:<24} {', '.join(face.warnings)}"
             )
+    if result.faces_dropped:
+        lines.append(f"{indent}{result.faces_dropped} smaller face(s) left out: at most {len(result.faces)} per photo.")
     tqdm.write("\n".join(lines), file=sys.stdout)
 
 
@@ -182,12 +198,45 @@ def _print_warning_notes(results) -> None:
         print("\nWarnings:\n" + "\n".join(notes))
 
 
-def _write_annotated(path: Path, result, folder: Path, landmarks: bool) -> None:
+def annotation_targets(files: list[Path], roots: Iterable[str], folder: Path) -> dict[Path, Path]:
+    """Where each photo's annotated copy goes: its path below the folder it was found in (its name
+    for a photo named directly), inside `folder`. Refuses, before any work, a plan that would
+    write over an input photo or write two copies to one file."""
+    folders = [Path(root) for root in roots if Path(root).is_dir()]
+    targets: dict[Path, Path] = {}
+    owners: dict[Path, Path] = {}
+    inputs = {path.resolve(): path for path in files}
+    for path in files:
+        relative = next((path.relative_to(root) for root in folders if path.is_relative_to(root)), Path(path.name))
+        suffix = ".jpg" if path.suffix.lower() in (".jpg", ".jpeg") else ".png"
+        target = folder / relative.with_suffix(suffix)
+        key = target.resolve()
+        if key in inputs:
+            raise HowoldError(f"--annotate {folder} would write over the photo {inputs[key]}; choose another folder.")
+        if key in owners:
+            raise HowoldError(
+                f"--annotate {folder}: {owners[key]} and {path} would both be written to {target}; "
+                "give their folders instead, or annotate them in separate runs."
+            )
+        owners[key] = path
+        targets[path] = target
+    return targets
+
+
+def _write_annotated(path: Path, result, target: Path, landmarks: bool) -> bool:
+    """Write the annotated copy; on failure say so once and return False (annotating stops)."""
     from howold.annotate import annotate
     from howold.io import load_image, save_image
 
-    target = folder / (path.stem + (".jpg" if path.suffix.lower() in (".jpg", ".jpeg") else ".png"))
-    save_image(annotate(load_image(path), result.faces, landmarks=landmarks), target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        save_image(annotate(load_image(path), result.faces, landmarks=landmarks), target)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        print(f"howold: cannot write the annotated copy {target} ({reason}); no more are written, "
+              "the results still are.", file=sys.stderr)  # fmt: skip
+        return False
+    return True
 
 
 def _write_json(results, path: Path) -> None:

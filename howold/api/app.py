@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from howold import __version__
@@ -29,6 +30,7 @@ from howold.api.schemas import (
 )
 from howold.api.settings import Settings
 from howold.api.upload import FORM_FIELD, read_upload
+from howold.detect import DetectOptions
 from howold.pipeline import PhotoResult, Predictor
 
 log = logging.getLogger("howold.api")
@@ -58,17 +60,24 @@ class ServerState:
             options["model"] = self.settings.model
         self.default = Predictor(threads=self.settings.threads, **options).prepare()
 
-    @contextmanager
-    def admit(self) -> Iterator[None]:
-        """Count a predict request in flight, or refuse it with 503 when too many are."""
-        limit = self.settings.max_in_flight
-        if self.in_flight >= limit:
+    @property
+    def busy(self) -> bool:
+        return self.in_flight >= self.settings.max_in_flight
+
+    def refuse_if_busy(self) -> None:
+        """Refuse with 503 and Retry-After while max_in_flight requests wait for or run inference."""
+        if self.busy:
             wait = self.settings.retry_after_s
             raise HTTPException(
                 503,
-                f"The server is busy with {limit} requests in flight; retry after {wait} s.",
+                f"The server is busy with {self.settings.max_in_flight} requests in flight; retry after {wait} s.",
                 headers={"Retry-After": str(wait)},
             )
+
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        """Count a predict request (its photo received) in flight, or refuse it with 503 when too many are."""
+        self.refuse_if_busy()
         self.in_flight += 1
         try:
             yield
@@ -122,7 +131,8 @@ async def healthz() -> dict[str, str]:
 
 @probes.get("/readyz", response_model=ReadySchema, responses=_errors(503))
 async def readyz(state: State) -> dict[str, Any]:
-    """The models are loaded and predict requests are accepted."""
+    """The models are loaded and a predict request would be accepted now (503 while loading or busy)."""
+    state.refuse_if_busy()
     info = state.default.model_info
     return {
         "status": "ready",
@@ -167,20 +177,28 @@ _PREDICT_BODY = {
 @v1.post(
     "/predict",
     response_model=PhotoResultSchema,
-    responses=_errors(401, 413, 415, 422, 503),
+    responses=_errors(401, 408, 413, 415, 422, 503),
     openapi_extra=_PREDICT_BODY,
 )
 async def predict(
     request: Request,
     state: State,
-    min_score: Annotated[float | None, Query(ge=0.0, le=1.0, description="detection threshold")] = None,
+    min_score: Annotated[
+        float | None, Query(ge=DetectOptions.SERVICE_MIN_SCORE, le=1.0, description="detection threshold")
+    ] = None,
     max_side: Annotated[
-        int | None, Query(ge=32, le=8192, description="detector input size, long side in pixels")
+        int | None,
+        Query(
+            ge=DetectOptions.MIN_SIDE,
+            le=DetectOptions.SERVICE_MAX_SIDE,
+            description="detector input size, long side in pixels",
+        ),
     ] = None,
 ) -> dict[str, Any]:
     """Find every face in the photo and estimate each one's age with an 80% range."""
+    state.refuse_if_busy()  # early, so a busy server does not make the client send the photo
+    upload = await read_upload(request, state.settings.max_upload_bytes, state.settings.body_timeout_s)
     with state.admit():
-        upload = await read_upload(request, state.settings.max_upload_bytes)
 
         def run() -> PhotoResult:
             overrides: dict[str, Any] = {}
@@ -208,7 +226,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("howold models loaded; age model: %s", f"{info.name} {info.version}" if info else "none")
         yield
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs with Swagger UI's files from the package, no CDN
+        redoc_url=None,
         title="howold",
         version=__version__,
         summary="Find every face in a photo and estimate how old each person looks, with a range.",

@@ -17,7 +17,7 @@ def add_serve_command(subparsers) -> None:
         description=(
             "Serve the REST API: POST /v1/predict, GET /healthz, /readyz, /v1/model, docs at /docs. "
             "Other settings come from HOWOLD_* environment variables: HOWOLD_API_KEY, HOWOLD_MODEL, "
-            "HOWOLD_MAX_UPLOAD_MB (20), HOWOLD_MAX_IN_FLIGHT (16), HOWOLD_CONCURRENCY, "
+            "HOWOLD_MAX_UPLOAD_MB (20), HOWOLD_BODY_TIMEOUT_S (30), HOWOLD_MAX_IN_FLIGHT (16), HOWOLD_CONCURRENCY, "
             "HOWOLD_MIN_SCORE (0.9), HOWOLD_MAX_SIDE (1280), HOWOLD_THREADS."
         ),
     )

@@ -41,6 +41,7 @@ class PhotoResultSchema(_Strict):
     height: int = Field(ge=0)
     model: str | None = Field(description="age model as 'name version'; null without one")
     faces: list[FaceSchema]
+    faces_dropped: int = Field(ge=0, description="faces found beyond the per-photo limit (the smallest), left out")
     error: str | None = Field(description="why the photo could not be read; null when it was")
 
 

@@ -7,6 +7,8 @@ import os
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from howold.detect import DetectOptions
+
 MIB = 1024 * 1024
 
 
@@ -17,9 +19,11 @@ def _default_concurrency() -> int:
 class Settings(BaseSettings):
     """How the API behaves; every field is also an environment variable, e.g. HOWOLD_API_KEY.
 
-    `max_in_flight` bounds the predict requests accepted at once (being received, waiting or
-    running); beyond it the server answers 503 with Retry-After. `concurrency` bounds how many of
-    them run inference at the same time (each in a worker thread).
+    `max_in_flight` bounds the predict requests whose photo has arrived and that wait for or run
+    inference; beyond it the server answers 503 with Retry-After. A body is read before that,
+    within `body_timeout_s` (408 otherwise), so a slow client never holds a place. `concurrency`
+    bounds how many run inference at the same time (each in a worker thread). Detection bounds
+    (`min_score`, `max_side`) are `howold.detect.DetectOptions`'s service bounds.
     """
 
     model_config = SettingsConfigDict(env_prefix="HOWOLD_", extra="ignore")
@@ -30,13 +34,24 @@ class Settings(BaseSettings):
     model: str | None = Field(
         default=None, description="ONNX age model with its .json sidecar (default: the shipped one)"
     )
-    min_score: float = Field(default=0.9, ge=0.0, le=1.0, description="default detection threshold")
-    max_side: int = Field(default=1280, ge=32, le=8192, description="default detector input size")
+    min_score: float = Field(
+        default=DetectOptions.min_score,
+        ge=DetectOptions.SERVICE_MIN_SCORE,
+        le=1.0,
+        description="default detection threshold",
+    )
+    max_side: int = Field(
+        default=DetectOptions.max_side,
+        ge=DetectOptions.MIN_SIDE,
+        le=DetectOptions.SERVICE_MAX_SIDE,
+        description="default detector input size",
+    )
     threads: int | None = Field(default=None, ge=1, description="onnxruntime threads per session")
     max_upload_mb: float = Field(default=20.0, gt=0, description="largest request body, in MiB")
     max_in_flight: int = Field(default=16, ge=1, description="predict requests accepted at once")
     concurrency: int = Field(default_factory=_default_concurrency, ge=1, description="inferences run at once")
     retry_after_s: int = Field(default=1, ge=0, description="Retry-After sent with a 503")
+    body_timeout_s: float = Field(default=30.0, gt=0, description="seconds a request body may take to arrive")
 
     @property
     def max_upload_bytes(self) -> int:

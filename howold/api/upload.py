@@ -2,8 +2,9 @@
 
 The body is streamed and counted, so an oversized upload is refused as soon as it is seen to be
 too large (at once when Content-Length says so, or when the counted bytes pass the limit for a
-chunked body). A multipart form is then parsed in memory with python-multipart's streaming
-parser, so nothing spools to a temporary file.
+chunked body), and it must arrive within a time limit, so a stalled client holds nothing for long.
+A multipart form is then parsed in memory with python-multipart's streaming parser, so nothing
+spools to a temporary file.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+import anyio
 from fastapi import HTTPException, Request
 from starlette.requests import ClientDisconnect
 
@@ -34,8 +36,9 @@ class Upload:
     name: str
 
 
-async def read_upload(request: Request, limit: int) -> Upload:
-    """Return the image sent as a raw body or as the multipart field `file`."""
+async def read_upload(request: Request, limit: int, timeout: float) -> Upload:
+    """Return the image sent as a raw body or as the multipart field `file`; the whole body must
+    arrive within `timeout` seconds (408 otherwise)."""
     media_type, params = parse_options_header(request.headers.get("content-type"))
     media_type = media_type.decode("latin-1").lower()
     is_form = media_type == "multipart/form-data"
@@ -45,7 +48,15 @@ async def read_upload(request: Request, limit: int) -> Upload:
             f"Content type {media_type!r} is not accepted; send an image body (image/* or "
             f"application/octet-stream) or a multipart form with the image in the field '{FORM_FIELD}'.",
         )
-    body = await read_body(request, limit)
+    try:
+        with anyio.fail_after(timeout):
+            body = await read_body(request, limit)
+    except TimeoutError as exc:
+        raise HTTPException(
+            408,
+            f"The upload did not arrive within {timeout:g} s; send the whole photo at once.",
+            headers={"Connection": "close"},
+        ) from exc
     if not is_form:
         return Upload(body, DEFAULT_NAME)
     boundary = params.get(b"boundary")

@@ -18,9 +18,10 @@ import numpy as np
 import streamlit as st
 
 from howold.annotate import annotate, face_thumbnail, reading_order
+from howold.detect import DetectOptions
 from howold.errors import HowoldError
 from howold.io import IMAGE_SUFFIXES, encode_png, load_image
-from howold.pipeline import WARNING_LABELS, WARNING_NOTES, Face, PhotoResult, Predictor
+from howold.pipeline import WARNING_LABELS, WARNING_NOTES, Face, PhotoResult, Predictor, failed
 from howold.report import results_csv, results_json
 
 UPLOAD_TYPES = tuple(sorted(suffix.lstrip(".") for suffix in IMAGE_SUFFIXES))  # every format the CLI reads
@@ -40,8 +41,8 @@ NO_MODEL_TEXT = "No age model is installed, so faces are found and boxed but not
 class Settings:
     """What the sidebar sets: detection threshold, detection size, landmarks on the image."""
 
-    min_score: float = 0.9
-    max_side: int = 1280  # 0: full size
+    min_score: float = DetectOptions.min_score
+    max_side: int = DetectOptions.max_side  # 0: full size
     landmarks: bool = False
 
 
@@ -82,11 +83,11 @@ def sidebar() -> Settings:
     with st.sidebar:
         st.header("Settings")
         min_score = st.slider(
-            "Detection threshold", 0.5, 0.99, 0.9, 0.01,
+            "Detection threshold", DetectOptions.SERVICE_MIN_SCORE, 0.99, DetectOptions.min_score, 0.01,
             help="How sure the face detector must be; lower finds more faces and more mistakes.",
         )  # fmt: skip
         max_side = st.select_slider(
-            "Maximum image side (pixels)", options=MAX_SIDES, value=1280,
+            "Maximum image side (pixels)", options=MAX_SIDES, value=DetectOptions.max_side,
             format_func=lambda side: f"{side}" if side else "full size",
             help="The detector sees the photo shrunk to this size; larger finds smaller faces, slower.",
         )  # fmt: skip
@@ -155,11 +156,14 @@ def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: s
     """
     st.subheader(name)
     with st.spinner(f"Looking for faces in {name}…"):
-        result = analyse(data, name, settings.min_score, settings.max_side, model_path())
+        try:
+            result = analyse(data, name, settings.min_score, settings.max_side, model_path())
+            pixels = load_image(data, name=name) if result.ok else None
+        except Exception as exc:  # a photo that trips a bug is its own error; the others still show
+            result = failed(name, exc)
     if not result.ok:
         st.error(result.error)
         return result
-    pixels = load_image(data, name=name)
     count = len(result.faces)
     if not count:
         st.warning(

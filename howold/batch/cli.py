@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from howold.detect import DetectOptions
 from howold.errors import HowoldError
 
 EXTRA_MESSAGE = "howold batch needs the [batch] extra: pip install 'howold[batch]'"
@@ -62,18 +63,27 @@ def add_batch_command(subparsers) -> None:
         help="photos per batch, and per committed part file (default 32)",
     )
     batch.add_argument("-r", "--recursive", action="store_true", help="look into sub-folders too")
+    defaults = DetectOptions()
     batch.add_argument(
-        "--min-score", type=float, default=0.9, metavar="S", help="detection confidence threshold, 0..1 (default 0.9)"
+        "--min-score",
+        type=float,
+        default=defaults.min_score,
+        metavar="S",
+        help=f"detection confidence threshold, 0..1 (default {defaults.min_score})",
     )
     batch.add_argument(
         "--max-side",
         type=int,
-        default=1280,
+        default=defaults.max_side,
         metavar="N",
-        help="detect on a copy at most N pixels on its long side; 0 = full size (default 1280)",
+        help=f"detect on a copy at most N pixels on its long side; 0 = full size (default {defaults.max_side})",
     )
     batch.add_argument(
-        "--min-face", type=float, default=0, metavar="PX", help="ignore faces smaller than PX pixels (default 0)"
+        "--min-face",
+        type=float,
+        default=defaults.min_face_size,
+        metavar="PX",
+        help="ignore faces smaller than PX pixels (default 0)",
     )
     batch.add_argument(
         "--model",
@@ -89,13 +99,10 @@ def run_batch_command(args: argparse.Namespace) -> int:
         from howold.batch import job
     except ImportError as exc:
         raise HowoldError(f"{EXTRA_MESSAGE} ({exc}).") from exc
+    from howold.cli import detect_options
     from howold.pipeline import Predictor
 
-    if not 0.0 <= args.min_score <= 1.0:
-        raise HowoldError(f"--min-score must be between 0 and 1, got {args.min_score}.")
-    if args.max_side and args.max_side < 32:
-        raise HowoldError(f"--max-side must be 0 or at least 32 pixels, got {args.max_side}.")
-    options = {"min_score": args.min_score, "max_side": args.max_side or None, "min_face_size": args.min_face}
+    options = detect_options(args.min_score, args.max_side, args.min_face)
     if args.model:  # absolute, for workers started elsewhere; the default is resolved on each worker
         options["model"] = str(Path(args.model).resolve())
     reason = Predictor(**options).missing_model_reason

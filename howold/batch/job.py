@@ -16,9 +16,12 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +34,7 @@ import ray.exceptions
 
 from howold.errors import HowoldError
 from howold.io import IMAGE_SUFFIXES
-from howold.pipeline import PhotoResult, Predictor
+from howold.pipeline import PhotoResult, Predictor, failed
 from howold.report import CSV_COLUMNS, csv_rows
 
 # Files named on the command line with these suffixes hold a list of paths, one per line.
@@ -159,7 +162,7 @@ class Analyser:
         try:
             result = self.predictor.analyse(str(path), name=source)
         except Exception as exc:  # a photo that trips a library bug must not stop the job
-            result = PhotoResult(source=source, error=f"{source}: unexpected error ({type(exc).__name__}: {exc}).")
+            result = failed(source, exc)
         return result_rows(result)
 
 
@@ -278,6 +281,18 @@ def _quiet_ray_data() -> None:
         context.print_on_execution_start = False
 
 
+def _shutdown_ray() -> None:
+    """Stop the Ray this job started, and keep anything cleaned up later from starting another
+    (Ray starts a local instance on any call made after shutdown, and that one never exits)."""
+    ray.shutdown()
+    try:
+        from ray._private import auto_init_hook
+
+        auto_init_hook.enable_auto_connect = False
+    except (ImportError, AttributeError):  # a Ray without the hook: nothing to turn off
+        pass
+
+
 def cluster_cpus() -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
@@ -322,16 +337,17 @@ def run_batch(
         local_cpus = max(os.cpu_count() or 1, (actors or 1) * cpus_per_actor)
         started_ray = start_ray(ray_address, num_cpus=local_cpus)
         written = 0
+        batches = _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options)
         try:
-            batches = _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options)
-            for rows in batches:
-                output.write([row for photo in rows for row in photo])
-                written += len(rows)
-                for photo in rows:
-                    for row in photo:
-                        counts[row["status"]] += 1
-                if on_progress:
-                    on_progress(len(rows))
+            with _terminate_as_interrupt():
+                for rows in batches:
+                    _write(output, [row for photo in rows for row in photo], written)
+                    written += len(rows)
+                    for photo in rows:
+                        for row in photo:
+                            counts[row["status"]] += 1
+                    if on_progress:
+                        on_progress(len(rows))
         except ray.exceptions.RayError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise HowoldError(
@@ -339,9 +355,16 @@ def run_batch(
                 f"{output.parts}, so run the same command with --resume to continue."
             ) from exc
         finally:
+            batches.close()  # Ray Data's iterator must clean up while Ray still runs, or it starts a new Ray
             if started_ray:
-                ray.shutdown()
-    output.merge(resume)
+                _shutdown_ray()
+    try:
+        output.merge(resume)
+    except OSError as exc:
+        raise HowoldError(
+            f"{output.out}: cannot write the merged results ({exc.strerror or exc}); every photo is kept "
+            f"in {output.parts}, so free the space and run the same command with --resume."
+        ) from exc
     return BatchSummary(
         out=output.out,
         photos=len(todo),
@@ -351,6 +374,35 @@ def run_batch(
         errors=counts["error"],
         seconds=time.perf_counter() - started,
     )
+
+
+def _write(output: PartsOutput, rows: list[dict[str, Any]], written: int) -> None:
+    """Commit one part; a full disk or a folder made read-only ends the job with one sentence."""
+    try:
+        output.write(rows)
+    except OSError as exc:
+        raise HowoldError(
+            f"{output.parts}: cannot write the results ({exc.strerror or exc}); the {written} photo(s) "
+            "written so far are kept, so fix that and run the same command with --resume."
+        ) from exc
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl+C while the job runs, so that it stops cleanly with Ray shut down
+    (Ray's own handler would print a C++ stack trace and leave its processes behind)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _cluster_address(address: str | None) -> str | None:
@@ -369,8 +421,12 @@ def _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options):
         batch_size=batch_size,
         batch_format="numpy",
     )
-    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-        yield [json.loads(text) for text in batch["rows"]]
+    batches = dataset.iter_batches(batch_size=None, batch_format="numpy")
+    try:
+        for batch in batches:
+            yield [json.loads(text) for text in batch["rows"]]
+    finally:  # however the loop ends (a write error, Ctrl+C), clean up while Ray still runs
+        getattr(batches, "close", lambda: None)()
 
 
 def print_summary(summary: BatchSummary, file=sys.stderr) -> None:
