@@ -9,7 +9,8 @@ out=${OUT:-out/eval}
 mkdir -p "$out" "$(dirname "$model")"
 howold() { python -m howold.cli "$@"; }
 
-howold export "$ckpt" --out "$model"
+# NAME and VERSION, when set, replace the training config's in the sidecar
+howold export "$ckpt" --out "$model" ${NAME:+--name "$NAME"} ${VERSION:+--version "$VERSION"}
 # flip averaging doubles the age model's cost: keep it only if it gains at least
 # MIN_FLIP_GAIN years of MAE on val (never decided on test)
 python - "$model" "$out/noflip.onnx" <<'PY'

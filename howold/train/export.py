@@ -66,8 +66,10 @@ def sidecar_dict(cfg: dict, mean, std, metrics: dict, training: dict) -> dict:
     }
 
 
-def export(ckpt: str | Path, out: str | Path, opset: int = 17, check: bool = True) -> dict:
-    """Write `out` (.onnx) and its sidecar; return the sidecar dict."""
+def export(ckpt: str | Path, out: str | Path, opset: int = 17, check: bool = True,
+           name: str | None = None, version: str | None = None) -> dict:
+    """Write `out` (.onnx) and its sidecar; return the sidecar dict. `name` and `version` replace
+    the training config's (a run released under another name than it was trained under)."""
     from howold.train.run import load_module
 
     ckpt, out = Path(ckpt), Path(out)
@@ -102,7 +104,8 @@ def export(ckpt: str | Path, out: str | Path, opset: int = 17, check: bool = Tru
         "data": {"train": cfg["data"]["train"], "val": cfg["data"]["val"]},
         "config": cfg, "onnx_opset": opset, "parity_max_abs_diff": diff,
     }
-    sidecar = sidecar_dict(cfg, hp["mean"], hp["std"], metrics, training)
+    released = {**cfg, "name": name or cfg["name"], "version": version or cfg.get("version", "0.1.0")}
+    sidecar = sidecar_dict(released, hp["mean"], hp["std"], metrics, training)
     sidecar_path(out).write_text(json.dumps(sidecar, indent=2))
     log.info("wrote %s and %s (parity %.2e)", out, sidecar_path(out).name, diff or 0.0)
     return sidecar

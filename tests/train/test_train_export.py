@@ -74,7 +74,9 @@ def test_val_and_calibrate_cli(tmp_path, faces_csv, face_paths):
     cfg = one_batch_config(tmp_path, faces_csv, "tf_efficientnet_lite0", "bundled")
     summary = train(cfg)
     model = tmp_path / "m.onnx"
-    assert main(["export", summary["best_checkpoint"], "--out", str(model)]) == 0
+    assert main(["export", summary["best_checkpoint"], "--out", str(model), "--name", "released",
+                 "--version", "9.8.7"]) == 0
+    assert json.loads(model.with_suffix(".json").read_text())["version"] == "9.8.7"
     out = tmp_path / "val.json"
     args = ["val", "--model", str(model), "--data", str(faces_csv), "--split", "val",
             "--cache-dir", str(tmp_path / "cache"), "--json", str(out), "--calibrate", "--record"]
