@@ -45,19 +45,24 @@ def fairface_table(result: dict) -> str:
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "out/eval")
     load = lambda name: json.loads((out / f"{name}.json").read_text())  # noqa: E731
-    for name in ("utkface_test", "utkface_test_e2e", "utkface_val"):
+    tables = {"utkface_test": ("by_age_band", "by_gender", "by_race"), "utkface_test_e2e": (),
+              "utkface_val": (), "aaf_val": (), "aaf_test_e2e": ("by_age_band", "by_gender"),
+              "fgnet_e2e": ("by_age_band",)}
+    for name, groups in tables.items():
+        if not (out / f"{name}.json").is_file():
+            continue
         r = load(name)
         print(f"### {name}: {r['evaluated']} of {r['images']} evaluated, {r['no_face']} without a face, "
               f"temperature {r['temperature']}, flip {r['tta_flip']}\n")
-        print(exact_table(r) if name == "utkface_test" else exact_table(r, groups=()))
+        print(exact_table(r, groups=groups))
         print()
-    r = load("fgnet")
-    print(f"### fgnet: {r['evaluated']} of {r['images']}, {r['no_face']} without a face\n")
-    print(exact_table(r, groups=("by_age_band",)), "\n")
     print("### fairface\n")
     print(fairface_table(load("fairface")), "\n")
-    sidecar = json.loads(sidecar_path(DEFAULT_MODEL_PATH).read_text())
-    print(f"calibration (shipped sidecar): {sidecar.get('metrics', {}).get('calibration')}")
+    if (out / "scale_stability.json").is_file():
+        print(f"scale stability: {load('scale_stability')}")
+    metrics = json.loads(sidecar_path(DEFAULT_MODEL_PATH).read_text()).get("metrics", {})
+    for key in ("calibration", "calibration_poor", "flip_choice"):
+        print(f"{key} (shipped sidecar): {metrics.get(key)}")
 
 
 if __name__ == "__main__":

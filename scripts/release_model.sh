@@ -42,9 +42,12 @@ sidecar.write_text(json.dumps(info, indent=2))
 print(f"flip averaging: pooled val MAE {mae['flip']:.3f} with, {mae['noflip']:.3f} without -> tta_flip={keep}")
 PY
 # fit the 80% range's temperature on val, then measure
-howold val --model "$model" --data "$(echo $val_sets | tr ' ' ,)" --split val --calibrate --json "$out/calibration.json"
+howold val --model "$model" --data "$(echo $val_sets | tr ' ' ,)" --split val --calibrate
+# the range of small, blurry and greyscale faces: fitted on a fixed degraded copy of the same val sets
+howold val --model "$model" --data "$(echo $val_sets | tr ' ' ,)" --split val --calibrate --degraded
 for set in $val_sets; do
   howold val --model "$model" --data "$set" --split val --record --json "$out/${set}_val.json"
+  howold val --model "$model" --data "$set" --split val --degraded --record --json "$out/${set}_val_degraded.json"
 done
 howold val --model "$model" --data utkface --split test --record --json "$out/utkface_test.json"
 howold val --model "$model" --data utkface --split test --end-to-end --record --json "$out/utkface_test_e2e.json"
