@@ -26,4 +26,4 @@ def test_bad_uploads_are_sentences_and_good_ones_still_show(face_paths):
     errors = [e.value for e in at.error]
     assert len(errors) == 2 and all("not a supported image" in e for e in errors)
     assert errors[0].startswith("loop.eps: ") and errors[1].startswith("zeroed.dds: ")
-    assert len(at.table) == 1  # the good photo's faces
+    assert len(at.dataframe) == 1  # the good photo's faces
