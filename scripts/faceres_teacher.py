@@ -160,9 +160,12 @@ def sweep(args) -> None:
 def bins_for(kind: str, split: str | None, args) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
     """(paths, ages, found, (N, 100) bins): the plain pass, averaged with the mirrored one if --flip."""
     paths, ages, boxes, probs = outputs(kind, split, [args.margin], False, args.workers)
-    bins = probs[0]
+    bins = probs[0].astype(np.float64)
     if args.flip:
         bins = (bins + outputs(kind, split, [args.margin], True, args.workers)[3][0]) / 2
+    if args.temperature != 1.0:  # sharpen (< 1) or soften (> 1) the 100-bin softmax
+        bins = bins ** (1 / args.temperature)
+        bins /= bins.sum(axis=1, keepdims=True)
     return paths, ages, ~np.isnan(boxes[:, 0]), bins
 
 
@@ -179,7 +182,7 @@ def teacher(args) -> None:
             print(report(f"  {kind} train ({rule}, flip {args.flip})", ages[found],
                          predictions(bins[found], args.offset, rule)), flush=True)
     models = np.array([f"faceres-deep (npm {args.package}, converted by howold.train.faceres) "
-                       f"margin {args.margin} offset {args.offset} flip {args.flip}"])
+                       f"margin {args.margin} offset {args.offset} flip {args.flip} temperature {args.temperature}"])
     outs = {f"faceres_{k}_train.npz": v for k, v in written.items()}
     if len(written) > 1:  # the combined file only when every set is there
         outs["faceres_train.npz"] = (np.concatenate([v[0] for v in written.values()]),
@@ -217,6 +220,8 @@ def main() -> None:
                         help="teacher: also report UTKFace val and AAF val")
     parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=False,
                         help="average with the mirrored crop")
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="p ** (1 / T), renormalised; 1 (default) chosen on UTKFace val + AAF val")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sets", nargs="+", default=["utkface", "aaf"], choices=["utkface", "aaf"],
                         help="teacher: training sets to write (the combined file needs both)")
