@@ -102,6 +102,6 @@ def degraded_copy(images: np.ndarray, seed: int = 0) -> np.ndarray:
     steps = [lambda x: low_resolution(x, 12, 32), old_print, lambda x: jpeg(grain(x)), hard_light, blur]
     out = np.empty_like(images)
     for i, image in enumerate(images):
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+        tensor = torch.from_numpy(np.array(image)).permute(2, 0, 1)
         out[i] = steps[i % len(steps)](tensor).permute(1, 2, 0).numpy()
     return out
