@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from api_helpers import API_KEY, encode, two_faces
+from serve_process import free_port, howold_serve
 
 
 @pytest.fixture(scope="session")
@@ -36,12 +33,6 @@ def client():
         yield test_client
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass(frozen=True)
 class Server:
     url: str
@@ -56,7 +47,6 @@ class Server:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """A real `howold serve` on a free loopback port, with an API key and 2 requests in flight."""
-    import httpx
 
     folder = tmp_path_factory.mktemp("server")
     port = free_port()
@@ -69,28 +59,5 @@ def server(tmp_path_factory):
     for name in ("HOWOLD_MODEL", "HOWOLD_MAX_UPLOAD_MB", "HOWOLD_MIN_SCORE", "HOWOLD_MAX_SIDE"):
         env.pop(name, None)
     log = folder / "server.log"
-    command = [sys.executable, "-m", "howold.cli", "serve", "--port", str(port), "--log-level", "warning"]
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"howold serve exited with {process.returncode}: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"howold serve did not become ready in 60 s: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
+    with howold_serve(env, log, port) as url:
         yield Server(url, port, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

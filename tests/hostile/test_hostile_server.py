@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,6 +14,7 @@ pytest.importorskip("fastapi", reason="needs the [api] extra")
 httpx = pytest.importorskip("httpx", reason="needs the [test] extra")
 
 from corpus import EPS_LOOP, save  # noqa: E402
+from serve_process import free_port, howold_serve  # noqa: E402
 
 from howold.detect import DetectOptions  # noqa: E402
 
@@ -26,40 +25,15 @@ NORMAL_BOUND_S = 5  # a normal 640x320 request, whatever else is going on (about
 STALLED = 16  # as many as HOWOLD_MAX_IN_FLIGHT: before, they took every place and all else got 503
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("HOWOLD_")}
     env.update(HOWOLD_BODY_TIMEOUT_S=str(BODY_TIMEOUT_S), HOWOLD_CONCURRENCY="1", HOWOLD_MAX_IN_FLIGHT=str(STALLED))
     log = tmp_path_factory.mktemp("serve") / "server.log"
-    command = [sys.executable, "-m", "howold.cli", "serve", "--port", str(port), "--log-level", "warning"]
-    with open(log, "wb") as out:
-        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while not _ready(base):
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"howold serve did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
+    with howold_serve(env, log, port) as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
     assert "Traceback" not in log.read_text()
-
-
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 @pytest.fixture(scope="module")
