@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # howold is not installed there: it runs from the copied tree
 BASE = "configs/model1.yaml"
 SPACE = "configs/tune_space_model1.yaml"
 STUDY = "model1_tune"
@@ -156,6 +157,14 @@ def search(sha1_path: Path, env: dict, args, deadline: float, logs: Path) -> Non
         time.sleep(8 if i == 0 else 1)  # the first creates the study and queues trial 0
     say(f"search: {args.workers} processes, no new trial after {timeout:.0f} s")
     wait_all(processes, deadline)
+    show_log(logs / "tune_0.log")
+
+
+def show_log(path: Path, lines: int = 25) -> None:
+    """The log's errors and its last lines, so a failure on the lent machine can be read here."""
+    text = path.read_text(errors="replace").splitlines() if path.is_file() else []
+    errors = [line for line in text if "Error" in line or "Traceback" in line]
+    print(f"--- {path.name}: {len(text)} lines; errors: {errors[:5]}", *text[-lines:], sep="\n", flush=True)
 
 
 def storage_url() -> str:
@@ -219,8 +228,8 @@ def full_runs(sha1_path: Path, env: dict, args, deadline: float, logs: Path) -> 
     rate = rate96 / 2 * workers * 0.75
     epoch_s = EPOCH_IMAGES / rate + VAL_IMAGES / (2 * rate)
     left = deadline - time.monotonic()
-    epochs = int(max(2, min(args.max_epochs, (left - 45) // epoch_s)))
-    cap = max(60, int(left - 25))
+    epochs = int(max(2, min(args.max_epochs, (left - 70) // epoch_s)))
+    cap = max(60, int(left - 50))  # after fit: summary and a CPU pass over val for the plots
     say(f"full runs: {len(recipes)} recipes, {workers} loader workers each, trial rate {rate96:.0f}/s "
         f"-> ~{rate:.0f} images/s each, {epoch_s:.0f} s an epoch, {epochs} epochs, cap {cap} s")
     runs, processes = [], []
@@ -237,6 +246,7 @@ def full_runs(sha1_path: Path, env: dict, args, deadline: float, logs: Path) -> 
                                           cwd=REPO, stdout=log, stderr=subprocess.STDOUT))
         runs.append({"name": name, "trial": number, "proxy_val_mae": proxy, "params": params, "epochs": epochs})
     wait_all(processes, deadline)
+    show_log(logs / f"{runs[0]['name']}.log", 10)
     for run in runs:
         summary = REPO / "runs" / run["name"] / "summary.json"
         if summary.is_file():
@@ -244,10 +254,19 @@ def full_runs(sha1_path: Path, env: dict, args, deadline: float, logs: Path) -> 
             run.update(full_val_mae=s.get("best_val_mae"), best_checkpoint=s.get("best_checkpoint"),
                        epochs_done=s.get("epochs_done"), wall_seconds=s.get("wall_seconds"),
                        images_per_s=s.get("images_per_s"))
-        else:  # stopped before the end: the best checkpoint so far
+        else:  # stopped before the end: the best checkpoint and val MAE so far
             best = sorted((REPO / "runs" / run["name"] / "checkpoints").glob("best-*.ckpt"))
             run["best_checkpoint"] = str(best[-1]) if best else None
+            run["full_val_mae"] = best_logged_val_mae(REPO / "runs" / run["name"])
     return runs
+
+
+def best_logged_val_mae(run_dir: Path) -> float | None:
+    import csv
+
+    values = [float(row["val/mae"]) for path in run_dir.glob("csv/*/metrics.csv")
+              for row in csv.DictReader(open(path)) if row.get("val/mae")]
+    return min(values) if values else None
 
 
 # ---------------------------------------------------------------- results
@@ -326,7 +345,16 @@ def main() -> None:
     say("unpacked")
     search_end = time.monotonic() + (end - 20 - time.monotonic()) * args.search_share
     search(sha1_path, env, args, search_end, logs)
-    say("search done")
+    try:
+        complete = sum(t.value is not None for t in load_study().get_trials(deepcopy=False))
+    except Exception as exc:
+        complete = 0
+        say(f"cannot read the study: {exc}")
+    say(f"search done: {complete} trials with a value")
+    if complete == 0:  # the same failure would end every full run: stop and keep the lease's time
+        for log in sorted(logs.glob("tune_*.log"))[1:2]:
+            show_log(log)
+        sys.exit(2)
     runs = full_runs(sha1_path, env, args, end - 20, logs)
     collect(out, runs, logs)
 
