@@ -77,7 +77,7 @@ class VideoReader:
         try:
             self._container = av.open(os.fspath(path), metadata_errors="ignore")
         except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-            raise VideoError(f"{self.label}: is not a video FFmpeg can read ({brief(exc)}).") from exc
+            raise VideoError(f"{self.label}: is not a video FFmpeg can read ({_reason(exc)}).") from exc
         if not self._container.streams.video:
             self._container.close()
             raise VideoError(f"{self.label}: has no video stream (an audio file?).")
@@ -114,7 +114,7 @@ class VideoReader:
         except (av.FFmpegError, ValueError, MemoryError) as exc:
             if self._number == 0:
                 self._container.close()
-                raise VideoError(f"{self.label}: is not a video FFmpeg can decode ({brief(exc)}).") from exc
+                raise VideoError(f"{self.label}: is not a video FFmpeg can decode ({_reason(exc)}).") from exc
             self.truncated = True
             return None
         if self._number == 0:
@@ -147,6 +147,12 @@ class VideoReader:
         self.close()
 
 
+def _reason(exc: BaseException) -> str:
+    """FFmpeg's own words for an error, without the errno and the file name PyAV adds."""
+    text = getattr(exc, "strerror", None) or brief(exc)
+    return text[0].lower() + text[1:] if text else type(exc).__name__
+
+
 def upright(image: np.ndarray, rotation: float) -> np.ndarray:
     """The frame as it is meant to be seen: `rotation` is the display matrix's angle in degrees
     (counter-clockwise; FFmpeg's autorotate turns the picture by it)."""
@@ -165,7 +171,7 @@ class VideoWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._container = av.open(os.fspath(self.path), mode="w", format="mp4")
         except (OSError, av.FFmpegError) as exc:
-            raise VideoError(f"{self.path}: cannot write the video ({brief(exc)}).") from exc
+            raise VideoError(f"{self.path}: cannot write the video ({_reason(exc)}).") from exc
         rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
         self._stream = self._container.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4",
                                                   rate=rate)
@@ -182,7 +188,7 @@ class VideoWriter:
             for packet in self._stream.encode(frame):
                 self._container.mux(packet)
         except (OSError, self._av.FFmpegError) as exc:
-            raise VideoError(f"{self.path}: cannot write the video ({brief(exc)}).") from exc
+            raise VideoError(f"{self.path}: cannot write the video ({_reason(exc)}).") from exc
 
     def close(self) -> None:
         try:

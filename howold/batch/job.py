@@ -40,8 +40,8 @@ from howold.report import CSV_COLUMNS, csv_rows
 # Files named on the command line with these suffixes hold a list of paths, one per line.
 LIST_SUFFIXES = frozenset({".txt", ".lst"})
 
-_INT_COLUMNS = {"face", "width", "height"}
-_FLOAT_COLUMNS = {"age", "age_low", "age_high", "score", "x1", "y1", "x2", "y2"}
+_INT_COLUMNS = {"face", "width", "height", "person", "frames"}
+_FLOAT_COLUMNS = {"age", "age_low", "age_high", "score", "x1", "y1", "x2", "y2", "first_seen", "last_seen", "time"}
 
 SCHEMA = pa.schema(
     [
