@@ -67,9 +67,9 @@ def combine(
     distributions (n, ages) over min_age.., and weights (n,)."""
     ages = np.asarray(ages, dtype=np.float64)
     w = np.asarray(weights, dtype=np.float64)
-    probs = np.asarray(probs, dtype=np.float64).reshape(len(ages), -1)
     if len(ages) == 0 or w.sum() <= 0:
         raise ValueError("combine: expected at least one look with a positive weight")
+    probs = np.asarray(probs, dtype=np.float64).reshape(len(ages), -1)
     share = w / w.sum()
     age = float(share @ ages)
     n_eff = effective_looks(w)

@@ -72,7 +72,8 @@ class FaceTracker:
         tracked = self._tracker.update(detections)
         out: list[Assignment] = []
         pending: list[tuple[int, int, np.ndarray]] = []
-        for index, track_id, box in zip(tracked.data["index"], tracked.tracker_id, tracked.xyxy):
+        indices = tracked.data.get("index", ()) if len(tracked) else ()  # an empty result carries no data
+        for index, track_id, box in zip(indices, tracked.tracker_id, tracked.xyxy):
             index, track_id = int(index), int(track_id)
             if track_id < 0:
                 pending.append((self._frame, index, box))

@@ -80,7 +80,7 @@ class VideoReader:
             raise VideoError(f"{self.label}: is not a video FFmpeg can read ({_reason(exc)}).") from exc
         if not self._container.streams.video:
             self._container.close()
-            raise VideoError(f"{self.label}: has no video stream (an audio file?).")
+            raise VideoError(f"{self.label}: holds no video (no video stream, or one without frames).")
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
         self._decoded = self._container.decode(self._stream)
@@ -88,7 +88,7 @@ class VideoReader:
         self._first = self._next_frame()  # a file whose first frame cannot be decoded fails here
         if self._first is None:
             self._container.close()
-            raise VideoError(f"{self.label}: the clip has no video frames.")
+            raise VideoError(f"{self.label}: holds no video (its video stream has no frames).")
         self.info = self._describe(self._first)
 
     def _describe(self, first: VideoFrame) -> VideoInfo:
@@ -128,8 +128,10 @@ class VideoReader:
         return frame
 
     def frames(self) -> Iterator[VideoFrame]:
-        """Every frame in order, upright RGB; stops early (setting `truncated`) at damaged data."""
-        frame, self._first = self._first, None
+        """The frames not yet read, in order, upright RGB; stops early (setting `truncated`) at
+        damaged data."""
+        frame = self._first if self._first is not None else self._next_frame()
+        self._first = None
         while frame is not None:
             yield frame
             frame = self._next_frame()

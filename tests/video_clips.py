@@ -42,8 +42,8 @@ def background(width: int, height: int, seed: int = 0) -> np.ndarray:
 def camera(scene: np.ndarray, seconds: float, fps: float, size: tuple[int, int],
            pan: float = 0.0, zoom: float = 0.0, noise: float = 0.0, seed: int = 0,
            hide: Callable[[float], list[tuple[int, int, int, int]]] | None = None):
-    """Frames of a camera looking at `scene` (RGB): a (width, height) window that pans right by `pan`
-    of the scene's spare width and zooms in by `zoom` (0.1: 10 %) over the clip, with Gaussian noise
+    """Frames of a camera looking at `scene` (RGB): a (width, height) window that sweeps right across
+    `pan` of the scene's spare width, centred, and zooms in by `zoom` (0.1: 10 %) over the clip, with Gaussian noise
     of `noise` grey levels. `hide(t)` lists scene rectangles covered by background at time t."""
     rng = np.random.default_rng(seed)
     width, height = size
@@ -60,7 +60,7 @@ def camera(scene: np.ndarray, seconds: float, fps: float, size: tuple[int, int],
         scale = height / scene.shape[0] * (1 + zoom * progress)
         view_w, view_h = width / scale, height / scale
         spare = max(scene.shape[1] - view_w, 0)
-        x0 = spare * pan * progress
+        x0 = spare * (0.5 + pan * (progress - 0.5))
         y0 = (scene.shape[0] - view_h) / 2
         matrix = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
         frame = cv2.warpAffine(shown, matrix, (width, height), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
@@ -69,12 +69,13 @@ def camera(scene: np.ndarray, seconds: float, fps: float, size: tuple[int, int],
         yield frame
 
 
-def side_by_side(images: list[np.ndarray], gap: int = 96) -> np.ndarray:
-    """The photos in a row on a background, `gap` pixels apart: a scene of several people."""
+def side_by_side(images: list[np.ndarray], gap: int = 96, margin: int = 0) -> np.ndarray:
+    """The photos in a row on a background, `gap` pixels apart, with `margin` more pixels of
+    background left and right: a scene of several people."""
     height = max(i.shape[0] for i in images)
-    width = sum(i.shape[1] for i in images) + gap * (len(images) + 1)
+    width = sum(i.shape[1] for i in images) + gap * (len(images) + 1) + 2 * margin
     scene = background(width, height + 2 * gap)
-    x = gap
+    x = gap + margin
     for image in images:
         scene[gap:gap + image.shape[0], x:x + image.shape[1]] = image
         x += image.shape[1] + gap
