@@ -6,8 +6,16 @@ from howold.errors import HowoldError, ImageError, ModelError, NoModelError, Vid
 from howold.inputs import find_inputs
 from howold.io import load_image
 from howold.pipeline import Face, PhotoResult, Predictor, predict
-from howold.video import Person, TrackedFace, VideoOptions, VideoResult, VideoSession, analyse_video
-from howold.video_io import is_video
+from howold.video import (
+    Person,
+    TrackedFace,
+    VideoOptions,
+    VideoResult,
+    VideoSession,
+    analyse_video,
+    probe_video,
+)
+from howold.video_io import is_video, looks_like_video
 
 __version__ = "0.1.0"
 
@@ -34,5 +42,7 @@ __all__ = [
     "find_inputs",
     "is_video",
     "load_image",
+    "looks_like_video",
     "predict",
+    "probe_video",
 ]

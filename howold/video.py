@@ -29,7 +29,7 @@ from howold.pipeline import (
     Predictor,
 )
 from howold.track import LOST_SECONDS, FaceTracker
-from howold.video_io import VideoReader, VideoWriter
+from howold.video_io import VideoInfo, VideoReader, VideoWriter
 
 LIVE_LOOKS = 150  # the settling age shown while a clip plays combines at most this many latest looks
 
@@ -42,8 +42,8 @@ class VideoOptions:
     `MAX_FPS`. `lost_seconds`: how long a face may vanish and keep its person number.
     `max_seconds`: analyse at most this much of the clip (None: all of it).
 
-    The REST API holds uploads to `SERVICE_MAX_SECONDS` of clip and `SERVICE_MAX_MB` of file,
-    and the web page to `PAGE_MAX_SECONDS`.
+    The REST API holds uploads to `SERVICE_MAX_SECONDS` of clip, `SERVICE_MAX_MB` of file and
+    `SERVICE_MAX_FPS`, and the web page to `PAGE_MAX_SECONDS`.
     """
 
     fps: float = 5.0
@@ -53,6 +53,7 @@ class VideoOptions:
     MAX_FPS: ClassVar[float] = 60.0
     SERVICE_MAX_SECONDS: ClassVar[float] = 60.0
     SERVICE_MAX_MB: ClassVar[int] = 50
+    SERVICE_MAX_FPS: ClassVar[float] = 10.0
     PAGE_MAX_SECONDS: ClassVar[float] = 120.0
 
     def __post_init__(self) -> None:
@@ -212,14 +213,16 @@ class VideoSession:
     person's age as looks add up. Used for files (`analyse_video`) and for a live webcam.
 
     `fps` is the rate frames are fed at. `thumbnails=True` keeps a face picture of each person's
-    best look.
+    best look. `detect_options` (`min_score=`, `max_side=`) override the predictor's for these frames.
     """
 
     def __init__(self, predictor: Predictor, fps: float, options: VideoOptions | None = None,
-                 thumbnails: bool = False) -> None:
+                 thumbnails: bool = False, detect_options: dict[str, Any] | None = None) -> None:
         self.predictor = predictor
         self.options = options or VideoOptions()
-        self.tracker = FaceTracker(fps, min_score=predictor.detector.min_score, lost_seconds=self.options.lost_seconds)
+        self.detect_options = dict(detect_options or {})
+        min_score = self.detect_options.get("min_score", predictor.detector.min_score)
+        self.tracker = FaceTracker(fps, min_score=min_score, lost_seconds=self.options.lost_seconds)
         self.thumbnails = thumbnails
         self.frames_seen = 0
         self.claimed: dict[int, int] = {}  # after `add`: the previous frame's faces given a person only now
@@ -233,7 +236,7 @@ class VideoSession:
     def add(self, image: np.ndarray, time: float) -> tuple[TrackedFace, ...]:
         """Analyse one frame shown at `time` seconds; return its faces with their person numbers."""
         started = clock.perf_counter()
-        estimates = self.predictor.estimate(image)
+        estimates = self.predictor.estimate(image, **self.detect_options)
         tracked_at = clock.perf_counter()
         assignments = self.tracker.update([e.face.box for e in estimates], [e.face.score for e in estimates])
         self.timings["track"] += clock.perf_counter() - tracked_at
@@ -330,37 +333,45 @@ class _Sampler:
 
 def analyse_video(
     predictor: Predictor,
-    source: str | os.PathLike,
+    source: str | os.PathLike | bytes,
     options: VideoOptions | None = None,
     name: str | None = None,
     per_frame: bool = False,
     annotate_to: str | os.PathLike | None = None,
     thumbnails: bool = False,
     on_frame: Callable[[int, float], None] | None = None,
+    detect_options: dict[str, Any] | None = None,
 ) -> VideoResult:
     """Analyse a clip: each sampled frame's faces aged and tracked, one settled age per person.
 
-    A clip that cannot be read gives a result with `error`, not a raise. `per_frame=True` keeps
+    `source` is a file or the bytes of one. A clip that cannot be read gives a result with
+    `error`, not a raise. `per_frame=True` keeps
     every analysed frame's faces in `frames`; `annotate_to` writes an MP4 of every frame with each
     person's box, number and settling age (the frame's own estimate smaller below); `on_frame(n,
-    t)` is called after each analysed frame (n analysed so far, t its time), for progress bars.
+    t)` is called after each analysed frame (n analysed so far, t its time), for progress bars;
+    `detect_options` (`min_score=`, `max_side=`) override the predictor's detection settings.
     """
     options = options or VideoOptions()
-    label = name or str(source)
+    label = name or ("video" if isinstance(source, bytes) else str(source))
     model = f"{predictor.model_info.name} {predictor.model_info.version}" if predictor.model_info else None
     try:
         with VideoReader(source, name=label) as reader:
-            return _analyse(predictor, reader, options, model, per_frame, annotate_to, thumbnails, on_frame)
+            session = VideoSession(predictor, _rate(options, reader.info), options, thumbnails, detect_options)
+            return _analyse(session, reader, options, model, per_frame, annotate_to, on_frame)
     except HowoldError as exc:
         return VideoResult(source=label, model=model, error=str(exc))
     except MemoryError as exc:
         return VideoResult(source=label, model=model, error=f"{label}: the frames are too large to analyse ({brief(exc)}).")
 
 
-def _analyse(predictor, reader, options, model, per_frame, annotate_to, thumbnails, on_frame) -> VideoResult:
+def _rate(options: VideoOptions, info: VideoInfo) -> float:
+    """The rate frames reach the tracker at: the sampling rate, or the clip's own when lower."""
+    return min(options.fps, info.fps) if info.fps > 0 else options.fps
+
+
+def _analyse(session, reader, options, model, per_frame, annotate_to, on_frame) -> VideoResult:
     info = reader.info
-    rate = min(options.fps, info.fps) if info.fps > 0 else options.fps
-    session = VideoSession(predictor, rate, options, thumbnails=thumbnails)
+    rate = _rate(options, info)
     sampler = _Sampler(options.fps)
     writer = VideoWriter(annotate_to, info.fps or rate, info.width, info.height) if annotate_to else None
     frames: list[FrameResult] = []
@@ -408,10 +419,17 @@ def _draw(image: np.ndarray, faces: tuple[TrackedFace, ...], session: VideoSessi
     return annotate_tracks(image, faces, labels)
 
 
+def probe_video(source: str | os.PathLike | bytes, name: str | None = None) -> VideoInfo:
+    """The clip's size, frame rate, duration and rotation, read from its container and first frame;
+    a file that is no video raises `VideoError`."""
+    with VideoReader(source, name=name) as reader:
+        return reader.info
+
+
 def failed_video(source: str, exc: BaseException, model: str | None = None) -> VideoResult:
     """The result of a clip whose analysis raised something other than a HowoldError (a bug)."""
     return VideoResult(source=source, model=model, error=f"{source}: unexpected error ({type(exc).__name__}: {brief(exc)}).")
 
 
-__all__ = ["FrameResult", "Person", "TrackedFace", "VideoError", "VideoOptions", "VideoResult", "VideoSession",
-           "analyse_video", "failed_video"]
+__all__ = ["FrameResult", "Person", "TrackedFace", "VideoError", "VideoInfo", "VideoOptions", "VideoResult",
+           "VideoSession", "analyse_video", "failed_video", "probe_video"]

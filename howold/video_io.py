@@ -7,6 +7,7 @@ a `VideoError` saying how to install it.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,6 +60,15 @@ def is_video(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
+def looks_like_video(data: bytes) -> bool:
+    """True when the bytes start like an MP4/MOV, Matroska/WebM or AVI file (photos never do;
+    HEIC shares MP4's box layout but names an image brand)."""
+    head = bytes(data[:16])
+    if head[4:8] == b"ftyp":
+        return head[8:12] not in (b"heic", b"heix", b"heim", b"heis", b"hevc", b"mif1", b"msf1", b"avif")
+    return head.startswith(b"\x1a\x45\xdf\xa3") or (head.startswith(b"RIFF") and head[8:12] == b"AVI ")
+
+
 class VideoReader:
     """An open clip: `info`, then `frames()` streams them. Use as a context manager.
 
@@ -67,15 +77,21 @@ class VideoReader:
     `truncated`; damage before any frame raises `VideoError`.
     """
 
-    def __init__(self, source: str | os.PathLike, name: str | None = None) -> None:
+    def __init__(self, source: str | os.PathLike | bytes, name: str | None = None) -> None:
         av = _av()
-        self.label = name or str(source)
+        self.label = name or ("video" if isinstance(source, bytes) else str(source))
         self.truncated = False
-        path = Path(source)
-        if not path.is_file():
-            raise VideoError(f"{self.label}: no such file." if not path.exists() else f"{self.label}: is not a file.")
+        if isinstance(source, bytes):  # an upload, read from memory
+            if not source:
+                raise VideoError(f"{self.label}: the file is empty.")
+            target = io.BytesIO(source)
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise VideoError(f"{self.label}: no such file." if not path.exists() else f"{self.label}: is not a file.")
+            target = os.fspath(path)
         try:
-            self._container = av.open(os.fspath(path), metadata_errors="ignore")
+            self._container = av.open(target, metadata_errors="ignore")
         except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
             raise VideoError(f"{self.label}: is not a video FFmpeg can read ({_reason(exc)}).") from exc
         if not self._container.streams.video:
