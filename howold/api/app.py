@@ -38,7 +38,7 @@ from howold.api.schemas import (
     VideoResultSchema,
 )
 from howold.api.settings import Settings
-from howold.api.upload import FORM_FIELD, read_upload
+from howold.api.upload import FORM_FIELD, read_upload, too_large
 from howold.detect import DetectOptions
 from howold.pipeline import PhotoResult, Predictor
 
@@ -221,13 +221,15 @@ async def predict(
     video, follow each person through it and return one settled age per person."""
     state.refuse_if_busy()  # early, so a busy server does not make the client send the photo
     settings = state.settings
-    limit = max(settings.max_upload_bytes, settings.max_video_bytes)
+    declared = request.headers.get("content-type", "").lower()
+    photo_limit, video_limit = settings.max_upload_bytes, settings.max_video_bytes
+    # a body declared as a photo or a video is held to its own limit while it arrives; any other to the larger
+    limit = photo_limit if declared.startswith("image/") else video_limit if declared.startswith("video/") else (
+        max(photo_limit, video_limit))
     upload = await read_upload(request, limit, settings.body_timeout_s)
     video = upload.media_type.startswith("video/") or is_video(upload.name) or looks_like_video(upload.data)
-    if not video and len(upload.data) > settings.max_upload_bytes:
-        raise HTTPException(413, f"The photo is larger than the limit of {settings.max_upload_mb:g} MiB.")
-    if video and len(upload.data) > settings.max_video_bytes:
-        raise HTTPException(413, f"The video is larger than the limit of {settings.max_video_mb:g} MiB.")
+    if len(upload.data) > (video_limit if video else photo_limit):
+        raise too_large(video_limit if video else photo_limit)
     if video:
         return await _predict_video(state, upload, fps, min_score, max_side)
     with state.admit():

@@ -74,19 +74,19 @@ async def read_body(request: Request, limit: int) -> bytes:
     """Return the whole body, refusing with 413 once it is known to be over `limit` bytes."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+        raise too_large(limit)
     body = bytearray()
     try:
         async for chunk in request.stream():
             body += chunk
             if len(body) > limit:
-                raise _too_large(limit)
+                raise too_large(limit)
     except ClientDisconnect as exc:  # nobody is left to read the answer; keep the log quiet
         raise HTTPException(400, "The client disconnected before the whole upload arrived.") from exc
     return bytes(body)
 
 
-def _too_large(limit: int) -> HTTPException:
+def too_large(limit: int) -> HTTPException:
     return HTTPException(413, f"The upload is larger than the limit of {_size(limit)}.")
 
 
