@@ -9,6 +9,7 @@ rule). Memory grows only with the looks kept: about 0.5 KB per face per sampled 
 
 from __future__ import annotations
 
+import io
 import os
 import time as clock
 from collections.abc import Callable
@@ -337,7 +338,7 @@ def analyse_video(
     options: VideoOptions | None = None,
     name: str | None = None,
     per_frame: bool = False,
-    annotate_to: str | os.PathLike | None = None,
+    annotate_to: str | os.PathLike | io.BytesIO | None = None,
     thumbnails: bool = False,
     on_frame: Callable[[int, float], None] | None = None,
     detect_options: dict[str, Any] | None = None,
@@ -345,9 +346,8 @@ def analyse_video(
     """Analyse a clip: each sampled frame's faces aged and tracked, one settled age per person.
 
     `source` is a file or the bytes of one. A clip that cannot be read gives a result with
-    `error`, not a raise. `per_frame=True` keeps
-    every analysed frame's faces in `frames`; `annotate_to` writes an MP4 of every frame with each
-    person's box, number and settling age (the frame's own estimate smaller below); `on_frame(n,
+    `error`, not a raise. `per_frame=True` keeps every analysed frame's faces in `frames`;
+    `annotate_to` (a file or a buffer) gets an MP4 of every frame with each person's box, number and settling age (the frame's own estimate smaller below); `on_frame(n,
     t)` is called after each analysed frame (n analysed so far, t its time), for progress bars;
     `detect_options` (`min_score=`, `max_side=`) override the predictor's detection settings.
     """

@@ -179,15 +179,23 @@ def upright(image: np.ndarray, rotation: float) -> np.ndarray:
 
 
 class VideoWriter:
-    """Write RGB frames to an MP4 (H.264, yuv420p) one at a time; sizes are rounded down to even."""
+    """Write RGB frames to an MP4 (H.264, yuv420p) one at a time, to a file (index first, so that
+    browsers play it as it loads) or a binary buffer (io.BytesIO; a fragmented MP4, which they play
+    too); sizes are rounded down to even."""
 
-    def __init__(self, path: str | os.PathLike, fps: float, width: int, height: int, crf: int = 23) -> None:
+    def __init__(self, path: str | os.PathLike | io.BytesIO, fps: float, width: int, height: int,
+                 crf: int = 23) -> None:
         av = _av()
-        self.path = Path(path)
+        buffer = isinstance(path, io.IOBase)
+        self.path = Path("video.mp4") if buffer else Path(path)
         self.width, self.height = max(2, width - width % 2), max(2, height - height % 2)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._container = av.open(os.fspath(self.path), mode="w", format="mp4")
+            if not buffer:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            target = path if buffer else os.fspath(self.path)
+            # the index first (faststart) rewrites a file once written; a buffer gets a fragmented MP4 instead
+            flags = "frag_keyframe+empty_moov+default_base_moof" if buffer else "+faststart"
+            self._container = av.open(target, mode="w", format="mp4", options={"movflags": flags})
         except (OSError, av.FFmpegError) as exc:
             raise VideoError(f"{self.path}: cannot write the video ({_reason(exc)}).") from exc
         rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
@@ -195,7 +203,7 @@ class VideoWriter:
                                                   rate=rate)
         self._stream.width, self._stream.height = self.width, self.height
         self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {"crf": str(crf), "preset": "veryfast", "movflags": "+faststart"}
+        self._stream.options = {"crf": str(crf), "preset": "veryfast"}
         self._av = av
 
     def write(self, image: np.ndarray) -> None:
@@ -212,8 +220,13 @@ class VideoWriter:
         try:
             for packet in self._stream.encode():
                 self._container.mux(packet)
+        except (OSError, self._av.FFmpegError) as exc:
+            raise VideoError(f"{self.path}: cannot write the video ({_reason(exc)}).") from exc
         finally:
-            self._container.close()
+            try:
+                self._container.close()
+            except (OSError, self._av.FFmpegError) as exc:
+                raise VideoError(f"{self.path}: cannot finish the video ({_reason(exc)}).") from exc
 
     def __enter__(self) -> VideoWriter:
         return self
