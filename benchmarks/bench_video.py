@@ -80,8 +80,8 @@ def main() -> None:
     args = parser.parse_args()
     predictor = Predictor(threads=args.threads).prepare()
     options = VideoOptions()
-    print(f"| clip | faces | persons | frames analysed | analysed frames/s | clip s per s | decode | detect | age "
-          f"| track |\n|---|---|---|---|---|---|---|---|---|---|")
+    print("| clip | faces | persons | frames analysed | analysed frames/s | clip s per s | decode | detect | age "
+          "| track |\n|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         for width, height in ((1280, 720), (1920, 1080)):
             for faces in (1, 10):

@@ -74,7 +74,8 @@ def _add_predict(commands) -> None:
     predict.add_argument("--annotate", metavar="DIR",
                          help="write copies with boxes and ages into DIR (an MP4 for each video)")
     predict.add_argument("--fps", type=float, default=VideoOptions.fps, metavar="N",
-                         help=f"videos: analyse N frames per second, every frame if fewer (default {VideoOptions.fps:g})")
+                         help="videos: analyse N frames per second, every frame if fewer "
+                              f"(default {VideoOptions.fps:g})")
     predict.add_argument("--per-frame", action="store_true",
                          help="videos: also write every analysed frame's faces to --json and --csv")
     predict.add_argument("--landmarks", action="store_true", help="draw the 5 landmarks when annotating")

@@ -44,7 +44,9 @@ class FaceTracker:
         try:
             from trackers import ByteTrackTracker
         except ImportError as exc:
-            raise VideoError(f"tracking faces in video needs the [video] extra: pip install 'howold[video]' ({exc}).")
+            raise VideoError(
+                f"tracking faces in video needs the [video] extra: pip install 'howold[video]' ({exc})."
+            ) from exc
         self._tracker = ByteTrackTracker(
             lost_track_buffer=max(1, round(lost_seconds * 30)),  # counted in 30 fps frames, scaled by frame_rate
             frame_rate=max(fps, 0.01),

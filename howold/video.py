@@ -347,7 +347,8 @@ def analyse_video(
 
     `source` is a file or the bytes of one. A clip that cannot be read gives a result with
     `error`, not a raise. `per_frame=True` keeps every analysed frame's faces in `frames`;
-    `annotate_to` (a file or a buffer) gets an MP4 of every frame with each person's box, number and settling age (the frame's own estimate smaller below); `on_frame(n,
+    `annotate_to` (a file or a buffer) gets an MP4 of every frame with each person's box, number
+    and settling age (the frame's own estimate smaller below); `on_frame(n,
     t)` is called after each analysed frame (n analysed so far, t its time), for progress bars;
     `detect_options` (`min_score=`, `max_side=`) override the predictor's detection settings.
     """
@@ -361,7 +362,8 @@ def analyse_video(
     except HowoldError as exc:
         return VideoResult(source=label, model=model, error=str(exc))
     except MemoryError as exc:
-        return VideoResult(source=label, model=model, error=f"{label}: the frames are too large to analyse ({brief(exc)}).")
+        error = f"{label}: the frames are too large to analyse ({brief(exc)})."
+        return VideoResult(source=label, model=model, error=error)
 
 
 def _rate(options: VideoOptions, info: VideoInfo) -> float:
@@ -428,7 +430,8 @@ def probe_video(source: str | os.PathLike | bytes, name: str | None = None) -> V
 
 def failed_video(source: str, exc: BaseException, model: str | None = None) -> VideoResult:
     """The result of a clip whose analysis raised something other than a HowoldError (a bug)."""
-    return VideoResult(source=source, model=model, error=f"{source}: unexpected error ({type(exc).__name__}: {brief(exc)}).")
+    error = f"{source}: unexpected error ({type(exc).__name__}: {brief(exc)})."
+    return VideoResult(source=source, model=model, error=error)
 
 
 __all__ = ["FrameResult", "Person", "TrackedFace", "VideoError", "VideoInfo", "VideoOptions", "VideoResult",

@@ -88,7 +88,8 @@ class VideoReader:
         else:
             path = Path(source)
             if not path.is_file():
-                raise VideoError(f"{self.label}: no such file." if not path.exists() else f"{self.label}: is not a file.")
+                reason = "no such file" if not path.exists() else "is not a file"
+                raise VideoError(f"{self.label}: {reason}.")
             target = os.fspath(path)
         try:
             self._container = av.open(target, metadata_errors="ignore")

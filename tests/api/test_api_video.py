@@ -57,7 +57,8 @@ def test_limits_are_one_sentence(client, long_clip, query, status, match):
 
 
 def test_a_broken_video_is_422(client):
-    response = client.post("/v1/predict", files={"file": ("bad.mp4", b"\x00\x00\x00\x18ftypisom" + bytes(40), "video/mp4")})
+    broken = b"\x00\x00\x00\x18ftypisom" + bytes(40)
+    response = client.post("/v1/predict", files={"file": ("bad.mp4", broken, "video/mp4")})
     assert response.status_code == 422 and response.json()["detail"].startswith("bad.mp4: is not a video")
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-from conftest import camera, write_clip
+from video_clips import camera, write_clip
 
 import howold
 from howold.video import VideoOptions, VideoSession, analyse_video
 
-GROUP_PHOTO = howold.__file__ and __import__("pathlib").Path(__file__).resolve().parents[3] / "shared" / "data" / (
-    "group-photos/Solvay_conference_1927.jpg")
+GROUP_PHOTO = Path(__file__).resolve().parents[3] / "shared" / "data" / "group-photos" / "Solvay_conference_1927.jpg"
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def test_a_pan_with_zoom_and_noise_gives_two_persons_with_stable_numbers(pan):
     for frame in pan.frames:
         by_person = {t.person: t.face.box[0] for t in frame.faces}
         assert set(by_person) == {1, 2}
-    left = {min(((t.face.box[0], t.person) for t in f.faces))[1] for f in pan.frames}
+    left = {min((t.face.box[0], t.person) for t in f.faces)[1] for f in pan.frames}
     assert len(left) == 1
 
 

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import background, write_clip
+from video_clips import background, write_clip
 
 from howold.errors import VideoError
 from howold.video_io import VideoReader, VideoWriter
@@ -108,8 +108,8 @@ def test_a_long_clip_streams_in_bounded_memory(tmp_path):
     with VideoReader(path) as reader:
         assert reader.info.duration == pytest.approx(7200, abs=31)
         last = None
-        for last in reader.frames():
-            pass
+        for frame in reader.frames():
+            last = frame
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert last.number == 239 and last.time == pytest.approx(7170) and peak < 5_000_000
