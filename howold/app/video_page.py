@@ -111,15 +111,21 @@ def webcam_section(load: Callable[[str | None], Predictor], model: str | None) -
     if reason:
         st.info(reason)
         return
+    if not st.toggle("Use the live camera", key="live_camera"):
+        return
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
     if "howold_live" not in st.session_state:  # one session of tracked persons per browser tab
         st.session_state["howold_live"] = LiveAges(load(model))
-    webrtc_streamer(
-        key="webcam", mode=WebRtcMode.SENDRECV, video_frame_callback=st.session_state["howold_live"],
-        media_stream_constraints={"video": True, "audio": False},
-        rtc_configuration={"iceServers": []},  # localhost needs no STUN server, and none can be reached offline
-    )  # fmt: skip
+    try:
+        webrtc_streamer(
+            key="webcam", mode=WebRtcMode.SENDRECV, video_frame_callback=st.session_state["howold_live"],
+            media_stream_constraints={"video": True, "audio": False},
+            rtc_configuration={"iceServers": []},  # localhost needs no STUN server, and none is reachable offline
+        )  # fmt: skip
+    except Exception as exc:  # the component needs a live Streamlit server and a browser with WebRTC
+        st.info(f"The live camera cannot start here ({type(exc).__name__}); uploaded videos still work.")
+        return
     st.caption("Each person keeps a number while in view; their age settles as frames add up.")
 
 
