@@ -2,9 +2,20 @@
 
 from howold.age_model import AgeModel, ModelInfo
 from howold.detect import Detection, FaceDetector
-from howold.errors import HowoldError, ImageError, ModelError, NoModelError
+from howold.errors import HowoldError, ImageError, ModelError, NoModelError, VideoError
+from howold.inputs import find_inputs
 from howold.io import load_image
-from howold.pipeline import Face, Predictor, predict
+from howold.pipeline import Face, PhotoResult, Predictor, predict
+from howold.video import (
+    Person,
+    TrackedFace,
+    VideoOptions,
+    VideoResult,
+    VideoSession,
+    analyse_video,
+    probe_video,
+)
+from howold.video_io import is_video, looks_like_video
 
 __version__ = "0.1.0"
 
@@ -18,8 +29,20 @@ __all__ = [
     "ModelError",
     "ModelInfo",
     "NoModelError",
+    "Person",
+    "PhotoResult",
     "Predictor",
+    "TrackedFace",
+    "VideoError",
+    "VideoOptions",
+    "VideoResult",
+    "VideoSession",
     "__version__",
+    "analyse_video",
+    "find_inputs",
+    "is_video",
     "load_image",
+    "looks_like_video",
     "predict",
+    "probe_video",
 ]

@@ -11,8 +11,8 @@ from pathlib import Path
 from howold import __version__
 from howold.detect import DetectOptions
 from howold.errors import HowoldError, OptionError
-from howold.io import IMAGE_SUFFIXES
 from howold.report import results_csv, results_json
+from howold.video import VideoOptions
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,14 +63,21 @@ def _add_optional(commands, module: str, function: str) -> None:
 def _add_predict(commands) -> None:
     predict = commands.add_parser(
         "predict",
-        help="estimate the age of every face in photos",
-        description="Estimate the age of every face in the given photos (files or folders).",
+        help="estimate the age of every face in photos, and of every person in videos",
+        description="Estimate the age of every face in the given photos, and of every person in the given videos "
+                    "(.mp4 .mov .mkv .webm .avi): files, folders, glob patterns or .txt lists of paths.",
     )
-    predict.add_argument("paths", nargs="+", metavar="PATH", help="photo files or folders")
+    predict.add_argument("paths", nargs="+", metavar="PATH", help="photo or video files, folders, patterns, lists")
     predict.add_argument("-r", "--recursive", action="store_true", help="look into sub-folders too")
     predict.add_argument("--json", metavar="FILE", help="write all results as JSON to FILE")
     predict.add_argument("--csv", metavar="FILE", help="write one row per face as CSV to FILE")
-    predict.add_argument("--annotate", metavar="DIR", help="write copies with boxes and ages into DIR")
+    predict.add_argument("--annotate", metavar="DIR",
+                         help="write copies with boxes and ages into DIR (an MP4 for each video)")
+    predict.add_argument("--fps", type=float, default=VideoOptions.fps, metavar="N",
+                         help="videos: analyse N frames per second, every frame if fewer "
+                              f"(default {VideoOptions.fps:g})")
+    predict.add_argument("--per-frame", action="store_true",
+                         help="videos: also write every analysed frame's faces to --json and --csv")
     predict.add_argument("--landmarks", action="store_true", help="draw the 5 landmarks when annotating")
     defaults = DetectOptions()
     predict.add_argument("--min-score", type=float, default=defaults.min_score, metavar="S",
@@ -85,41 +92,32 @@ def _add_predict(commands) -> None:
     predict.set_defaults(handler=run_predict)
 
 
-def find_images(paths: Iterable[str], recursive: bool = False) -> list[Path]:
-    """Return the image files named or held in folders, in a stable order."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            found.extend(
-                sorted(p for p in path.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            )
-        else:
-            found.append(path)  # a missing or odd file is reported by the loader, not skipped
-    return found
-
-
 # The command-line flag of each DetectOptions field, for messages.
-FLAGS = {"min_score": "--min-score", "max_side": "--max-side", "min_face_size": "--min-face"}
+FLAGS = {"min_score": "--min-score", "max_side": "--max-side", "min_face_size": "--min-face", "fps": "--fps"}
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from howold.pipeline import Predictor, failed
+    from howold import Predictor, find_inputs, is_video
+    from howold.pipeline import failed
 
     predictor = Predictor(
         model=args.model if args.model else _default_model(),
         **detect_options(args.min_score, args.max_side, args.min_face),
     )
-    files = find_images(args.paths, args.recursive)
-    if not files:
-        raise HowoldError("no image files found in the given paths.")
+    video = video_options(args.fps)
+    files = [Path(path) for path in find_inputs(args.paths, args.recursive)]
+    videos = any(is_video(path) for path in files)
     targets = annotation_targets(files, args.paths, Path(args.annotate)) if args.annotate else {}
     predictor.prepare()
     if predictor.missing_model_reason and not args.quiet:
         print(f"howold: {predictor.missing_model_reason}", file=sys.stderr)
     results, annotating = [], bool(targets)
-    for path in _progress(files, quiet=args.quiet):
+    for path in _progress(files, quiet=args.quiet or videos):
+        if is_video(path):
+            from howold.cli_video import predict_video
+
+            results.append(predict_video(predictor, path, video, targets.get(path) if annotating else None, args))
+            continue
         try:
             result = predictor.analyse(path)
         except Exception as exc:  # a photo that trips a bug must not stop the others
@@ -132,9 +130,9 @@ def run_predict(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print_warning_notes(results)
     if args.json:
-        _write_json(results, Path(args.json))
+        _write_text(Path(args.json), results_json(results, per_frame=args.per_frame))
     if args.csv:
-        _write_csv(results, Path(args.csv))
+        _write_text(Path(args.csv), results_csv(results, per_frame=args.per_frame))
     failures = [r for r in results if not r.ok]
     if failures:
         print(f"\n{len(failures)} of {len(results)} file(s) failed:", file=sys.stderr)
@@ -151,6 +149,14 @@ def detect_options(min_score: float, max_side: int, min_face: float) -> dict:
     except OptionError as exc:
         raise HowoldError(f"{FLAGS.get(exc.option, exc.option)} {exc.reason}.") from exc
     return {"min_score": options.min_score, "max_side": options.max_side, "min_face_size": options.min_face_size}
+
+
+def video_options(fps: float) -> VideoOptions:
+    """The video options as typed on a command line, checked; a value out of range names its flag."""
+    try:
+        return VideoOptions(fps=fps)
+    except OptionError as exc:
+        raise HowoldError(f"{FLAGS.get(exc.option, exc.option)} {exc.reason}.") from exc
 
 
 def _default_model():
@@ -192,7 +198,8 @@ def _print_warning_notes(results) -> None:
     """One plain sentence for each warning that came up, once, under the tables."""
     from howold.pipeline import WARNING_NOTES
 
-    seen = {w for result in results for face in result.faces for w in face.warnings}
+    seen = {w for result in results for face in getattr(result, "faces", getattr(result, "persons", ()))
+            for w in face.warnings}
     notes = [f"  {name}: {note}" for name, note in WARNING_NOTES.items() if name in seen]
     if notes:
         print("\nWarnings:\n" + "\n".join(notes))
@@ -202,13 +209,15 @@ def annotation_targets(files: list[Path], roots: Iterable[str], folder: Path) ->
     """Where each photo's annotated copy goes: its path below the folder it was found in (its name
     for a photo named directly), inside `folder`. Refuses, before any work, a plan that would
     write over an input photo or write two copies to one file."""
+    from howold import is_video
+
     folders = [Path(root) for root in roots if Path(root).is_dir()]
     targets: dict[Path, Path] = {}
     owners: dict[Path, Path] = {}
     inputs = {path.resolve(): path for path in files}
     for path in files:
         relative = next((path.relative_to(root) for root in folders if path.is_relative_to(root)), Path(path.name))
-        suffix = ".jpg" if path.suffix.lower() in (".jpg", ".jpeg") else ".png"
+        suffix = ".mp4" if is_video(path) else ".jpg" if path.suffix.lower() in (".jpg", ".jpeg") else ".png"
         target = folder / relative.with_suffix(suffix)
         key = target.resolve()
         if key in inputs:
@@ -237,14 +246,6 @@ def _write_annotated(path: Path, result, target: Path, landmarks: bool) -> bool:
               "the results still are.", file=sys.stderr)  # fmt: skip
         return False
     return True
-
-
-def _write_json(results, path: Path) -> None:
-    _write_text(path, results_json(results))
-
-
-def _write_csv(results, path: Path) -> None:
-    _write_text(path, results_csv(results))
 
 
 def _write_text(path: Path, text: str) -> None:
