@@ -122,7 +122,7 @@ def measure(predictor: Predictor, clips, frames: int, rng: np.random.Generator) 
 def closest(figures: dict, target: float = 0.8) -> float:
     """The rho whose coverage is closest to the target (the larger rho on a tie: the wider range)."""
     rows = figures["per_rho"]
-    return float(min(rows, key=lambda rho: (abs(rows[rho]["coverage"] - target), -float(rho))))
+    return float(min(rows, key=lambda rho: (round(abs(rows[rho]["coverage"] - target), 3), -float(rho))))
 
 
 def main() -> int:
