@@ -31,10 +31,15 @@ import numpy as np
 FULL_SIZE_PX = 96.0  # faces at least this many pixels across (short side) get full weight
 FULL_SHARPNESS = 72.0  # four times pipeline.BLUR_VARIANCE: sharper crops get full weight
 MIN_FACTOR = 0.05
-# Share of one look's error variance that all looks at a person share. 0.5 is a prior, not a fit: on clips
-# built from one labelled photo every look shares almost everything, so they cannot measure it; coverage of
-# the narrowed range on such clips is measured by scripts/video_coverage.py (see the README).
-SHARED = 0.5
+# Share of one look's error variance that all looks at a person share, chosen on UTKFace val clips by
+# `nice -n 10 python scripts/video_coverage.py --json coverage.json` (seed 0; 8 frames at 5/s, each clip
+# one photo panned and zoomed, with noise and JPEG per frame): the rho whose 80% range covers closest to 80%.
+# val, 200 clips: 0.815 covered, mean width 13.5 years (a single frame's range: 0.809, 13.6; 0.5 covered 0.705).
+# test, 200 clips: 0.790, 14.4 (a single frame: 0.788, 14.6). Such clips share almost all of each frame's
+# error, so 0.9 is an upper bound of the frames' correlation, the cautious end: on clips of 2-4 different
+# photos of one age (errors shared only through the age) it over-covers, test 0.97 at 17.7 years, where
+# 0.0 would give 0.81 at 12.1. A real clip of one person lies between; its face fools every frame alike.
+SHARED = 0.9
 
 
 def look_weight(score: float, side: float, sharpness: float | None) -> float:

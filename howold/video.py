@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from howold.errors import HowoldError, OptionError, VideoError, brief
-from howold.persons import combine, effective_looks, look_weight
+from howold.persons import SHARED, combine, effective_looks, look_weight
 from howold.pipeline import (
     CHILD_AGE,
     ELDERLY_AGE,
@@ -279,8 +279,10 @@ class VideoSession:
         """Every person so far with their settled age, in order of first appearance."""
         return tuple(self.person(number) for number in sorted(self._looks))
 
-    def person(self, number: int, latest: int | None = None) -> Person:
-        """A person's settled age from all their looks (or the `latest` few, for a live display)."""
+    def person(self, number: int, latest: int | None = None, shared: float = SHARED) -> Person:
+        """A person's settled age from all their looks (or the `latest` few, for a live display).
+        `shared` is the combination rule's share of error all looks share (`persons.SHARED`;
+        another value only to calibrate it, as scripts/video_coverage.py does)."""
         looks = self._looks[number]
         used = looks[-latest:] if latest else looks
         best = max(looks, key=lambda look: look.weight)
@@ -289,7 +291,7 @@ class VideoSession:
         if self._info is not None and used[0].probs is not None:
             age, low, high, n_eff = combine(
                 [look.age for look in used], np.stack([look.probs for look in used]),
-                [look.weight for look in used], self._info.interval, self._info.min_age,
+                [look.weight for look in used], self._info.interval, self._info.min_age, shared,
             )  # fmt: skip
         return Person(
             person=number, first_seen=looks[0].time, last_seen=looks[-1].time, frames=len(looks),
