@@ -75,7 +75,8 @@ def unpack(pack: Path, data_root: Path, cache_dir: Path, workers: int) -> Path:
         index = gzip.decompress((npz.parent / f"{npz.stem}.json.gz").read_bytes())
         (key_dir / f"{npz.stem}.json").write_bytes(index)
         say(f"unpacked {npz.stem}: {crops.shape}")
-    sha1 = {str(data_root / rel): h for rel, h in json.loads(gzip.decompress((pack / "sha1.json.gz").read_bytes())).items()}
+    packed = json.loads(gzip.decompress((pack / "sha1.json.gz").read_bytes()))
+    sha1 = {str(data_root / rel): h for rel, h in packed.items()}
     for path in sha1:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_bytes(b"x")

@@ -16,7 +16,6 @@ import argparse
 import gzip
 import io
 import json
-import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 

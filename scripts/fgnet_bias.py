@@ -29,7 +29,8 @@ def main(models: list[str]) -> None:
     print(f"FG-NET: {len(ages)} crops, {grey.mean():.0%} grey")
     for path in models:
         model = AgeModel(path).prepare()
-        probs = (softmax(model.logits(images)[0]) + softmax(model.logits(np.ascontiguousarray(images[:, :, ::-1]))[0])) / 2
+        flipped = np.ascontiguousarray(images[:, :, ::-1])
+        probs = (softmax(model.logits(images)[0]) + softmax(model.logits(flipped)[0])) / 2
         error = decode_distribution(probs, min_age=model.info.min_age)[0] - ages
         for name, mask in (("grey", grey), ("colour", ~grey)):
             for band, (low, high) in (("0-12", (0, 12)), ("13+", (13, 200))):
