@@ -41,13 +41,20 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("val", help="measure an ONNX age model on a labelled dataset")
     p.add_argument("--model", required=True, help="ONNX model with its sidecar")
     p.add_argument("--data", default="utkface",
-                   help="utkface, aaf, fairface, fgnet, appa_real, or a CSV path; with --calibrate several "
-                        "separated by commas (utkface,aaf), pooled")
+                   help="utkface, aaf, fairface, fgnet, appa_real, or a CSV path; with --calibrate or --choose-flip "
+                        "several separated by commas (utkface,aaf), pooled")
     p.add_argument("--split", default="test", help="train, val, test or all (fairface/fgnet: always all)")
     p.add_argument("--end-to-end", action="store_true", help="photo → detect → crop → model, no crop cache")
     p.add_argument("--json", help="write the full result here")
-    p.add_argument("--calibrate", action="store_true",
-                   help="fit the temperature on this (validation) split and write it into the sidecar")
+    choice = p.add_mutually_exclusive_group()
+    choice.add_argument("--calibrate", action="store_true",
+                        help="fit the temperature on this (validation) split and write it into the sidecar")
+    choice.add_argument("--choose-flip", action="store_true",
+                        help="keep flip averaging (twice the age model's cost) only if it lowers the MAE on this "
+                             "(validation) split, pooled over the sets, by --min-flip-gain; writes tta_flip into "
+                             "the sidecar")
+    p.add_argument("--min-flip-gain", type=float, default=0.1, metavar="YEARS",
+                   help="with --choose-flip: the MAE gain flip averaging must bring (default 0.1)")
     p.add_argument("--record", action="store_true", help="store the headline figures in the sidecar")
     p.add_argument("--degraded", action="store_true",
                    help="on a fixed degraded copy of the crops (low resolution, old print, grain and JPEG, hard "
@@ -114,8 +121,16 @@ def _export(args) -> int:
 
 def _val(args) -> int:
     _logging()
-    from howold.train.evaluate import calibrate, evaluate, format_result, record
+    from howold.train.evaluate import calibrate, choose_flip, evaluate, format_result, record
 
+    if args.choose_flip:
+        result = choose_flip(args.model, args.data, args.split, args.min_flip_gain, args.data_root,
+                             args.cache_dir, args.limit)
+        print(f"flip averaging: pooled {args.split} MAE {result['val_mae_flip']:.3f} with, "
+              f"{result['val_mae_noflip']:.3f} without -> tta_flip={result['tta_flip']}")
+        if args.json:
+            _write_json(args.json, result)
+        return 0
     if args.calibrate:
         result = calibrate(args.model, args.data, args.split, args.data_root, args.cache_dir, args.limit,
                            degraded=args.degraded)
@@ -128,11 +143,15 @@ def _val(args) -> int:
                       args.cache_dir, args.limit, degraded=args.degraded)
     print(format_result(result))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        _write_json(args.json, result)
     if args.record:
         record(args.model, result)
     return 0
+
+
+def _write_json(path: str, result: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=2))
 
 
 def _teach(args) -> int:

@@ -7,7 +7,6 @@ onnxruntime softmax probabilities must agree within 1e-4.
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from howold.age_model import SIDECAR_FORMAT, SIDECAR_VERSION, sidecar_path
+from howold.age_model import ModelInfo, write_model_info
 from howold.errors import ModelError
 from howold.train.data import MAX_AGE, MIN_AGE
 
@@ -49,21 +48,21 @@ def parity(onnx_path: str | Path, net: torch.nn.Module, input_size: int, n: int 
     return float(np.abs(got - expected).max())
 
 
-def sidecar_dict(cfg: dict, mean, std, metrics: dict, training: dict) -> dict:
+def model_info(cfg: dict, mean, std, metrics: dict, training: dict) -> ModelInfo:
+    """The sidecar of a model trained with `cfg` (a TrainConfig as a dict): its preprocessing, age
+    range and export choices."""
     d, m = cfg["data"], cfg["model"]
     import howold.crop
 
     margin = howold.crop.DEFAULT_MARGIN if d["crop_margin"] is None else d["crop_margin"]
-    return {
-        "format": SIDECAR_FORMAT, "format_version": SIDECAR_VERSION,
-        "name": cfg["name"], "version": str(cfg.get("version", "0.1.0")), "backbone": m["backbone"],
-        "input_size": int(d["input_size"]), "crop_size": int(d["crop_size"]), "crop_margin": float(margin),
-        "mean": [float(v) for v in mean], "std": [float(v) for v in std],
-        "output": "age_logits", "min_age": MIN_AGE, "max_age": MAX_AGE,
-        "temperature": 1.0, "interval": float(cfg["export"]["interval"]),
-        "tta_flip": bool(cfg["export"]["tta_flip"]),
-        "metrics": metrics, "training": training,
-    }
+    return ModelInfo(
+        name=cfg["name"], version=str(cfg.get("version", "0.1.0")), backbone=m["backbone"],
+        input_size=int(d["input_size"]), crop_size=int(d["crop_size"]), crop_margin=float(margin),
+        mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std),
+        output="age_logits", min_age=MIN_AGE, max_age=MAX_AGE,
+        temperature=1.0, interval=float(cfg["export"]["interval"]), tta_flip=bool(cfg["export"]["tta_flip"]),
+        metrics=metrics, training=training,
+    )
 
 
 def export(ckpt: str | Path, out: str | Path, opset: int = 17, check: bool = True,
@@ -105,10 +104,10 @@ def export(ckpt: str | Path, out: str | Path, opset: int = 17, check: bool = Tru
         "config": cfg, "onnx_opset": opset, "parity_max_abs_diff": diff,
     }
     released = {**cfg, "name": name or cfg["name"], "version": version or cfg.get("version", "0.1.0")}
-    sidecar = sidecar_dict(released, hp["mean"], hp["std"], metrics, training)
-    sidecar_path(out).write_text(json.dumps(sidecar, indent=2))
-    log.info("wrote %s and %s (parity %.2e)", out, sidecar_path(out).name, diff or 0.0)
-    return sidecar
+    info = model_info(released, hp["mean"], hp["std"], metrics, training)
+    written = write_model_info(out, info)
+    log.info("wrote %s and %s (parity %.2e)", out, written.name, diff or 0.0)
+    return info.to_dict()
 
 
 def _best_score(checkpoint: dict) -> float | None:
