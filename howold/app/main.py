@@ -17,15 +17,27 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from howold.annotate import annotate, face_thumbnail, reading_order
-from howold.detect import DetectOptions
-from howold.errors import HowoldError
-from howold.io import IMAGE_SUFFIXES, encode_png, load_image
-from howold.pipeline import WARNING_LABELS, WARNING_NOTES, Face, PhotoResult, Predictor, failed
-from howold.report import results_csv, results_json
+from howold import (
+    IMAGE_SUFFIXES,
+    WARNING_LABELS,
+    WARNING_NOTES,
+    DetectOptions,
+    Face,
+    HowoldError,
+    PhotoResult,
+    Predictor,
+    annotate,
+    encode_png,
+    face_thumbnail,
+    failed,
+    load_image,
+    reading_order,
+    results_csv,
+    results_json,
+)
 
 UPLOAD_TYPES = tuple(sorted(suffix.lstrip(".") for suffix in IMAGE_SUFFIXES))  # every format the CLI reads
-MAX_SIDES = (640, 960, 1280, 1920, 2560, 0)  # 0: full size
+MAX_SIDES = (640, 960, 1280, 1920, DetectOptions.SERVICE_MAX_SIDE, DetectOptions.FULL_SIZE)
 MODEL_ENV = "HOWOLD_MODEL"
 SORTS = {"position": "Position", "age": "Age, youngest first"}
 THUMB_PX = 100  # gallery cards' width in screen pixels: three fit side by side on a 390-pixel phone
@@ -42,7 +54,7 @@ class Settings:
     """What the sidebar sets: detection threshold, detection size, landmarks on the image."""
 
     min_score: float = DetectOptions.min_score
-    max_side: int = DetectOptions.max_side  # 0: full size
+    max_side: int = DetectOptions.max_side  # or DetectOptions.FULL_SIZE
     landmarks: bool = False
 
 
@@ -62,7 +74,7 @@ def load_predictor(model: str | None = None) -> Predictor:
 def analyse(data: bytes, name: str, min_score: float, max_side: int, model: str | None) -> PhotoResult:
     """Faces and ages of one uploaded photo, cached in memory by content and settings."""
     predictor = load_predictor(model)
-    return predictor.analyse(data, name=name, min_score=min_score, max_side=max_side or None)
+    return predictor.analyse(data, name=name, min_score=min_score, max_side=max_side)
 
 
 def header() -> None:
@@ -88,7 +100,7 @@ def sidebar() -> Settings:
         )  # fmt: skip
         max_side = st.select_slider(
             "Maximum image side (pixels)", options=MAX_SIDES, value=DetectOptions.max_side,
-            format_func=lambda side: f"{side}" if side else "full size",
+            format_func=lambda side: "full size" if side == DetectOptions.FULL_SIZE else f"{side}",
             help="The detector sees the photo shrunk to this size; larger finds smaller faces, slower.",
         )  # fmt: skip
         landmarks = st.checkbox("Show landmarks", help="Eyes, nose tip and mouth corners.")

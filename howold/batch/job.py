@@ -32,10 +32,7 @@ import ray
 import ray.data
 import ray.exceptions
 
-from howold.errors import HowoldError
-from howold.io import IMAGE_SUFFIXES
-from howold.pipeline import PhotoResult, Predictor, failed
-from howold.report import CSV_COLUMNS, csv_rows
+from howold import CSV_COLUMNS, IMAGE_SUFFIXES, HowoldError, PhotoResult, Predictor, csv_rows, failed
 
 # Files named on the command line with these suffixes hold a list of paths, one per line.
 LIST_SUFFIXES = frozenset({".txt", ".lst"})

@@ -14,11 +14,13 @@ import os
 import sys
 from pathlib import Path
 
+from howold import require_extra
+
 
 def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register `train`, `export`, `val` and `teach` on the CLI's subparsers."""
     p = subparsers.add_parser(
-        "train", help="train an age model (needs howold[train])",
+        "train", help="train an age model (needs the [train] extra)",
         description="Train from a YAML config; KEY=VALUE overrides set dotted keys, e.g. "
                     "trainer.max_epochs=2 data.batch_size=32 model.backbone=tiny_vit_5m_224 "
                     "model.pretrained=none. Multi-GPU: trainer.accelerator=gpu trainer.devices=4 "
@@ -29,7 +31,7 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from <run dir>/checkpoints/last.ckpt")
     p.set_defaults(handler=_train)
 
-    p = subparsers.add_parser("export", help="checkpoint → ONNX model + JSON sidecar")
+    p = subparsers.add_parser("export", help="checkpoint → ONNX model + JSON sidecar (needs the [train] extra)")
     p.add_argument("ckpt", help="Lightning checkpoint (.ckpt) written by howold train")
     p.add_argument("--out", required=True, help="ONNX file to write; the sidecar gets the same stem + .json")
     p.add_argument("--opset", type=int, default=17)
@@ -92,6 +94,7 @@ def _quiet_threads() -> None:
 
 
 def _train(args) -> int:
+    require_extra("train", "train")
     _quiet_threads()
     _logging()
     from howold.train.config import load_config
@@ -108,6 +111,7 @@ def _train(args) -> int:
 
 
 def _export(args) -> int:
+    require_extra("export", "train")
     _quiet_threads()
     _logging()
     from howold.train.export import export
@@ -120,6 +124,8 @@ def _export(args) -> int:
 
 
 def _val(args) -> int:
+    if args.degraded:  # the degradations are torch transforms
+        require_extra("val --degraded", "train")
     _logging()
     from howold.train.evaluate import calibrate, choose_flip, evaluate, format_result, record
 
@@ -163,14 +169,3 @@ def _teach(args) -> int:
     print(json.dumps(summary, indent=2))
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (python -m howold.train.cli ...) for when howold.cli is not wired yet."""
-    parser = argparse.ArgumentParser(prog="howold")
-    add_train_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.handler(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
