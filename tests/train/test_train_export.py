@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("lightning")
 pytest.importorskip("timm")
 
-from howold.train.cli import main  # noqa: E402
+from howold.cli import main  # noqa: E402
 from howold.train.config import load_config  # noqa: E402
 from howold.train.export import PARITY_TOLERANCE, export  # noqa: E402
 from howold.train.run import train  # noqa: E402
@@ -194,7 +194,7 @@ def test_distillation_from_an_exported_teacher(tmp_path, faces_csv, face_paths):
     if not face_paths:
         pytest.skip("no fixture faces in tests/fixtures/faces")
     from howold.errors import HowoldError
-    from howold.train.module import AgeDataModule
+    from howold.train.datamodule import AgeDataModule
     from howold.train.teacher import write_teacher_targets
 
     first = train(one_batch_config(tmp_path / "a", faces_csv, "tf_efficientnet_lite0", "bundled"))
