@@ -49,7 +49,8 @@ def write_tiny_age_model(
         "backbone": "tiny-test-net", "input_size": 32, "crop_size": 64, "crop_margin": 0.5,
         "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "output": "age_logits",
         "min_age": 0, "max_age": classes - 1, "temperature": 1.0, "interval": 0.8,
-        "tta_flip": False, "metrics": {"utkface_test_mae": 99.0}, "training": {},
+        "tta_flip": False, "training": {},
+        "metrics": {"utkface_test": {"overall": {"n": 25, "mae": 9.9, "coverage": 0.8}}},
     }  # fmt: skip
     info.update(sidecar or {})
     write_model_info(path, ModelInfo.from_dict(info))

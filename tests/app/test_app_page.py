@@ -63,7 +63,7 @@ def test_page_has_title_note_settings_and_about(has_model):
     assert at.expander[0].label == "About"
     about = " ".join(md.value for md in at.expander[0].markdown)
     if has_model:
-        assert "mean absolute error" in about
+        assert "**UTKFace test set, photo to age:** mean absolute error" in about
     else:
         assert at.info[0].value.startswith("No age model is installed")
     assert at.dataframe == [] and at.error == []
@@ -135,7 +135,9 @@ def test_a_given_model_shows_ages_and_its_mae(tiny_model, composite_jpeg, monkey
     page.run()
     about = " ".join(md.value for md in page.expander[0].markdown)
     assert "tiny 0.0.1 (tiny-test-net)" in about
-    assert "99.00 years (`utkface_test_mae`)" in about
+    assert "**UTKFace test set, face crops:** mean absolute error 9.90 years over 25 faces; " \
+           "the 80% range holds the true age for 80%." in about
+    assert "val_mae" not in about
     assert page.info == []
 
 

@@ -140,7 +140,7 @@ def test_writer_takes_only_a_model_info(tmp_path, tiny_model):
 def test_update_merges_metrics_and_checks_the_change(tiny_model):
     info = update_model_info(tiny_model, tta_flip=True, metrics={"flip_choice": {"tta_flip": True}})
     assert read_model_info(tiny_model) == info
-    assert info.tta_flip and info.metrics == {"utkface_test_mae": 99.0, "flip_choice": {"tta_flip": True}}
+    assert info.tta_flip and set(info.metrics) == {"utkface_test", "flip_choice"}
     with pytest.raises(ModelError, match="does not fit a howold age model .temperature must be positive"):
         update_model_info(tiny_model, temperature=0.0)
     assert read_model_info(tiny_model) == info  # a refused change writes nothing
