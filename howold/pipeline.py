@@ -278,8 +278,8 @@ def blur_variance(crop: np.ndarray) -> float:
 
 def no_model_message() -> str:
     return (
-        "No age model is installed, so faces are found but not aged. Reinstall howold "
-        "(`pip install --force-reinstall howold`) or pass --model FILE.onnx with its .json sidecar."
+        "No age model is installed, so faces are found but not aged. Reinstall howold from its checkout "
+        "(`pip install -e .`) or pass --model FILE.onnx with its .json sidecar."
     )
 
 

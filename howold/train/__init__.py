@@ -1,4 +1,4 @@
-"""Training for howold's age model (optional extra: `pip install howold[train]`).
+"""Training for howold's age model (optional extra: `pip install -e '.[train]'` in the checkout).
 
 Nothing at inference imports this package. Modules:
 `config` (YAML + dotted overrides into typed dataclasses), `data` (dataset label loaders, torch-free),

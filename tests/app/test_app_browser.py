@@ -90,6 +90,9 @@ def test_upload_shows_every_face_with_its_age(page, composite_jpeg, has_model, t
     photo.write_bytes(composite_jpeg)
     uploader = page.locator('[data-testid="stFileUploader"]')
     uploader.get_by_text("25MB per file").wait_for()  # the app's own upload limit is in force
+    # the button as docs/app.md names it (its inner text starts with the icon's ligature name)
+    labels = [text.split()[-1] for text in uploader.get_by_role("button").all_inner_texts() if text.strip()]
+    assert labels == ["Upload"], labels
     uploader.locator('input[type="file"]').set_input_files(photo)
 
     page.get_by_text("4 faces found").wait_for()
