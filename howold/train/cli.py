@@ -38,6 +38,8 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-check", action="store_true", help="skip the torch vs onnxruntime parity check")
     p.add_argument("--name", help="the model's name in its sidecar (default: the training config's)")
     p.add_argument("--version", help="the model's version in its sidecar (default: the training config's)")
+    p.add_argument("--no-flip", action="store_true",
+                   help="no flip averaging in the sidecar, whatever the training config says")
     p.set_defaults(handler=_export)
 
     p = subparsers.add_parser("val", help="measure an ONNX age model on a labelled dataset")
@@ -117,7 +119,7 @@ def _export(args) -> int:
     from howold.train.export import export
 
     sidecar = export(args.ckpt, args.out, opset=args.opset, check=not args.no_check, name=args.name,
-                     version=args.version)
+                     version=args.version, tta_flip=False if args.no_flip else None)
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')} "
           f"(parity max abs diff {sidecar['training']['parity_max_abs_diff']})")
     return 0

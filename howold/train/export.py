@@ -67,9 +67,10 @@ def model_info(cfg: TrainConfig, mean, std, metrics: dict, training: dict) -> Mo
 
 
 def export(ckpt: str | Path, out: str | Path, opset: int = 17, check: bool = True,
-           name: str | None = None, version: str | None = None) -> dict:
-    """Write `out` (.onnx) and its sidecar; return the sidecar dict. `name` and `version` replace
-    the training config's (a run released under another name than it was trained under)."""
+           name: str | None = None, version: str | None = None, tta_flip: bool | None = None) -> dict:
+    """Write `out` (.onnx) and its sidecar; return the sidecar dict. `name`, `version` and `tta_flip`
+    replace the training config's (a run released under another name than it was trained under; a
+    copy without flip averaging, e.g. as a distillation teacher)."""
     from howold.train.checkpoints import load_module
 
     ckpt, out = Path(ckpt), Path(out)
@@ -103,7 +104,8 @@ def export(ckpt: str | Path, out: str | Path, opset: int = 17, check: bool = Tru
         "data": {"train": cfg.data.train, "val": cfg.data.val},
         "config": hp["cfg"], "onnx_opset": opset, "parity_max_abs_diff": diff,
     }
-    released = dataclasses.replace(cfg, name=name or cfg.name, version=version or cfg.version)
+    export_cfg = cfg.export if tta_flip is None else dataclasses.replace(cfg.export, tta_flip=tta_flip)
+    released = dataclasses.replace(cfg, name=name or cfg.name, version=version or cfg.version, export=export_cfg)
     info = model_info(released, hp["mean"], hp["std"], metrics, training)
     written = write_model_info(out, info)
     log.info("wrote %s and %s (parity %.2e)", out, written.name, diff or 0.0)

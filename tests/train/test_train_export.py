@@ -77,6 +77,11 @@ def test_val_and_calibrate_cli(tmp_path, faces_csv, face_paths):
     assert main(["export", summary["best_checkpoint"], "--out", str(model), "--name", "released",
                  "--version", "9.8.7"]) == 0
     assert json.loads(model.with_suffix(".json").read_text())["version"] == "9.8.7"
+    teacher = tmp_path / "noflip.onnx"
+    assert main(["export", summary["best_checkpoint"], "--out", str(teacher), "--no-flip", "--no-check"]) == 0
+    assert json.loads(teacher.with_suffix(".json").read_text())["tta_flip"] is False
+    assert json.loads(model.with_suffix(".json").read_text())["tta_flip"] is True  # the config's default
+    assert teacher.read_bytes() == model.read_bytes()  # the same network
     out = tmp_path / "val.json"
     args = ["val", "--model", str(model), "--data", str(faces_csv), "--split", "val",
             "--cache-dir", str(tmp_path / "cache"), "--json", str(out), "--calibrate", "--record"]
