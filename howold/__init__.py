@@ -8,13 +8,7 @@ OpenCV and onnxruntime load only when a name that needs them is touched.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
-
-try:
-    __version__ = version("howold")
-except PackageNotFoundError:  # run from a checkout that was never installed
-    __version__ = "0+unknown"
 
 # each public name and the module that defines it
 _EXPORTS = {
@@ -98,12 +92,25 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
+    if name == "__version__":
+        value = _version()
+    elif name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name]), name)
+    else:
         raise AttributeError(f"module 'howold' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
     globals()[name] = value  # the next lookup is an ordinary attribute
     return value
+
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml's), read when first asked for: reading
+    package metadata costs a third of `howold --help`'s imports."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("howold")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "0+unknown"
 
 
 def __dir__() -> list[str]:

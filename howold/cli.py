@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from howold import DetectOptions, HowoldError, __version__
+from howold import DetectOptions, HowoldError
 from howold.api.cli import add_serve_command
 from howold.app.launch import add_app_command
 from howold.batch.cli import add_batch_command
@@ -57,6 +57,8 @@ class VersionAction(argparse.Action):
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from howold import __version__
+
         print(f"howold {__version__}, {shipped_model()}")
         parser.exit()
 
