@@ -313,7 +313,8 @@ def main() -> None:
         downloads(results)
 
 
-DATASET_NAMES = {"utkface": "UTKFace", "aaf": "All-Age-Faces", "fgnet": "FG-NET", "appa_real": "APPA-REAL"}
+DATASET_NAMES = {"utkface": "UTKFace", "aaf": "All-Age-Faces", "fgnet": "FG-NET", "fairface": "FairFace",
+                 "appa_real": "APPA-REAL"}
 
 
 def measured_figures(metrics: dict, interval: float = 0.8) -> list[str]:
@@ -323,16 +324,20 @@ def measured_figures(metrics: dict, interval: float = 0.8) -> list[str]:
     lines = []
     for key, value in metrics.items():
         match = re.fullmatch(r"(\w+?)_(test|all)(_end_to_end)?", key)
-        overall = value.get("overall") if isinstance(value, dict) else None
-        if not match or not isinstance(overall, dict) or not overall.get("n"):
+        if not match or not isinstance(value, dict):
             continue
+        overall, bins = value.get("overall") or {}, value.get("bins") or {}
         data, split, end_to_end = match.groups()
         name = f"{DATASET_NAMES.get(data, data)}{' test set' if split == 'test' else ''}"
         how = "photo to age" if end_to_end else "face crops"
-        line = f"**{name}, {how}:** mean absolute error {overall['mae']:.2f} years over {overall['n']} faces"
-        if "coverage" in overall:
-            line += f"; the {round(100 * interval)}% range holds the true age for {overall['coverage']:.0%}"
-        lines.append(line + ".")
+        if overall.get("n"):
+            line = f"**{name}, {how}:** mean absolute error {overall['mae']:.2f} years over {overall['n']} faces"
+            if "coverage" in overall:
+                line += f"; the {round(100 * interval)}% range holds the true age for {overall['coverage']:.0%}"
+            lines.append(line + ".")
+        elif bins.get("n"):  # labelled with age bins (e.g. 20-29) only
+            lines.append(f"**{name}, {how}:** the rounded age falls in the labelled age bin for "
+                         f"{bins['bin_hit_rate']:.0%} of {bins['n']} faces.")
     return lines
 
 
