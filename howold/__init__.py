@@ -34,9 +34,9 @@ _EXPORTS = {
     "load_image": "howold.io",
     "save_image": "howold.io",
     "encode_png": "howold.io",
-    "annotate": "howold.annotate",
-    "face_thumbnail": "howold.annotate",
-    "reading_order": "howold.annotate",
+    "annotate": "howold.draw",
+    "face_thumbnail": "howold.draw",
+    "reading_order": "howold.draw",
     # results as CSV and JSON
     "CSV_COLUMNS": "howold.report",
     "csv_rows": "howold.report",
@@ -119,8 +119,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from howold.age_model import DEFAULT_MODEL_PATH, AgeModel, ModelInfo, read_model_info
-    from howold.annotate import annotate, face_thumbnail, reading_order
     from howold.detect import Detection, FaceDetector
+    from howold.draw import annotate, face_thumbnail, reading_order
     from howold.errors import HowoldError, ImageError, ModelError, NoModelError, OptionError
     from howold.extras import MissingExtraError, require_extra
     from howold.io import IMAGE_SUFFIXES, encode_png, load_image, save_image

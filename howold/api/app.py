@@ -10,6 +10,7 @@ import hmac
 import logging
 from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import replace
 from typing import Annotated, Any
 
 import anyio
@@ -204,7 +205,8 @@ async def predict(
                 overrides["min_score"] = min_score
             if max_side is not None:
                 overrides["max_side"] = max_side
-            return state.default.analyse(upload.data, name=upload.name, **overrides)
+            options = replace(state.default.options, **overrides)
+            return state.default.analyse(upload.data, name=upload.name, options=options)
 
         result = await anyio.to_thread.run_sync(run, limiter=state.limiter)
     if not result.ok:

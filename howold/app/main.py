@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +75,8 @@ def load_predictor(model: str | None = None) -> Predictor:
 def analyse(data: bytes, name: str, min_score: float, max_side: int, model: str | None) -> PhotoResult:
     """Faces and ages of one uploaded photo, cached in memory by content and settings."""
     predictor = load_predictor(model)
-    return predictor.analyse(data, name=name, min_score=min_score, max_side=max_side)
+    options = replace(predictor.options, min_score=min_score, max_side=max_side)
+    return predictor.analyse(data, name=name, options=options)
 
 
 def header() -> None:

@@ -137,13 +137,14 @@ def test_writer_takes_only_a_model_info(tmp_path, tiny_model):
         write_model_info(tmp_path / "m.onnx", read_model_info(tiny_model).to_dict())
 
 
-def test_update_merges_metrics_and_checks_the_change(tiny_model):
-    info = update_model_info(tiny_model, tta_flip=True, metrics={"flip_choice": {"tta_flip": True}})
-    assert read_model_info(tiny_model) == info
+def test_update_merges_metrics_and_checks_the_change(tmp_path):
+    model = write_tiny_age_model(tmp_path)  # its own: the session's tiny model is shared
+    info = update_model_info(model, tta_flip=True, metrics={"flip_choice": {"tta_flip": True}})
+    assert read_model_info(model) == info
     assert info.tta_flip and set(info.metrics) == {"utkface_test", "flip_choice"}
     with pytest.raises(ModelError, match="does not fit a howold age model .temperature must be positive"):
-        update_model_info(tiny_model, temperature=0.0)
-    assert read_model_info(tiny_model) == info  # a refused change writes nothing
+        update_model_info(model, temperature=0.0)
+    assert read_model_info(model) == info  # a refused change writes nothing
 
 
 def test_missing_model_file(tmp_path):

@@ -27,6 +27,22 @@ def test_all_lists_exactly_the_lazy_names_and_each_resolves():
         howold.pipeline_internals  # noqa: B018
 
 
+def test_no_public_name_is_also_a_submodule():
+    # importing the submodule would bind the package attribute to the module, hiding the public name
+    submodules = {p.stem for p in PACKAGE.glob("*.py")}
+    submodules |= {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert not set(howold.__all__) & submodules
+
+
+def test_public_names_resolve_after_their_modules_were_imported():
+    code = ("import howold.draw, howold.pipeline, howold.report, howold.io\n"
+            "from howold import annotate, predict, results_csv, load_image\n"
+            "print(all(callable(f) and f.__module__.startswith('howold.') for f in (annotate, predict, results_csv, "
+            "load_image)))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.stdout.strip() == "True", run.stderr
+
+
 def test_version_comes_from_the_package_metadata():
     from importlib.metadata import version
 
