@@ -7,6 +7,7 @@ when the extra is there and says in one sentence what to install when it is not.
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 from howold.errors import HowoldError
 
@@ -37,10 +38,14 @@ class MissingExtraError(HowoldError):
 def missing_module(extra: str) -> str | None:
     """The first module of `extra` that cannot be imported, or None when all are there."""
     for module in EXTRA_MODULES[extra]:
+        if module in sys.modules:  # imported already (some, like optuna_integration, have no __spec__)
+            if sys.modules[module] is None:  # blocked
+                return module
+            continue
         try:
             if importlib.util.find_spec(module) is None:
                 return module
-        except (ImportError, ValueError):  # a parent package missing, or a module set to None
+        except (ImportError, ValueError):  # a parent package missing, or a broken spec
             return module
     return None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,13 @@ def test_require_extra_names_what_to_install(monkeypatch):
         require_extra("app", "app")
     with pytest.raises(ValueError, match="extra: expected one of"):
         require_extra("app", "gui")
+
+
+def test_an_imported_module_without_a_spec_counts_as_installed(monkeypatch):
+    lazy = types.ModuleType("streamlit")  # lazy modules (optuna_integration's) have __spec__ None
+    lazy.__spec__ = None
+    monkeypatch.setitem(sys.modules, "streamlit", lazy)
+    require_extra("app", "app")
 
 
 @pytest.mark.parametrize(
