@@ -1,4 +1,5 @@
-"""howold: find every face in a photo and estimate how old each person looks, with a range.
+"""howold: find every face in a photo and estimate how old each person looks, with a range; in a
+video, follow each person and settle their age.
 
 The public names below are what the frontends (`howold.cli`, `app`, `api`, `batch`) use; everything
 else is internal. Each loads on first use, so `import howold` (and `howold --help`) stays light: numpy,
@@ -21,6 +22,18 @@ _EXPORTS = {
     "WARNINGS": "howold.pipeline",
     "WARNING_LABELS": "howold.pipeline",
     "WARNING_NOTES": "howold.pipeline",
+    # videos
+    "analyse_video": "howold.video",
+    "probe_video": "howold.video",
+    "failed_video": "howold.video",
+    "VideoResult": "howold.video",
+    "VideoSession": "howold.video",
+    "Person": "howold.video",
+    "TrackedFace": "howold.video",
+    "VideoOptions": "howold.options",
+    "VIDEO_SUFFIXES": "howold.video_io",
+    "is_video": "howold.video_io",
+    "looks_like_video": "howold.video_io",
     # its parts
     "AgeModel": "howold.age_model",
     "ModelInfo": "howold.age_model",
@@ -29,7 +42,8 @@ _EXPORTS = {
     "FaceDetector": "howold.detect",
     "Detection": "howold.detect",
     "DetectOptions": "howold.options",
-    # images in and out
+    # inputs, images in and out
+    "find_inputs": "howold.inputs",
     "IMAGE_SUFFIXES": "howold.io",
     "load_image": "howold.io",
     "save_image": "howold.io",
@@ -37,6 +51,7 @@ _EXPORTS = {
     "annotate": "howold.draw",
     "face_thumbnail": "howold.draw",
     "reading_order": "howold.draw",
+    "annotate_tracks": "howold.draw",
     # results as CSV and JSON
     "CSV_COLUMNS": "howold.report",
     "csv_rows": "howold.report",
@@ -48,8 +63,11 @@ _EXPORTS = {
     "ModelError": "howold.errors",
     "NoModelError": "howold.errors",
     "OptionError": "howold.errors",
+    "VideoError": "howold.errors",
     "MissingExtraError": "howold.extras",
     "require_extra": "howold.extras",
+    "missing_module": "howold.extras",
+    "install_hint": "howold.extras",
 }
 
 # the same names, written out for readers and linters (a test checks the two agree)
@@ -63,6 +81,17 @@ __all__ = [
     "WARNINGS",
     "WARNING_LABELS",
     "WARNING_NOTES",
+    "analyse_video",
+    "probe_video",
+    "failed_video",
+    "VideoResult",
+    "VideoSession",
+    "Person",
+    "TrackedFace",
+    "VideoOptions",
+    "VIDEO_SUFFIXES",
+    "is_video",
+    "looks_like_video",
     "AgeModel",
     "ModelInfo",
     "DEFAULT_MODEL_PATH",
@@ -70,6 +99,7 @@ __all__ = [
     "FaceDetector",
     "Detection",
     "DetectOptions",
+    "find_inputs",
     "IMAGE_SUFFIXES",
     "load_image",
     "save_image",
@@ -77,6 +107,7 @@ __all__ = [
     "annotate",
     "face_thumbnail",
     "reading_order",
+    "annotate_tracks",
     "CSV_COLUMNS",
     "csv_rows",
     "results_csv",
@@ -86,8 +117,11 @@ __all__ = [
     "ModelError",
     "NoModelError",
     "OptionError",
+    "VideoError",
     "MissingExtraError",
     "require_extra",
+    "missing_module",
+    "install_hint",
 ]
 
 
@@ -120,11 +154,12 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from howold.age_model import DEFAULT_MODEL_PATH, AgeModel, ModelInfo, read_model_info
     from howold.detect import Detection, FaceDetector
-    from howold.draw import annotate, face_thumbnail, reading_order
-    from howold.errors import HowoldError, ImageError, ModelError, NoModelError, OptionError
-    from howold.extras import MissingExtraError, require_extra
+    from howold.draw import annotate, annotate_tracks, face_thumbnail, reading_order
+    from howold.errors import HowoldError, ImageError, ModelError, NoModelError, OptionError, VideoError
+    from howold.extras import MissingExtraError, install_hint, missing_module, require_extra
+    from howold.inputs import find_inputs
     from howold.io import IMAGE_SUFFIXES, encode_png, load_image, save_image
-    from howold.options import DetectOptions
+    from howold.options import DetectOptions, VideoOptions
     from howold.pipeline import (
         WARNING_LABELS,
         WARNING_NOTES,
@@ -136,3 +171,13 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         predict,
     )
     from howold.report import CSV_COLUMNS, csv_rows, results_csv, results_json
+    from howold.video import (
+        Person,
+        TrackedFace,
+        VideoResult,
+        VideoSession,
+        analyse_video,
+        failed_video,
+        probe_video,
+    )
+    from howold.video_io import VIDEO_SUFFIXES, is_video, looks_like_video

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from howold import DetectOptions, HowoldError
+from howold import DetectOptions, HowoldError, VideoOptions
 from howold.api.cli import add_serve_command
 from howold.app.launch import add_app_command
 from howold.batch.cli import add_batch_command
@@ -79,15 +79,20 @@ def shipped_model() -> str:
 def _add_predict(commands) -> None:
     predict = commands.add_parser(
         "predict",
-        help="estimate the age of every face in photos",
-        description="Estimate the age of every face in the given photos (files or folders).",
+        help="estimate the age of every face in photos, and of every person in videos",
+        description="Estimate the age of every face in the given photos, and of every person in the given videos "
+                    "(.mp4 .mov .mkv .webm .avi): files, folders, glob patterns or .txt lists of paths.",
     )
     predict.add_argument("paths", nargs="+", metavar="PATH",
-                         help="photo files or folders; - reads one photo from stdin")
+                         help="photo or video files, folders, patterns, lists; - reads one photo from stdin")
     predict.add_argument("-r", "--recursive", action="store_true", help="look into sub-folders too")
     predict.add_argument("--json", metavar="FILE", help="write all results as JSON to FILE (- for stdout)")
     predict.add_argument("--csv", metavar="FILE", help="write one row per face as CSV to FILE (- for stdout)")
-    predict.add_argument("--annotate", metavar="DIR", help="write copies with boxes and ages into DIR")
+    predict.add_argument("--annotate", metavar="DIR",
+                         help="write copies with boxes and ages into DIR (an MP4 for each video)")
+    VideoOptions.add_arguments(predict)
+    predict.add_argument("--per-frame", action="store_true",
+                         help="videos: also write every analysed frame's faces to --json and --csv")
     predict.add_argument("--landmarks", action="store_true", help="draw the 5 landmarks when annotating")
     DetectOptions.add_arguments(predict)
     predict.add_argument("--model", metavar="FILE", help="ONNX age model with its .json sidecar (default: shipped)")
@@ -95,25 +100,8 @@ def _add_predict(commands) -> None:
     predict.set_defaults(handler=run_predict)
 
 
-def find_images(paths: Iterable[str], recursive: bool = False) -> list[Path]:
-    """Return the image files named or held in folders, in a stable order."""
-    from howold import IMAGE_SUFFIXES
-
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            found.extend(
-                sorted(p for p in path.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            )
-        else:
-            found.append(path)  # a missing or odd file is reported by the loader, not skipped
-    return found
-
-
 def run_predict(args: argparse.Namespace) -> int:
-    from howold import Predictor, failed
+    from howold import Predictor, failed, find_inputs, is_video
 
     if args.json == STDIO and args.csv == STDIO:
         raise HowoldError("--json - and --csv - would both write to stdout; send one of them to a file.")
@@ -123,16 +111,21 @@ def run_predict(args: argparse.Namespace) -> int:
     predictor = Predictor(
         model=args.model if args.model else _default_model(), **asdict(DetectOptions.from_arguments(args))
     )
-    files = find_images(args.paths, args.recursive)
-    if not files:
-        raise HowoldError("no image files found in the given paths.")
+    video = VideoOptions.from_arguments(args)
+    files = [Path(path) for path in find_inputs(args.paths, args.recursive)]
+    videos = any(is_video(path) for path in files)
     targets = annotation_targets(files, args.paths, Path(args.annotate)) if args.annotate else {}
     predictor.prepare()
     if predictor.missing_model_reason and not args.quiet:
         print(f"howold: {predictor.missing_model_reason}", file=sys.stderr)
     results, annotating = [], bool(targets)
     stdin = sys.stdin.buffer.read() if Path(STDIO) in files else None
-    for path in _progress(files, quiet=args.quiet):
+    for path in _progress(files, quiet=args.quiet or videos):
+        if is_video(path):
+            from howold.cli_video import predict_video
+
+            results.append(predict_video(predictor, path, video, targets.get(path) if annotating else None, args))
+            continue
         source, name = (stdin, "stdin") if path == Path(STDIO) else (path, None)
         try:
             result = predictor.analyse(source, name=name)
@@ -146,9 +139,13 @@ def run_predict(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print_warning_notes(results, stream=table)
     if args.json:
-        _write_json(results, args.json)
+        from howold import results_json
+
+        _write_text(args.json, results_json(results, per_frame=args.per_frame))
     if args.csv:
-        _write_csv(results, args.csv)
+        from howold import results_csv
+
+        _write_text(args.csv, results_csv(results, per_frame=args.per_frame))
     failures = [r for r in results if not r.ok]
     if failures:
         print(f"\n{len(failures)} of {len(results)} file(s) failed:", file=sys.stderr)
@@ -196,7 +193,8 @@ def _print_warning_notes(results, stream=sys.stdout) -> None:
     """One plain sentence for each warning that came up, once, under the tables."""
     from howold import WARNING_NOTES
 
-    seen = {w for result in results for face in result.faces for w in face.warnings}
+    seen = {w for result in results for face in getattr(result, "faces", getattr(result, "persons", ()))
+            for w in face.warnings}
     notes = [f"  {name}: {note}" for name, note in WARNING_NOTES.items() if name in seen]
     if notes:
         print("\nWarnings:\n" + "\n".join(notes), file=stream)
@@ -206,6 +204,8 @@ def annotation_targets(files: list[Path], roots: Iterable[str], folder: Path) ->
     """Where each photo's annotated copy goes: its path below the folder it was found in (its name
     for a photo named directly), inside `folder`. Refuses, before any work, a plan that would
     write over an input photo or write two copies to one file."""
+    from howold import is_video
+
     folders = [Path(root) for root in roots if Path(root).is_dir()]
     targets: dict[Path, Path] = {}
     owners: dict[Path, Path] = {}
@@ -213,7 +213,7 @@ def annotation_targets(files: list[Path], roots: Iterable[str], folder: Path) ->
     for path in files:
         relative = next((path.relative_to(root) for root in folders if path.is_relative_to(root)), Path(path.name))
         relative = Path("stdin") if path == Path(STDIO) else relative
-        suffix = ".jpg" if path.suffix.lower() in (".jpg", ".jpeg") else ".png"
+        suffix = ".mp4" if is_video(path) else ".jpg" if path.suffix.lower() in (".jpg", ".jpeg") else ".png"
         target = folder / relative.with_suffix(suffix)
         key = target.resolve()
         if key in inputs:
@@ -242,18 +242,6 @@ def _write_annotated(source, result, target: Path, landmarks: bool) -> bool:
               "the results still are.", file=sys.stderr)  # fmt: skip
         return False
     return True
-
-
-def _write_json(results, path: str) -> None:
-    from howold import results_json
-
-    _write_text(path, results_json(results))
-
-
-def _write_csv(results, path: str) -> None:
-    from howold import results_csv
-
-    _write_text(path, results_csv(results))
 
 
 def _write_text(name: str, text: str) -> None:

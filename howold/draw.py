@@ -291,3 +291,30 @@ def _font(size: int):
         except (TypeError, ImportError, OSError):  # Pillow without FreeType: fixed bitmap font
             _fonts[size] = ImageFont.load_default()
     return _fonts[size]
+
+
+def annotate_tracks(image: np.ndarray, faces: Sequence, settled: dict[int, str]) -> np.ndarray:
+    """Return a copy of a video frame with each tracked face boxed and labelled '#2 · 34 (31-37)' (the
+    person's settling age, `settled[person]`), and the frame's own estimate smaller under the box
+    ('now 36'). `faces` are `howold.video.TrackedFace`; a face not yet tracked gets its box only."""
+    canvas = Image.fromarray(image).convert("RGB")
+    draw = ImageDraw.Draw(canvas)
+    boxes = [tracked.face.box for tracked in faces]
+    texts = [f"#{t.person} · {settled.get(t.person, t.face.label)}".replace("–", "-") if t.person else "?"
+             for t in faces]
+    labels = place_labels(canvas.size, boxes, texts)
+    for tracked, label in zip(faces, labels):
+        face = tracked.face
+        colour = _colour(face, False) if tracked.person else LEGEND_BACKGROUND
+        draw.rectangle(face.box, outline=colour, width=line_width(face.box, canvas.size))
+        if tracked.person and label.box is not None:
+            _draw_label(draw, label, colour)
+        if face.age is not None:
+            size = max(min_text_size(canvas.size), label.size * 2 // 3)
+            x1, _, _, y2 = face.box
+            now = Label(0, f"now {round(face.age)}", None, size)
+            width, height = label_size(now.text, size)
+            left = min(max(0.0, x1), canvas.width - width)
+            top = min(y2 + 1, canvas.height - height)
+            _draw_label(draw, Label(0, now.text, (left, top, left + width, top + height), size), LEGEND_BACKGROUND)
+    return np.asarray(canvas)

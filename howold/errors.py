@@ -9,6 +9,10 @@ class ImageError(HowoldError):
     """An image could not be read: missing, empty, truncated, not an image, or too large."""
 
 
+class VideoError(HowoldError):
+    """A video could not be read or written: missing, not a video, no frames, or damaged."""
+
+
 class ModelError(HowoldError):
     """A model file or its sidecar is missing, corrupt, or does not fit howold."""
 

@@ -18,9 +18,17 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "app": ("streamlit",),
     "api": ("fastapi", "fastapi_offline", "uvicorn", "python_multipart", "pydantic", "pydantic_settings"),
     "batch": ("ray", "pyarrow"),
+    "video": ("av", "trackers"),
+    "webcam": ("streamlit_webrtc",),
 }
 # the extra of pyproject.toml that installs each group (howold tune comes with [train])
 INSTALLED_BY = {"tune": "train"}
+
+
+def install_hint(extra: str) -> str:
+    """How to install an extra, as the messages of every command and module that needs one say it."""
+    install = INSTALLED_BY.get(extra, extra)
+    return f"pip install -e '.[{install}]' in the howold checkout"
 
 
 class MissingExtraError(HowoldError):
@@ -29,8 +37,7 @@ class MissingExtraError(HowoldError):
     def __init__(self, command: str, extra: str, missing: str) -> None:
         install = INSTALLED_BY.get(extra, extra)
         super().__init__(
-            f"howold {command} needs the [{install}] extra ({missing} is not installed): "
-            f"pip install -e '.[{install}]' in the howold checkout."
+            f"howold {command} needs the [{install}] extra ({missing} is not installed): {install_hint(extra)}."
         )
         self.command, self.extra, self.missing = command, install, missing
 

@@ -1,5 +1,6 @@
-"""Settings owned by the core, each with its default and bounds written once; light (standard library
-only) so that frontends can build their arguments, sliders and fields from it without loading models."""
+"""Settings owned by the core (how faces are found, how a video is read), each with its default,
+bounds and command-line flag written once; light (standard library only) so that frontends build
+their arguments, sliders and fields from them without loading a model."""
 
 from __future__ import annotations
 
@@ -69,6 +70,56 @@ class DetectOptions:
         """The options given by the flags of `add_arguments`; a value out of range is a HowoldError
         naming its flag."""
         values = {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
+        try:
+            return cls(**values)
+        except OptionError as exc:
+            raise HowoldError(f"{cls.FLAGS.get(exc.option, exc.option)} {exc.reason}.") from exc
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """How a clip is read, and the one place each video option's default and bounds live.
+
+    `fps`: frames analysed per second of clip (every frame when the clip has fewer), at most
+    `MAX_FPS`. `lost_seconds`: how long a face may vanish and keep its person number.
+    `max_seconds`: analyse at most this much of the clip (None: all of it).
+
+    The REST API holds uploads to `SERVICE_MAX_SECONDS` of clip, `SERVICE_MAX_MB` of file and
+    `SERVICE_MAX_FPS`, and the web page to `PAGE_MAX_SECONDS`.
+    """
+
+    fps: float = 5.0
+    lost_seconds: float = 3.0  # how long a lost face keeps its person number (howold.track)
+    max_seconds: float | None = None
+
+    MAX_FPS: ClassVar[float] = 60.0
+    SERVICE_MAX_SECONDS: ClassVar[float] = 60.0
+    SERVICE_MAX_MB: ClassVar[int] = 50
+    SERVICE_MAX_FPS: ClassVar[float] = 10.0
+    PAGE_MAX_SECONDS: ClassVar[float] = 120.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fps <= self.MAX_FPS:
+            raise OptionError("fps", f"must be above 0 and at most {self.MAX_FPS:g}, got {self.fps}")
+        if not 0 <= self.lost_seconds <= 60:
+            raise OptionError("lost_seconds", f"must be between 0 and 60, got {self.lost_seconds}")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise OptionError("max_seconds", f"must be above 0, got {self.max_seconds}")
+
+    # the command-line flag of each option that has one (howold predict)
+    FLAGS: ClassVar[dict[str, str]] = {"fps": "--fps"}
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Add the video flags, with their defaults, to a command's parser."""
+        parser.add_argument(cls.FLAGS["fps"], type=float, default=cls.fps, metavar="N",
+                            help=f"videos: analyse N frames per second, every frame if fewer (default {cls.fps:g})")
+
+    @classmethod
+    def from_arguments(cls, args: argparse.Namespace) -> VideoOptions:
+        """The options given by the flags of `add_arguments`; a value out of range is a HowoldError
+        naming its flag."""
+        values = {name: getattr(args, name) for name in cls.FLAGS if hasattr(args, name)}
         try:
             return cls(**values)
         except OptionError as exc:

@@ -134,6 +134,17 @@ class PhotoResult:
         }
 
 
+@dataclass(frozen=True)
+class FaceEstimate:
+    """A face and what combining several looks at it needs: `probs`, its calibrated age distribution
+    over the model's ages min_age..max_age (None without an age model), and `sharpness`, the
+    variance of the Laplacian of its crop (`blur_variance`; None without an age model)."""
+
+    face: Face
+    probs: np.ndarray | None = None
+    sharpness: float | None = None
+
+
 class Predictor:
     """Holds the detector and the age model, loaded once, for repeated `predict` calls.
 
@@ -202,8 +213,17 @@ class Predictor:
         """
         return self._faces(open_photo(image), options)[0]
 
+    def estimate(self, image: np.ndarray, options: DetectOptions | None = None) -> list[FaceEstimate]:
+        """Like `predict` for one RGB uint8 frame, each face with its calibrated age distribution and
+        sharpness: what `howold.video` needs to combine a person's frames."""
+        return self._estimates(Photo(image), options)[0]
+
     def _faces(self, photo: Photo, options: DetectOptions | None = None) -> tuple[list[Face], int]:
         """The photo's largest faces (at most max_faces) with their ages, and how many were left out."""
+        estimates, dropped = self._estimates(photo, options)
+        return [e.face for e in estimates], dropped
+
+    def _estimates(self, photo: Photo, options: DetectOptions | None = None):
         options = self.options if options is None else options
         small, scale = photo.shrunk(options.max_side)
         detections = self.detector.detect_scaled(small, scale, photo.shape, options.min_score, options.min_face_size)
@@ -212,13 +232,17 @@ class Predictor:
         kept = self.detector.refine_small(kept, photo.region, photo.shape)
         kept.sort(key=lambda d: -d.width * d.height)
         if not kept or self.age_model is None:
-            return [_face(d, None, None, None, None) for d in kept], dropped
+            return [FaceEstimate(_face(d, None, None, None, None)) for d in kept], dropped
         info = self.age_model.info
         crops = np.stack([_crop(photo, d.landmarks, info.crop_size, info.crop_margin) for d in kept])
         quality = [quality_warnings(d, crop) for d, crop in zip(kept, crops)]
         estimates = self.age_model.predict(crops, poor=np.array([bool(q) for q in quality]))
         faces = [
-            _face(d, crop, estimates.age[i], estimates.low[i], estimates.high[i], quality[i])
+            FaceEstimate(
+                _face(d, crop, estimates.age[i], estimates.low[i], estimates.high[i], quality[i]),
+                probs=estimates.probs[i],
+                sharpness=blur_variance(crop),
+            )
             for i, (d, crop) in enumerate(zip(kept, crops))
         ]
         return faces, dropped

@@ -8,35 +8,44 @@ import json
 from collections.abc import Sequence
 
 from howold.pipeline import PhotoResult
+from howold.video import VideoResult
 
+# Photos give one row per face; videos one per person (`person`, when they were seen, in how many
+# analysed frames; the box is their best look's), or with --per-frame one per face per frame (`time`).
 CSV_COLUMNS = (
     "source", "status", "face", "age", "age_low", "age_high", "score",
     "x1", "y1", "x2", "y2", "warnings", "error",
+    "person", "first_seen", "last_seen", "frames", "time",
 )  # fmt: skip
 
 
-
-def results_json(results: Sequence[PhotoResult]) -> str:
-    """Return the results as a JSON document: {"howold_version": ..., "results": [...]}."""
+def results_json(results: Sequence[PhotoResult | VideoResult], per_frame: bool = False) -> str:
+    """Return the results as a JSON document: {"howold_version": ..., "results": [...]}; a video's
+    entry lists its persons, and with `per_frame` every analysed frame's faces too."""
     from howold import __version__
 
-    payload = {"howold_version": __version__, "results": [r.to_dict() for r in results]}
+    entries = [r.to_dict(per_frame=per_frame) if isinstance(r, VideoResult) else r.to_dict() for r in results]
+    payload = {"howold_version": __version__, "results": entries}
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
-def results_csv(results: Sequence[PhotoResult]) -> str:
-    """Return one CSV row per face, plus one per photo without a face or with an error."""
+def results_csv(results: Sequence[PhotoResult | VideoResult], per_frame: bool = False) -> str:
+    """Return one CSV row per face of a photo and per person of a video (per face per analysed
+    frame with `per_frame`), plus one per file without a face or with an error."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
     writer.writeheader()
-    writer.writerows(csv_rows(results))
+    writer.writerows(csv_rows(results, per_frame))
     return buffer.getvalue()
 
 
-def csv_rows(results: Sequence[PhotoResult]) -> list[dict]:
+def csv_rows(results: Sequence[PhotoResult | VideoResult], per_frame: bool = False) -> list[dict]:
     """Return the CSV rows as dicts keyed by CSV_COLUMNS."""
     rows = []
     for result in results:
+        if isinstance(result, VideoResult):
+            rows.extend(video_rows(result, per_frame))
+            continue
         if not result.ok or not result.faces:
             status = "error" if not result.ok else "no_face"
             rows.append({"source": result.source, "status": status, "error": result.error or ""})
@@ -51,3 +60,30 @@ def csv_rows(results: Sequence[PhotoResult]) -> list[dict]:
                 "warnings": ";".join(face.warnings), "error": "",
             })  # fmt: skip
     return rows
+
+
+def video_rows(result: VideoResult, per_frame: bool = False) -> list[dict]:
+    """A clip's rows: one per person (or per face per analysed frame), or one saying why there are none."""
+    if not result.ok or not result.persons:
+        status = "error" if not result.ok else "no_face"
+        return [{"source": result.source, "status": status, "error": result.error or ""}]
+    if per_frame:
+        return [
+            _box_row(result.source, tracked.face.to_dict(), person=tracked.person, face=number,
+                     score=tracked.face.to_dict()["score"], time=round(frame.time, 3))
+            for frame in result.frames for number, tracked in enumerate(frame.faces, start=1)
+        ]  # fmt: skip
+    return [
+        _box_row(result.source, person.to_dict(), person=person.person, first_seen=round(person.first_seen, 3),
+                 last_seen=round(person.last_seen, 3), frames=person.frames)
+        for person in result.persons
+    ]
+
+
+def _box_row(source: str, data: dict, **extra) -> dict:
+    x1, y1, x2, y2 = data["box"]
+    return {
+        "source": source, "status": "ok", "age": data["age"], "age_low": data["age_low"],
+        "age_high": data["age_high"], "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+        "warnings": ";".join(data["warnings"]), "error": "", **extra,
+    }  # fmt: skip

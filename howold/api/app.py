@@ -21,16 +21,28 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from howold import DetectOptions, PhotoResult, Predictor, __version__
+from howold import (
+    DetectOptions,
+    HowoldError,
+    PhotoResult,
+    Predictor,
+    VideoOptions,
+    __version__,
+    analyse_video,
+    is_video,
+    looks_like_video,
+    probe_video,
+)
 from howold.api.schemas import (
     ErrorSchema,
     HealthSchema,
     ModelInfoSchema,
     PhotoResultSchema,
     ReadySchema,
+    VideoResultSchema,
 )
 from howold.api.settings import Settings
-from howold.api.upload import FORM_FIELD, read_upload
+from howold.api.upload import FORM_FIELD, read_upload, too_large
 
 log = logging.getLogger("howold.api")
 
@@ -39,6 +51,10 @@ IMAGE_MEDIA_TYPES = (
     "image/png",
     "image/webp",
     "image/heic",
+    "video/mp4",
+    "video/quicktime",
+    "video/webm",
+    "video/x-matroska",
     "application/octet-stream",
 )
 
@@ -158,7 +174,11 @@ _binary = {"type": "string", "format": "binary"}
 _PREDICT_BODY = {
     "requestBody": {
         "required": True,
-        "description": f"The photo: a multipart form with the field '{FORM_FIELD}', or the raw bytes.",
+        "description": (
+            f"The photo or short video: a multipart form with the field '{FORM_FIELD}', or the raw bytes. "
+            f"Videos (MP4, MOV, WebM, MKV, AVI) may be up to {VideoOptions.SERVICE_MAX_MB} MiB and "
+            f"{VideoOptions.SERVICE_MAX_SECONDS:g} s long by default (HOWOLD_MAX_VIDEO_MB, HOWOLD_MAX_VIDEO_SECONDS)."
+        ),
         "content": {
             "multipart/form-data": {
                 "schema": {
@@ -175,7 +195,7 @@ _PREDICT_BODY = {
 
 @v1.post(
     "/predict",
-    response_model=PhotoResultSchema,
+    response_model=PhotoResultSchema | VideoResultSchema,
     responses=_errors(401, 408, 413, 415, 422, 503),
     openapi_extra=_PREDICT_BODY,
 )
@@ -193,20 +213,61 @@ async def predict(
             description="detector input size, long side in pixels",
         ),
     ] = None,
+    fps: Annotated[
+        float | None,
+        Query(gt=0, le=VideoOptions.SERVICE_MAX_FPS, description=f"videos: frames analysed per second "
+              f"(default {VideoOptions.fps:g})"),
+    ] = None,
 ) -> dict[str, Any]:
-    """Find every face in the photo and estimate each one's age with an 80% range."""
+    """Find every face in the photo and estimate each one's age with an 80% range; for a short
+    video, follow each person through it and return one settled age per person."""
     state.refuse_if_busy()  # early, so a busy server does not make the client send the photo
-    upload = await read_upload(request, state.settings.max_upload_bytes, state.settings.body_timeout_s)
+    settings = state.settings
+    declared = request.headers.get("content-type", "").lower()
+    photo_limit, video_limit = settings.max_upload_bytes, settings.max_video_bytes
+    # a body declared as a photo or a video is held to its own limit while it arrives; any other to the larger
+    limit = photo_limit if declared.startswith("image/") else video_limit if declared.startswith("video/") else (
+        max(photo_limit, video_limit))
+    upload = await read_upload(request, limit, settings.body_timeout_s)
+    video = upload.media_type.startswith("video/") or is_video(upload.name) or looks_like_video(upload.data)
+    if len(upload.data) > (video_limit if video else photo_limit):
+        raise too_large(video_limit if video else photo_limit)
+    if video:
+        return await _predict_video(state, upload, fps, min_score, max_side)
     with state.admit():
 
         def run() -> PhotoResult:
-            overrides: dict[str, Any] = {}
-            if min_score is not None:
-                overrides["min_score"] = min_score
-            if max_side is not None:
-                overrides["max_side"] = max_side
-            options = replace(state.default.options, **overrides)
+            options = detect_options(state.default, min_score, max_side)
             return state.default.analyse(upload.data, name=upload.name, options=options)
+
+        result = await anyio.to_thread.run_sync(run, limiter=state.limiter)
+    if not result.ok:
+        raise HTTPException(422, result.error)
+    return result.to_dict()
+
+
+def detect_options(predictor: Predictor, min_score: float | None, max_side: int | None) -> DetectOptions:
+    """The predictor's detection options with a request's query parameters (None: not given)."""
+    given = {"min_score": min_score, "max_side": max_side}
+    return replace(predictor.options, **{k: v for k, v in given.items() if v is not None})
+
+
+async def _predict_video(state: ServerState, upload, fps, min_score, max_side) -> dict[str, Any]:
+    limit = state.settings.max_video_seconds
+    with state.admit():
+
+        def run():
+            try:
+                info = probe_video(upload.data, name=upload.name)
+            except HowoldError as exc:
+                raise HTTPException(422, str(exc)) from exc
+            if info.duration and info.duration > limit + 0.5:
+                raise HTTPException(
+                    413, f"{upload.name}: the clip is {info.duration:.0f} s long; the limit is {limit:g} s."
+                )
+            options = VideoOptions(fps=fps or VideoOptions.fps, max_seconds=limit)
+            detect = detect_options(state.default, min_score, max_side)
+            return analyse_video(state.default, upload.data, options, name=upload.name, detect=detect)
 
         result = await anyio.to_thread.run_sync(run, limiter=state.limiter)
     if not result.ok:

@@ -45,11 +45,47 @@ class PhotoResultSchema(_Strict):
     error: str | None = Field(description="why the photo could not be read; null when it was")
 
 
+class PersonSchema(_Strict):
+    """One person followed through a clip, with the age settled over their frames."""
+
+    person: int = Field(ge=1, description="1, 2, ... in order of first appearance")
+    first_seen: float = Field(ge=0, description="seconds into the clip")
+    last_seen: float = Field(ge=0, description="seconds into the clip")
+    frames: int = Field(ge=1, description="analysed frames their face was found in")
+    age: float | None = Field(description="settled age in years")
+    age_low: float | None = Field(description="low end of the 80% range")
+    age_high: float | None = Field(description="high end of the 80% range")
+    looks: float = Field(ge=0, description="how many equally good frames the evidence is worth")
+    box: tuple[float, float, float, float] = Field(description="their best look's box, x1, y1, x2, y2")
+    best_time: float = Field(ge=0, description="when their best look was, in seconds")
+    warnings: list[FaceWarning]
+
+
+class VideoResultSchema(_Strict):
+    """One clip: its size and length, the frames read and analysed, and one entry per person."""
+
+    source: str
+    kind: Literal["video"]
+    width: int = Field(ge=0)
+    height: int = Field(ge=0)
+    fps: float = Field(ge=0, description="the clip's frame rate")
+    duration: float = Field(ge=0, description="seconds")
+    rotation: int = Field(description="degrees the clip's display matrix turned it by")
+    frames_read: int = Field(ge=0)
+    frames_analysed: int = Field(ge=0)
+    model: str | None = Field(description="age model as 'name version'; null without one")
+    persons: list[PersonSchema]
+    truncated: bool = Field(description="the file ended early; the results cover what could be read")
+    stopped_at: float | None = Field(description="analysis stopped at this many seconds (a limit)")
+    error: str | None
+    frames: list[dict[str, Any]] | None = Field(default=None, description="per analysed frame, when asked for")
+
+
 class ResultsSchema(_Strict):
     """The document `howold predict --json FILE` writes."""
 
     howold_version: str
-    results: list[PhotoResultSchema]
+    results: list[PhotoResultSchema | VideoResultSchema]
 
 
 class ErrorSchema(_Strict):

@@ -7,7 +7,7 @@ import os
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from howold import DetectOptions
+from howold import DetectOptions, VideoOptions
 
 MIB = 1024 * 1024
 
@@ -47,7 +47,11 @@ class Settings(BaseSettings):
         description="default detector input size",
     )
     threads: int | None = Field(default=None, ge=1, description="onnxruntime threads per session")
-    max_upload_mb: float = Field(default=20.0, gt=0, description="largest request body, in MiB")
+    max_upload_mb: float = Field(default=20.0, gt=0, description="largest photo upload, in MiB")
+    max_video_mb: float = Field(default=VideoOptions.SERVICE_MAX_MB, gt=0, description="largest video upload, in MiB")
+    max_video_seconds: float = Field(
+        default=VideoOptions.SERVICE_MAX_SECONDS, gt=0, description="longest video accepted, in seconds"
+    )
     max_in_flight: int = Field(default=16, ge=1, description="predict requests accepted at once")
     concurrency: int = Field(default_factory=_default_concurrency, ge=1, description="inferences run at once")
     retry_after_s: int = Field(default=1, ge=0, description="Retry-After sent with a 503")
@@ -56,3 +60,7 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * MIB)
+
+    @property
+    def max_video_bytes(self) -> int:
+        return int(self.max_video_mb * MIB)

@@ -29,19 +29,20 @@ class Upload:
 
     data: bytes
     name: str
+    media_type: str = ""
 
 
 async def read_upload(request: Request, limit: int, timeout: float) -> Upload:
-    """Return the image sent as a raw body or as the multipart field `file`; the whole body must
-    arrive within `timeout` seconds (408 otherwise)."""
+    """Return the image or video sent as a raw body or as the multipart field `file`; the whole
+    body must arrive within `timeout` seconds (408 otherwise)."""
     media_type, params = parse_options_header(request.headers.get("content-type"))
     media_type = media_type.decode("latin-1").lower()
     is_form = media_type == "multipart/form-data"
     if not (is_form or _is_image_type(media_type)):
         raise HTTPException(
             415,
-            f"Content type {media_type!r} is not accepted; send an image body (image/* or "
-            f"application/octet-stream) or a multipart form with the image in the field '{FORM_FIELD}'.",
+            f"Content type {media_type!r} is not accepted; send an image or video body (image/*, video/* or "
+            f"application/octet-stream) or a multipart form with the file in the field '{FORM_FIELD}'.",
         )
     try:
         with anyio.fail_after(timeout):
@@ -53,7 +54,7 @@ async def read_upload(request: Request, limit: int, timeout: float) -> Upload:
             headers={"Connection": "close"},
         ) from exc
     if not is_form:
-        return Upload(body, DEFAULT_NAME)
+        return Upload(body, DEFAULT_NAME, media_type)
     boundary = params.get(b"boundary")
     if not boundary:
         raise HTTPException(422, "The multipart form has no boundary in its Content-Type header.")
@@ -61,26 +62,26 @@ async def read_upload(request: Request, limit: int, timeout: float) -> Upload:
 
 
 def _is_image_type(media_type: str) -> bool:
-    return media_type == "" or media_type.startswith("image/") or media_type in RAW_TYPES
+    return media_type == "" or media_type.startswith(("image/", "video/")) or media_type in RAW_TYPES
 
 
 async def read_body(request: Request, limit: int) -> bytes:
     """Return the whole body, refusing with 413 once it is known to be over `limit` bytes."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+        raise too_large(limit)
     body = bytearray()
     try:
         async for chunk in request.stream():
             body += chunk
             if len(body) > limit:
-                raise _too_large(limit)
+                raise too_large(limit)
     except ClientDisconnect as exc:  # nobody is left to read the answer; keep the log quiet
         raise HTTPException(400, "The client disconnected before the whole upload arrived.") from exc
     return bytes(body)
 
 
-def _too_large(limit: int) -> HTTPException:
+def too_large(limit: int) -> HTTPException:
     return HTTPException(413, f"The upload is larger than the limit of {_size(limit)}.")
 
 
@@ -125,8 +126,10 @@ def parse_form(body: bytes, boundary: bytes) -> Upload:
         part_type, _ = parse_options_header(part["headers"].get("content-type"))
         part_type = part_type.decode("latin-1").lower()
         if not _is_image_type(part_type):
-            raise HTTPException(415, f"The form field '{FORM_FIELD}' has content type {part_type!r}, not an image.")
+            raise HTTPException(
+                415, f"The form field '{FORM_FIELD}' has content type {part_type!r}, not an image or a video."
+            )
         name = disposition.get(b"filename", b"").decode("utf-8", "replace")
         name = PurePosixPath(name.replace("\\", "/")).name.strip()  # no client folders
-        return Upload(bytes(part["data"]), name or DEFAULT_NAME)
+        return Upload(bytes(part["data"]), name or DEFAULT_NAME, part_type)
     raise HTTPException(422, f"The multipart form has no field named '{FORM_FIELD}' with the image.")

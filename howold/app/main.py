@@ -312,6 +312,10 @@ def main() -> None:
     results = [render_photo(name, data, settings, key=str(i)) for i, (name, data) in enumerate(photos)]
     if results:
         downloads(results)
+    from howold.app.video_page import video_section, webcam_section
+
+    video_section(load_predictor, model_path(), settings.min_score, settings.max_side)
+    webcam_section(load_predictor, model_path())
 
 
 DATASET_NAMES = {"utkface": "UTKFace", "aaf": "All-Age-Faces", "fgnet": "FG-NET", "fairface": "FairFace",

@@ -15,11 +15,11 @@ def add_batch_command(subparsers) -> None:
     """Add `howold batch` to the `howold` command's subparsers."""
     batch = subparsers.add_parser(
         "batch",
-        help="estimate ages for many photos on Ray, into a Parquet file (needs the [batch] extra)",
+        help="estimate ages for many photos and videos on Ray, into a Parquet file (needs the [batch] extra)",
         description=(
             "Estimate the age of every face in many photos with Ray Data, locally or on a Ray "
-            "cluster, and write one Parquet row per face (plus one per photo without a face or "
-            "with an error). Finished batches are committed to OUT.parts/ as the job runs and "
+            "cluster, and write one Parquet row per face (one per person for a video; plus one per file "
+            "without a face or with an error). Finished batches are committed to OUT.parts/ as the job runs and "
             "merged into OUT at the end; --resume continues a killed job."
         ),
     )
@@ -27,7 +27,7 @@ def add_batch_command(subparsers) -> None:
         "inputs",
         nargs="+",
         metavar="INPUT",
-        help="photo files, folders, glob patterns ('photos/**/*.jpg') or .txt lists of paths",
+        help="photo or video files, folders, glob patterns ('photos/**/*.jpg') or .txt lists of paths",
     )
     batch.add_argument("--out", required=True, metavar="FILE", help="the Parquet file to write")
     batch.add_argument(
@@ -73,7 +73,7 @@ def add_batch_command(subparsers) -> None:
 
 def run_batch_command(args: argparse.Namespace) -> int:
     require_extra("batch", "batch")
-    from howold import Predictor
+    from howold import Predictor, find_inputs
     from howold.batch import job
 
     options: dict = asdict(DetectOptions.from_arguments(args))
@@ -82,7 +82,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
     reason = Predictor(**options).missing_model_reason
     if reason and not args.quiet:
         print(f"howold: {reason}", file=sys.stderr)
-    photos = job.list_inputs(args.inputs, recursive=args.recursive)
+    photos = find_inputs(args.inputs, recursive=args.recursive)
     progress = None if args.quiet else _progress_bar(len(photos))
     try:
         summary = job.run_batch(

@@ -1,4 +1,5 @@
-"""A batch job on Ray Data: many photos in, one Parquet table of faces out, safe to kill and resume.
+"""A batch job on Ray Data: many photos and videos in, one Parquet table of faces out, safe to kill
+and resume. A video gives one row per person (as `howold predict clip.mp4 --csv` does).
 
 Each Ray actor builds and prepares one `Predictor`, so the models load once per worker. Every
 photo gives rows shaped like `howold predict --csv` (one per face, or one for a photo without a
@@ -11,7 +12,6 @@ written.
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
 import os
@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,13 +32,21 @@ import ray
 import ray.data
 import ray.exceptions
 
-from howold import CSV_COLUMNS, IMAGE_SUFFIXES, HowoldError, PhotoResult, Predictor, csv_rows, failed
+from howold import (
+    CSV_COLUMNS,
+    HowoldError,
+    PhotoResult,
+    Predictor,
+    VideoResult,
+    analyse_video,
+    csv_rows,
+    failed,
+    failed_video,
+    is_video,
+)
 
-# Files named on the command line with these suffixes hold a list of paths, one per line.
-LIST_SUFFIXES = frozenset({".txt", ".lst"})
-
-_INT_COLUMNS = {"face", "width", "height"}
-_FLOAT_COLUMNS = {"age", "age_low", "age_high", "score", "x1", "y1", "x2", "y2"}
+_INT_COLUMNS = {"face", "width", "height", "person", "frames"}
+_FLOAT_COLUMNS = {"age", "age_low", "age_high", "score", "x1", "y1", "x2", "y2", "first_seen", "last_seen", "time"}
 
 SCHEMA = pa.schema(
     [
@@ -71,60 +79,14 @@ class BatchSummary:
         return self.photos / self.seconds if self.seconds > 0 else 0.0
 
 
-# ---------------------------------------------------------------------------------------- inputs
-
-
-def list_inputs(inputs: Iterable[str], recursive: bool = False) -> list[str]:
-    """Return the photos named by files, folders, glob patterns and .txt lists, each once, in order.
-
-    A folder gives its image files (sorted; sub-folders too with `recursive`). A pattern such as
-    `photos/**/*.jpg` gives its matching image files. A `.txt` or `.lst` file gives the paths it
-    lists, one per line (blank lines and lines starting with # are skipped; relative paths are
-    relative to the list's folder). Any other path is kept as given, even if it does not exist,
-    so that the job reports it as an error row rather than dropping it.
-    """
-    found: dict[str, None] = {}
-    for raw in inputs:
-        for path in _expand(str(raw), recursive):
-            found.setdefault(path, None)
-    return list(found)
-
-
-def _expand(raw: str, recursive: bool) -> list[str]:
-    path = Path(raw)
-    if path.is_dir():
-        pattern = "**/*" if recursive else "*"
-        return sorted(str(p) for p in path.glob(pattern) if p.is_file() and _is_image(p))
-    if glob.has_magic(raw) and not path.exists():
-        matches = sorted(glob.glob(raw, recursive=True))
-        if not matches:
-            raise HowoldError(f"{raw}: the pattern matches no files.")
-        return [m for m in matches if Path(m).is_file() and _is_image(Path(m))]
-    if path.suffix.lower() in LIST_SUFFIXES and path.is_file():
-        return _read_list(path)
-    return [raw]
-
-
-def _read_list(path: Path) -> list[str]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HowoldError(f"{path}: cannot read the list of photos ({exc}).") from exc
-    entries = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    return [entry if Path(entry).is_absolute() else str(path.parent / entry) for entry in entries]
-
-
-def _is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES
-
-
 # ------------------------------------------------------------------------------------------ rows
 
 
-def result_rows(result: PhotoResult) -> list[dict[str, Any]]:
-    """Return a photo's Parquet rows: the `howold predict --csv` row(s) plus landmarks and size."""
+def result_rows(result: PhotoResult | VideoResult) -> list[dict[str, Any]]:
+    """Return a photo's or a video's Parquet rows: the `howold predict --csv` row(s) plus landmarks
+    (photos only) and size."""
     rows = csv_rows([result])
-    faces = result.faces or (None,)
+    faces = getattr(result, "faces", ()) or (None,) * len(rows)
     for row, face in zip(rows, faces):
         row["error"] = row.get("error") or None
         row["landmarks"] = face.to_dict()["landmarks"] if face is not None else None
@@ -156,10 +118,14 @@ class Analyser:
         return {"source": sources, "rows": rows}
 
     def rows(self, path: str, source: str) -> list[dict[str, Any]]:
+        video = is_video(path)
         try:
-            result = self.predictor.analyse(str(path), name=source)
-        except Exception as exc:  # a photo that trips a library bug must not stop the job
-            result = failed(source, exc)
+            if video:
+                result = analyse_video(self.predictor, str(path), name=source)
+            else:
+                result = self.predictor.analyse(str(path), name=source)
+        except Exception as exc:  # a file that trips a library bug must not stop the job
+            result = failed_video(source, exc) if video else failed(source, exc)
         return result_rows(result)
 
 

@@ -92,6 +92,9 @@ class OptimConfig:
 @dataclass
 class TrainerConfig:
     max_epochs: int = 15
+    # wall-clock cap on training, "DD:HH:MM:SS" (e.g. "00:00:04:30"); null: none. A run stopped by it
+    # keeps its best checkpoint; the schedule was planned for max_epochs, so set both (a lent GPU's lease)
+    max_time: str | None = None
     accelerator: str = "auto"
     devices: Any = "auto"  # e.g. 4, or [0, 1]
     strategy: str = "auto"  # e.g. ddp

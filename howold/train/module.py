@@ -88,7 +88,7 @@ class AgeModule(L.LightningModule):
         parts = getattr(getattr(self.trainer, "datamodule", None), "val_parts", None)
         if errors is None or parts is None or len(parts.names) < 2 or len(errors) != len(parts.group):
             return
-        group = torch.from_numpy(parts.group)
+        group = torch.from_numpy(parts.group).to(errors.device)  # errors are on the GPU when training there
         for i, name in enumerate(parts.names):
             mine = errors[(group == i) & ~errors.isnan()]
             if len(mine):

@@ -64,7 +64,7 @@ def train(cfg: TrainConfig, resume: bool = False, callbacks: list[Callback] = ()
     if cfg.optim.ema_decay:
         callbacks.append(DelayedEMA(cfg.optim.ema_decay, cfg.optim.ema_start_epoch))
     trainer = L.Trainer(
-        default_root_dir=run_dir, max_epochs=t.max_epochs, accelerator=t.accelerator,
+        default_root_dir=run_dir, max_epochs=t.max_epochs, max_time=t.max_time, accelerator=t.accelerator,
         devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=t.precision,
         fast_dev_run=t.fast_dev_run, limit_train_batches=t.limit_train_batches,
         limit_val_batches=t.limit_val_batches, log_every_n_steps=t.log_every_n_steps,

@@ -9,53 +9,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from howold import HowoldError, Predictor
-from howold.batch.job import SCHEMA, PartsOutput, list_inputs, result_rows, run_batch
+from howold.batch.job import SCHEMA, PartsOutput, result_rows, run_batch
 from howold.cli import main as howold_main
+from howold.inputs import find_inputs
 from howold.pipeline import PhotoResult
 from howold.report import CSV_COLUMNS
 
 BAD = {"text.jpg": "not an image", "empty.png": "empty", "missing.jpg": "no such file"}
-
-
-# ---------------------------------------------------------------------------------- inputs
-
-
-@pytest.fixture()
-def tree(tmp_path) -> Path:
-    for name in ("a.jpg", "b.PNG", "notes.txt.md", "sub/c.jpg", "sub/deeper/d.webp"):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_bytes(b"x")
-    return tmp_path
-
-
-def test_folder_gives_its_images_sorted(tree):
-    assert list_inputs([str(tree)]) == [str(tree / "a.jpg"), str(tree / "b.PNG")]
-
-
-def test_recursive_folder_gives_subfolders_too(tree):
-    assert len(list_inputs([str(tree)], recursive=True)) == 4
-
-
-def test_glob_pattern(tree):
-    assert list_inputs([f"{tree}/**/*.jpg"]) == [str(tree / "a.jpg"), str(tree / "sub/c.jpg")]
-
-
-def test_text_list_relative_to_its_folder(tree):
-    listing = tree / "sub" / "list.txt"
-    listing.write_text(f"# photos\nc.jpg\n\n  deeper/d.webp \n{tree / 'a.jpg'}\n")
-    assert list_inputs([str(listing)]) == [
-        str(tree / "sub" / "c.jpg"), str(tree / "sub" / "deeper" / "d.webp"), str(tree / "a.jpg")
-    ]  # fmt: skip
-
-
-def test_each_photo_once_and_missing_files_kept(tree):
-    photos = list_inputs([str(tree / "a.jpg"), str(tree), str(tree / "gone.jpg")])
-    assert photos == [str(tree / "a.jpg"), str(tree / "b.PNG"), str(tree / "gone.jpg")]
-
-
-def test_pattern_matching_nothing_is_an_error(tree):
-    with pytest.raises(HowoldError, match="matches no files"):
-        list_inputs([f"{tree}/*.heic"])
 
 
 # ------------------------------------------------------------------------------------ rows
@@ -148,7 +108,7 @@ def _by_source(table) -> dict[str, list[dict]]:
 @pytest.mark.parametrize("model", ["shipped", "tiny"])
 def test_batch_equals_predict_json(ray_address, photo_folder, tiny_model, tmp_path, model):
     model_path = tiny_model if model == "tiny" else None
-    photos = list_inputs([str(photo_folder), str(photo_folder / "missing.jpg")])
+    photos = find_inputs([str(photo_folder), str(photo_folder / "missing.jpg")])
     options = {"model": model_path} if model_path else {}
     summary = run_batch(photos, tmp_path / "out.parquet", actors=2, batch_size=3, predictor_options=options)
     expected = _predict_json(photos, model_path, tmp_path)
@@ -182,7 +142,7 @@ def test_batch_equals_predict_json(ray_address, photo_folder, tiny_model, tmp_pa
 
 
 def test_resume_skips_photos_written_before(ray_address, photo_folder, tmp_path):
-    photos = list_inputs([str(photo_folder)])
+    photos = find_inputs([str(photo_folder)])
     out = tmp_path / "out.parquet"
     first = run_batch(photos[:3], out, actors=1, batch_size=2)
     again = run_batch(photos, out, resume=True, actors=1, batch_size=2)

@@ -119,7 +119,7 @@ def test_recursive(tiny_model, photos, tmp_path):
     nested.mkdir(parents=True)
     shutil.copy(photos / "group.png", nested / "group.png")
     flat = howold("predict", tmp_path / "a", "--model", tiny_model)
-    assert flat.returncode == 1 and "no image files found" in flat.stderr
+    assert flat.returncode == 1 and "no image or video files found" in flat.stderr and "add -r" in flat.stderr
     deep = howold("predict", tmp_path / "a", "--recursive", "--model", tiny_model, "-q", "--json", tmp_path / "r.json")
     assert deep.returncode == 0
     assert len(json.loads((tmp_path / "r.json").read_text())["results"][0]["faces"]) == 4

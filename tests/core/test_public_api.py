@@ -15,8 +15,8 @@ import howold
 from howold.extras import EXTRA_MODULES, MissingExtraError, require_extra
 
 PACKAGE = Path(howold.__file__).parent
-FRONTENDS = [PACKAGE / "cli.py", *(PACKAGE / "app").glob("*.py"), *(PACKAGE / "api").glob("*.py"),
-             *(PACKAGE / "batch").glob("*.py")]
+FRONTENDS = [PACKAGE / "cli.py", PACKAGE / "cli_video.py", *(PACKAGE / "app").glob("*.py"),
+             *(PACKAGE / "api").glob("*.py"), *(PACKAGE / "batch").glob("*.py")]
 
 
 def test_all_lists_exactly_the_lazy_names_and_each_resolves():
@@ -76,7 +76,7 @@ def test_frontends_import_only_public_names(path):
     own = _module_name(path).rsplit(".", 1)[0] if path.parent != PACKAGE else "howold.cli"
     # the command line registers the subcommands of the other frontends (and of training)
     allowed = {"howold", own} | ({"howold.api.cli", "howold.app.launch", "howold.batch.cli", "howold.train.cli",
-                                  "howold.train.tune_cli"} if path.name == "cli.py" else set())
+                                  "howold.train.tune_cli", "howold.cli_video"} if path.name == "cli.py" else set())
     if path.parent.name == "batch":
         allowed.add("howold.cli")  # the detection flags, shared with predict
     for module, names in _imports(path):
