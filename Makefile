@@ -19,11 +19,13 @@ install:
 	$(PIP) install -q -e .
 
 install-dev:
+	@echo "note: installing howold with every extra and the test tools (pip install -e '.[all,test]')"
 	$(PIP) install -q -e ".[all,test]"
 
 browser:  ## Debian's Chromium for the browser test (skipped with a reason when absent)
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "note: installing Debian's chromium with apt-get, for the browser test"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	      || echo "warning: could not install chromium; the browser test will be skipped"; \
 	  else echo "note: chromium not installed; the browser test will be skipped"; fi; }
@@ -31,6 +33,7 @@ browser:  ## Debian's Chromium for the browser test (skipped with a reason when 
 postgres:  ## Debian's PostgreSQL for howold tune's shared-study test (skipped with a reason when absent)
 	@{ command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "note: installing Debian's postgresql with apt-get, for howold tune's shared-study test"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
 	      || echo "warning: could not install postgresql; the shared-study test will be skipped"; \
 	  else echo "note: postgresql not installed; the shared-study test will be skipped"; fi; }

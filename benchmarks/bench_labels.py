@@ -4,7 +4,7 @@
 
 Photos from ../shared/data: the 1927 Solvay group photo (29 faces), FG-NET (1,002 photos of
 300-770 px) and FairFace-540 (448 px, some with several faces). Each photo goes through the
-shipped Predictor; its labels are laid out by `howold.annotate.place_labels` ("now") and by the
+shipped Predictor; its labels are laid out by `howold.draw.place_labels` ("now") and by the
 rule used before it ("before": the label above the box's left corner, moved only to stay on the
 page), and each label is checked: inside the photo, and clear of every other face's box and label.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import ImageFont
 
 from howold import Predictor
-from howold.annotate import DISPLAY_SIDE, inside, overlaps, place_labels
+from howold.draw import DISPLAY_SIDE, inside, overlaps, place_labels
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = {

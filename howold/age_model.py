@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,49 @@ def read_model_info(model_path: str | os.PathLike) -> ModelInfo:
         return ModelInfo.from_dict(data)
     except (TypeError, ValueError) as exc:
         raise ModelError(f"{path}: the sidecar does not describe a howold age model ({exc}).") from exc
+
+
+def write_model_info(model_path: str | os.PathLike, info: ModelInfo) -> Path:
+    """Write a model file's sidecar (the one writer; `read_model_info` is the one reader) and
+    return its path. The file is replaced in one step, so a reader never sees half of it."""
+    if not isinstance(info, ModelInfo):
+        raise TypeError(f"info: expected a ModelInfo, got {type(info).__name__}")
+    path = sidecar_path(model_path)
+    data = info.to_dict()
+    data = {"format": data.pop("format"), "format_version": data.pop("format_version"), **data}
+    text = json.dumps(data, indent=2, default=_json_default) + "\n"
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise ModelError(f"{path}: cannot write the sidecar ({exc.strerror or exc}).") from exc
+    return path
+
+
+def update_model_info(model_path: str | os.PathLike, metrics: dict[str, Any] | None = None,
+                      **changes: Any) -> ModelInfo:
+    """Read a model's sidecar, change the given fields, merge `metrics` into its metrics, check the
+    result and write it back; return the new ModelInfo."""
+    info = read_model_info(model_path)
+    if metrics:
+        changes["metrics"] = {**info.metrics, **metrics}
+    try:
+        info = replace(info, **changes)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{sidecar_path(model_path)}: the change does not fit a howold age model ({exc}).") from exc
+    write_model_info(model_path, info)
+    return info
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars and arrays (figures computed with numpy) as plain JSON values."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def decode_distribution(probs: np.ndarray, interval: float = 0.8, min_age: int = 0):

@@ -1,18 +1,23 @@
-"""The `howold` command line: predict, plus app/serve/batch and the training commands when their
-extras are installed."""
+"""The `howold` command line: predict, plus app/serve/batch and the training commands, each of which
+says which extra to install when it is missing. Only light modules load before a command runs, so
+`howold --help` is fast."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
-from howold import __version__
-from howold.detect import DetectOptions
-from howold.errors import HowoldError, OptionError
-from howold.report import results_csv, results_json
-from howold.video import VideoOptions
+from howold import DetectOptions, HowoldError, VideoOptions
+from howold.api.cli import add_serve_command
+from howold.app.launch import add_app_command
+from howold.batch.cli import add_batch_command
+from howold.train.cli import add_train_commands
+from howold.train.tune_cli import add_tune_command
+
+STDIO = "-"  # as a photo: read it from standard input; as --json/--csv FILE: write to standard output
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,28 +41,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="howold", description="Find every face in a photo and estimate how old each person looks."
     )
-    parser.add_argument("--version", action="version", version=f"howold {__version__}")
+    parser.add_argument("--version", action=VersionAction, help="show howold's version and its age model's")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_predict(commands)
-    for module, function in (
-        ("howold.app.launch", "add_app_command"),
-        ("howold.api.cli", "add_serve_command"),
-        ("howold.batch.cli", "add_batch_command"),
-        ("howold.train.cli", "add_train_commands"),
-        ("howold.train.tune_cli", "add_tune_command"),
-    ):
-        _add_optional(commands, module, function)
+    for add_commands in (add_app_command, add_serve_command, add_batch_command, add_train_commands,
+                         add_tune_command):
+        add_commands(commands)
     return parser
 
 
-def _add_optional(commands, module: str, function: str) -> None:
-    """Add a frontend's subcommands; each imports its heavy extra only when run."""
-    import importlib
+class VersionAction(argparse.Action):
+    """`--version`: howold's version and the shipped age model's name and version, then exit."""
 
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from howold import __version__
+
+        print(f"howold {__version__}, {shipped_model()}")
+        parser.exit()
+
+
+def shipped_model() -> str:
+    """The shipped age model in a few words: 'age model NAME VERSION', or why there is none."""
+    from howold import DEFAULT_MODEL_PATH, read_model_info
+
+    if not DEFAULT_MODEL_PATH.is_file():
+        return "no age model installed"
     try:
-        getattr(importlib.import_module(module), function)(commands)
-    except ImportError:
-        pass
+        info = read_model_info(DEFAULT_MODEL_PATH)
+    except HowoldError as exc:
+        return f"age model unreadable ({exc})"
+    return f"age model {info.name} {info.version}"
 
 
 def _add_predict(commands) -> None:
@@ -67,44 +83,35 @@ def _add_predict(commands) -> None:
         description="Estimate the age of every face in the given photos, and of every person in the given videos "
                     "(.mp4 .mov .mkv .webm .avi): files, folders, glob patterns or .txt lists of paths.",
     )
-    predict.add_argument("paths", nargs="+", metavar="PATH", help="photo or video files, folders, patterns, lists")
+    predict.add_argument("paths", nargs="+", metavar="PATH",
+                         help="photo or video files, folders, patterns, lists; - reads one photo from stdin")
     predict.add_argument("-r", "--recursive", action="store_true", help="look into sub-folders too")
-    predict.add_argument("--json", metavar="FILE", help="write all results as JSON to FILE")
-    predict.add_argument("--csv", metavar="FILE", help="write one row per face as CSV to FILE")
+    predict.add_argument("--json", metavar="FILE", help="write all results as JSON to FILE (- for stdout)")
+    predict.add_argument("--csv", metavar="FILE", help="write one row per face as CSV to FILE (- for stdout)")
     predict.add_argument("--annotate", metavar="DIR",
                          help="write copies with boxes and ages into DIR (an MP4 for each video)")
-    predict.add_argument("--fps", type=float, default=VideoOptions.fps, metavar="N",
-                         help="videos: analyse N frames per second, every frame if fewer "
-                              f"(default {VideoOptions.fps:g})")
+    VideoOptions.add_arguments(predict)
     predict.add_argument("--per-frame", action="store_true",
                          help="videos: also write every analysed frame's faces to --json and --csv")
     predict.add_argument("--landmarks", action="store_true", help="draw the 5 landmarks when annotating")
-    defaults = DetectOptions()
-    predict.add_argument("--min-score", type=float, default=defaults.min_score, metavar="S",
-                         help=f"detection confidence threshold, 0..1 (default {defaults.min_score})")
-    predict.add_argument("--max-side", type=int, default=defaults.max_side, metavar="N",
-                         help="detect on a copy at most N pixels on its long side; 0 = full size "
-                              f"(default {defaults.max_side})")
-    predict.add_argument("--min-face", type=float, default=defaults.min_face_size, metavar="PX",
-                         help="ignore faces smaller than PX pixels (default 0)")
+    DetectOptions.add_arguments(predict)
     predict.add_argument("--model", metavar="FILE", help="ONNX age model with its .json sidecar (default: shipped)")
     predict.add_argument("-q", "--quiet", action="store_true", help="no table and no progress bar")
     predict.set_defaults(handler=run_predict)
 
 
-# The command-line flag of each DetectOptions field, for messages.
-FLAGS = {"min_score": "--min-score", "max_side": "--max-side", "min_face_size": "--min-face", "fps": "--fps"}
-
-
 def run_predict(args: argparse.Namespace) -> int:
-    from howold import Predictor, find_inputs, is_video
-    from howold.pipeline import failed
+    from howold import Predictor, failed, find_inputs, is_video
 
+    if args.json == STDIO and args.csv == STDIO:
+        raise HowoldError("--json - and --csv - would both write to stdout; send one of them to a file.")
+    if args.paths.count(STDIO) > 1:
+        raise HowoldError("- (stdin) can be read once; give it once.")
+    table = sys.stderr if STDIO in (args.json, args.csv) else sys.stdout  # stdout carries the results
     predictor = Predictor(
-        model=args.model if args.model else _default_model(),
-        **detect_options(args.min_score, args.max_side, args.min_face),
+        model=args.model if args.model else _default_model(), **asdict(DetectOptions.from_arguments(args))
     )
-    video = video_options(args.fps)
+    video = VideoOptions.from_arguments(args)
     files = [Path(path) for path in find_inputs(args.paths, args.recursive)]
     videos = any(is_video(path) for path in files)
     targets = annotation_targets(files, args.paths, Path(args.annotate)) if args.annotate else {}
@@ -112,27 +119,33 @@ def run_predict(args: argparse.Namespace) -> int:
     if predictor.missing_model_reason and not args.quiet:
         print(f"howold: {predictor.missing_model_reason}", file=sys.stderr)
     results, annotating = [], bool(targets)
+    stdin = sys.stdin.buffer.read() if Path(STDIO) in files else None
     for path in _progress(files, quiet=args.quiet or videos):
         if is_video(path):
             from howold.cli_video import predict_video
 
             results.append(predict_video(predictor, path, video, targets.get(path) if annotating else None, args))
             continue
+        source, name = (stdin, "stdin") if path == Path(STDIO) else (path, None)
         try:
-            result = predictor.analyse(path)
+            result = predictor.analyse(source, name=name)
         except Exception as exc:  # a photo that trips a bug must not stop the others
-            result = failed(str(path), exc)
+            result = failed(name or str(path), exc)
         results.append(result)
         if annotating and result.ok:
-            annotating = _write_annotated(path, result, targets[path], args.landmarks)
+            annotating = _write_annotated(source, result, targets[path], args.landmarks)
         if not args.quiet:
-            _print_result(result, many=len(files) > 1)
+            _print_result(result, many=len(files) > 1, stream=table)
     if not args.quiet:
-        _print_warning_notes(results)
+        _print_warning_notes(results, stream=table)
     if args.json:
-        _write_text(Path(args.json), results_json(results, per_frame=args.per_frame))
+        from howold import results_json
+
+        _write_text(args.json, results_json(results, per_frame=args.per_frame))
     if args.csv:
-        _write_text(Path(args.csv), results_csv(results, per_frame=args.per_frame))
+        from howold import results_csv
+
+        _write_text(args.csv, results_csv(results, per_frame=args.per_frame))
     failures = [r for r in results if not r.ok]
     if failures:
         print(f"\n{len(failures)} of {len(results)} file(s) failed:", file=sys.stderr)
@@ -141,26 +154,8 @@ def run_predict(args: argparse.Namespace) -> int:
     return 1 if failures or annotating != bool(targets) else 0
 
 
-def detect_options(min_score: float, max_side: int, min_face: float) -> dict:
-    """The detection options as typed on a command line (max side 0: full size), checked; a value
-    out of range is a HowoldError naming its flag."""
-    try:
-        options = DetectOptions(min_score=min_score, max_side=max_side or None, min_face_size=min_face)
-    except OptionError as exc:
-        raise HowoldError(f"{FLAGS.get(exc.option, exc.option)} {exc.reason}.") from exc
-    return {"min_score": options.min_score, "max_side": options.max_side, "min_face_size": options.min_face_size}
-
-
-def video_options(fps: float) -> VideoOptions:
-    """The video options as typed on a command line, checked; a value out of range names its flag."""
-    try:
-        return VideoOptions(fps=fps)
-    except OptionError as exc:
-        raise HowoldError(f"{FLAGS.get(exc.option, exc.option)} {exc.reason}.") from exc
-
-
 def _default_model():
-    from howold.age_model import DEFAULT_MODEL_PATH
+    from howold import DEFAULT_MODEL_PATH
 
     return DEFAULT_MODEL_PATH
 
@@ -173,7 +168,7 @@ def _progress(files: list[Path], quiet: bool):
     return tqdm(files, unit="photo", file=sys.stderr, leave=False, disable=None)  # None: only on a terminal
 
 
-def _print_result(result, many: bool) -> None:
+def _print_result(result, many: bool, stream=sys.stdout) -> None:
     from tqdm import tqdm
 
     lines = [f"{result.source}:"] if many else []
@@ -191,18 +186,18 @@ def _print_result(result, many: bool) -> None:
             )
     if result.faces_dropped:
         lines.append(f"{indent}{result.faces_dropped} smaller face(s) left out: at most {len(result.faces)} per photo.")
-    tqdm.write("\n".join(lines), file=sys.stdout)
+    tqdm.write("\n".join(lines), file=stream)
 
 
-def _print_warning_notes(results) -> None:
+def _print_warning_notes(results, stream=sys.stdout) -> None:
     """One plain sentence for each warning that came up, once, under the tables."""
-    from howold.pipeline import WARNING_NOTES
+    from howold import WARNING_NOTES
 
     seen = {w for result in results for face in getattr(result, "faces", getattr(result, "persons", ()))
             for w in face.warnings}
     notes = [f"  {name}: {note}" for name, note in WARNING_NOTES.items() if name in seen]
     if notes:
-        print("\nWarnings:\n" + "\n".join(notes))
+        print("\nWarnings:\n" + "\n".join(notes), file=stream)
 
 
 def annotation_targets(files: list[Path], roots: Iterable[str], folder: Path) -> dict[Path, Path]:
@@ -217,6 +212,7 @@ def annotation_targets(files: list[Path], roots: Iterable[str], folder: Path) ->
     inputs = {path.resolve(): path for path in files}
     for path in files:
         relative = next((path.relative_to(root) for root in folders if path.is_relative_to(root)), Path(path.name))
+        relative = Path("stdin") if path == Path(STDIO) else relative
         suffix = ".mp4" if is_video(path) else ".jpg" if path.suffix.lower() in (".jpg", ".jpeg") else ".png"
         target = folder / relative.with_suffix(suffix)
         key = target.resolve()
@@ -232,14 +228,14 @@ def annotation_targets(files: list[Path], roots: Iterable[str], folder: Path) ->
     return targets
 
 
-def _write_annotated(path: Path, result, target: Path, landmarks: bool) -> bool:
-    """Write the annotated copy; on failure say so once and return False (annotating stops)."""
-    from howold.annotate import annotate
-    from howold.io import load_image, save_image
+def _write_annotated(source, result, target: Path, landmarks: bool) -> bool:
+    """Write the annotated copy of a photo (its path, or its bytes read from stdin); on failure say so
+    once and return False (annotating stops)."""
+    from howold import annotate, load_image, save_image
 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        save_image(annotate(load_image(path), result.faces, landmarks=landmarks), target)
+        save_image(annotate(load_image(source, name=result.source), result.faces, landmarks=landmarks), target)
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         print(f"howold: cannot write the annotated copy {target} ({reason}); no more are written, "
@@ -248,7 +244,13 @@ def _write_annotated(path: Path, result, target: Path, landmarks: bool) -> bool:
     return True
 
 
-def _write_text(path: Path, text: str) -> None:
+def _write_text(name: str, text: str) -> None:
+    """Write the results to the file `name`, or to stdout for `-`."""
+    if name == STDIO:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    path = Path(name)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

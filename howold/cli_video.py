@@ -14,7 +14,7 @@ def predict_video(predictor: Predictor, path: Path, options: VideoOptions, annot
                   args: argparse.Namespace) -> VideoResult:
     """Analyse one clip, show its persons (unless quiet) and return the result; never raises for a
     bad clip (its result carries the error)."""
-    from howold.video import failed_video
+    from howold import failed_video
 
     bar = None if args.quiet else _bar(path)
     progress = None

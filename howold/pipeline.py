@@ -175,6 +175,12 @@ class Predictor:
                 self.age_model = AgeModel(model, threads=threads)
 
     @property
+    def options(self) -> DetectOptions:
+        """How this predictor finds faces; a call may pass others, e.g.
+        `predictor.analyse(photo, options=dataclasses.replace(predictor.options, max_side=None))`."""
+        return self.detector.options
+
+    @property
     def model_info(self) -> ModelInfo | None:
         """The age model's sidecar, or None when no age model is loaded."""
         return self.age_model.info if self.age_model else None
@@ -186,40 +192,41 @@ class Predictor:
             self.age_model.prepare()
         return self
 
-    def analyse(self, image: ImageSource, name: str | None = None, **detect_options) -> PhotoResult:
-        """Return the photo's faces and size; a photo that cannot be read gives `error`, not a raise."""
+    def analyse(self, image: ImageSource, name: str | None = None, options: DetectOptions | None = None) -> PhotoResult:
+        """Return the photo's faces and size; a photo that cannot be read gives `error`, not a raise.
+        `options` replace the predictor's detection options for this photo only."""
         source = name or (str(image) if isinstance(image, (str, os.PathLike)) else "image")
         model = f"{self.model_info.name} {self.model_info.version}" if self.model_info else None
         try:
             photo = open_photo(image, name=source)
-            faces, dropped = self._faces(photo, **detect_options)
+            faces, dropped = self._faces(photo, options)
         except HowoldError as exc:
             return PhotoResult(source=source, model=model, error=str(exc))
         height, width = photo.shape
         return PhotoResult(source, width, height, tuple(faces), model, faces_dropped=dropped)
 
-    def predict(self, image: ImageSource, **detect_options) -> list[Face]:
+    def predict(self, image: ImageSource, options: DetectOptions | None = None) -> list[Face]:
         """Return every face in the photo with its age, largest face first; [] if none.
 
-        `min_score=` and `max_side=` override the detector's settings for this call only. At
-        most `max_faces` faces come back, the largest.
+        `options` replace the predictor's detection options for this call only. At most
+        `options.max_faces` faces come back, the largest.
         """
-        return self._faces(open_photo(image), **detect_options)[0]
+        return self._faces(open_photo(image), options)[0]
 
-    def estimate(self, image: np.ndarray, **detect_options) -> list[FaceEstimate]:
+    def estimate(self, image: np.ndarray, options: DetectOptions | None = None) -> list[FaceEstimate]:
         """Like `predict` for one RGB uint8 frame, each face with its calibrated age distribution and
         sharpness: what `howold.video` needs to combine a person's frames."""
-        return self._estimates(Photo(image), **detect_options)[0]
+        return self._estimates(Photo(image), options)[0]
 
-    def _faces(self, photo: Photo, **detect_options) -> tuple[list[Face], int]:
+    def _faces(self, photo: Photo, options: DetectOptions | None = None) -> tuple[list[Face], int]:
         """The photo's largest faces (at most max_faces) with their ages, and how many were left out."""
-        estimates, dropped = self._estimates(photo, **detect_options)
+        estimates, dropped = self._estimates(photo, options)
         return [e.face for e in estimates], dropped
 
-    def _estimates(self, photo: Photo, min_score: float | None = None, max_side="default"):
-        options = self.detector.options_for(min_score, max_side)
+    def _estimates(self, photo: Photo, options: DetectOptions | None = None):
+        options = self.options if options is None else options
         small, scale = photo.shrunk(options.max_side)
-        detections = self.detector.detect_scaled(small, scale, photo.shape, options.min_score)
+        detections = self.detector.detect_scaled(small, scale, photo.shape, options.min_score, options.min_face_size)
         detections.sort(key=lambda d: -d.width * d.height)
         kept, dropped = detections[: options.max_faces], max(0, len(detections) - options.max_faces)
         kept = self.detector.refine_small(kept, photo.region, photo.shape)
@@ -302,8 +309,8 @@ def blur_variance(crop: np.ndarray) -> float:
 
 def no_model_message() -> str:
     return (
-        "No age model is installed, so faces are found but not aged. Reinstall howold "
-        "(`pip install --force-reinstall howold`) or pass --model FILE.onnx with its .json sidecar."
+        "No age model is installed, so faces are found but not aged. Reinstall howold from its checkout "
+        "(`pip install -e .`) or pass --model FILE.onnx with its .json sidecar."
     )
 
 

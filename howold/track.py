@@ -19,8 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from howold.errors import VideoError
+from howold.extras import install_hint
+from howold.options import VideoOptions
 
-LOST_SECONDS = 3.0  # how long a lost face keeps its number
+LOST_SECONDS = VideoOptions.lost_seconds  # how long a lost face keeps its number
 MIN_IOU = 0.1  # ByteTrack's own default for matching a box to a track
 
 
@@ -45,7 +47,7 @@ class FaceTracker:
             from trackers import ByteTrackTracker
         except ImportError as exc:
             raise VideoError(
-                f"tracking faces in video needs the [video] extra: pip install 'howold[video]' ({exc})."
+                f"tracking faces in video needs the [video] extra: {install_hint('video')} ({exc})."
             ) from exc
         self._tracker = ByteTrackTracker(
             lost_track_buffer=max(1, round(lost_seconds * 30)),  # counted in 30 fps frames, scaled by frame_rate

@@ -14,11 +14,12 @@ import os
 import time as clock
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from howold.errors import HowoldError, OptionError, VideoError, brief
+from howold.errors import HowoldError, VideoError, brief
+from howold.options import DetectOptions, VideoOptions
 from howold.persons import SHARED, combine, effective_looks, look_weight
 from howold.pipeline import (
     CHILD_AGE,
@@ -29,41 +30,10 @@ from howold.pipeline import (
     FaceEstimate,
     Predictor,
 )
-from howold.track import LOST_SECONDS, FaceTracker
+from howold.track import FaceTracker
 from howold.video_io import VideoInfo, VideoReader, VideoWriter
 
 LIVE_LOOKS = 150  # the settling age shown while a clip plays combines at most this many latest looks
-
-
-@dataclass(frozen=True)
-class VideoOptions:
-    """How a clip is read, and the one place each video option's default and bounds live.
-
-    `fps`: frames analysed per second of clip (every frame when the clip has fewer), at most
-    `MAX_FPS`. `lost_seconds`: how long a face may vanish and keep its person number.
-    `max_seconds`: analyse at most this much of the clip (None: all of it).
-
-    The REST API holds uploads to `SERVICE_MAX_SECONDS` of clip, `SERVICE_MAX_MB` of file and
-    `SERVICE_MAX_FPS`, and the web page to `PAGE_MAX_SECONDS`.
-    """
-
-    fps: float = 5.0
-    lost_seconds: float = LOST_SECONDS
-    max_seconds: float | None = None
-
-    MAX_FPS: ClassVar[float] = 60.0
-    SERVICE_MAX_SECONDS: ClassVar[float] = 60.0
-    SERVICE_MAX_MB: ClassVar[int] = 50
-    SERVICE_MAX_FPS: ClassVar[float] = 10.0
-    PAGE_MAX_SECONDS: ClassVar[float] = 120.0
-
-    def __post_init__(self) -> None:
-        if not 0 < self.fps <= self.MAX_FPS:
-            raise OptionError("fps", f"must be above 0 and at most {self.MAX_FPS:g}, got {self.fps}")
-        if not 0 <= self.lost_seconds <= 60:
-            raise OptionError("lost_seconds", f"must be between 0 and 60, got {self.lost_seconds}")
-        if self.max_seconds is not None and not self.max_seconds > 0:
-            raise OptionError("max_seconds", f"must be above 0, got {self.max_seconds}")
 
 
 @dataclass(frozen=True)
@@ -214,16 +184,15 @@ class VideoSession:
     person's age as looks add up. Used for files (`analyse_video`) and for a live webcam.
 
     `fps` is the rate frames are fed at. `thumbnails=True` keeps a face picture of each person's
-    best look. `detect_options` (`min_score=`, `max_side=`) override the predictor's for these frames.
+    best look. `detect` replaces the predictor's detection options for these frames.
     """
 
     def __init__(self, predictor: Predictor, fps: float, options: VideoOptions | None = None,
-                 thumbnails: bool = False, detect_options: dict[str, Any] | None = None) -> None:
+                 thumbnails: bool = False, detect: DetectOptions | None = None) -> None:
         self.predictor = predictor
         self.options = options or VideoOptions()
-        self.detect_options = dict(detect_options or {})
-        min_score = self.detect_options.get("min_score", predictor.detector.min_score)
-        self.tracker = FaceTracker(fps, min_score=min_score, lost_seconds=self.options.lost_seconds)
+        self.detect = predictor.options if detect is None else detect
+        self.tracker = FaceTracker(fps, min_score=self.detect.min_score, lost_seconds=self.options.lost_seconds)
         self.thumbnails = thumbnails
         self.frames_seen = 0
         self.claimed: dict[int, int] = {}  # after `add`: the previous frame's faces given a person only now
@@ -237,7 +206,7 @@ class VideoSession:
     def add(self, image: np.ndarray, time: float) -> tuple[TrackedFace, ...]:
         """Analyse one frame shown at `time` seconds; return its faces with their person numbers."""
         started = clock.perf_counter()
-        estimates = self.predictor.estimate(image, **self.detect_options)
+        estimates = self.predictor.estimate(image, self.detect)
         tracked_at = clock.perf_counter()
         assignments = self.tracker.update([e.face.box for e in estimates], [e.face.score for e in estimates])
         self.timings["track"] += clock.perf_counter() - tracked_at
@@ -264,7 +233,7 @@ class VideoSession:
         probs = None if estimate.probs is None else estimate.probs.astype(np.float32)
         self._looks.setdefault(person, []).append(_Look(time, face.age, probs, weight, face))
         if self.thumbnails and image is not None and weight > self._best.get(person, (-1.0, None))[0]:
-            from howold.annotate import face_thumbnail
+            from howold.draw import face_thumbnail
 
             self._best[person] = (weight, face_thumbnail(image, face.box))
 
@@ -343,7 +312,7 @@ def analyse_video(
     annotate_to: str | os.PathLike | io.BytesIO | None = None,
     thumbnails: bool = False,
     on_frame: Callable[[int, float], None] | None = None,
-    detect_options: dict[str, Any] | None = None,
+    detect: DetectOptions | None = None,
 ) -> VideoResult:
     """Analyse a clip: each sampled frame's faces aged and tracked, one settled age per person.
 
@@ -352,14 +321,14 @@ def analyse_video(
     `annotate_to` (a file or a buffer) gets an MP4 of every frame with each person's box, number
     and settling age (the frame's own estimate smaller below); `on_frame(n,
     t)` is called after each analysed frame (n analysed so far, t its time), for progress bars;
-    `detect_options` (`min_score=`, `max_side=`) override the predictor's detection settings.
+    `detect` replaces the predictor's detection options.
     """
     options = options or VideoOptions()
     label = name or ("video" if isinstance(source, bytes) else str(source))
     model = f"{predictor.model_info.name} {predictor.model_info.version}" if predictor.model_info else None
     try:
         with VideoReader(source, name=label) as reader:
-            session = VideoSession(predictor, _rate(options, reader.info), options, thumbnails, detect_options)
+            session = VideoSession(predictor, _rate(options, reader.info), options, thumbnails, detect)
             return _analyse(session, reader, options, model, per_frame, annotate_to, on_frame)
     except HowoldError as exc:
         return VideoResult(source=label, model=model, error=str(exc))
@@ -417,7 +386,7 @@ def _claimed(frame: FrameResult, claimed: dict[int, int]) -> FrameResult:
 
 
 def _draw(image: np.ndarray, faces: tuple[TrackedFace, ...], session: VideoSession) -> np.ndarray:
-    from howold.annotate import annotate_tracks
+    from howold.draw import annotate_tracks
 
     labels = session.settled_labels() if faces else {}
     return annotate_tracks(image, faces, labels)

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from howold.errors import VideoError, brief
+from howold.extras import install_hint
 
 # File suffixes read as videos (the CLI, the batch job and the page pick these up).
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"})
-EXTRA_MESSAGE = "reading video needs the [video] extra: pip install 'howold[video]'"
+EXTRA_MESSAGE = f"reading video needs the [video] extra: {install_hint('video')}"
 
 
 @dataclass(frozen=True)

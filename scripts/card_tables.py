@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from howold.age_model import DEFAULT_MODEL_PATH, sidecar_path
+from howold.age_model import DEFAULT_MODEL_PATH, read_model_info
 
 EXACT_COLUMNS = ("n", "mae", "cs5", "coverage", "mean_range_width", "bias")
 
@@ -60,7 +60,7 @@ def main() -> None:
     print(fairface_table(load("fairface")), "\n")
     if (out / "scale_stability.json").is_file():
         print(f"scale stability: {load('scale_stability')}")
-    metrics = json.loads(sidecar_path(DEFAULT_MODEL_PATH).read_text()).get("metrics", {})
+    metrics = read_model_info(DEFAULT_MODEL_PATH).metrics
     for key in ("calibration", "calibration_poor", "flip_choice"):
         print(f"{key} (shipped sidecar): {metrics.get(key)}")
 

@@ -9,7 +9,6 @@ Calibrates on 200 random UTKFace train crops (never val or test), writes the int
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ import onnx
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from howold.age_model import AgeModel, sidecar_path
+from howold.age_model import AgeModel, write_model_info
 from howold.train.evaluate import labelled_crops
 
 
@@ -66,7 +65,7 @@ def main() -> None:
         weight_type=QuantType.QInt8, nodes_to_exclude=keep,
         calibrate_method=CalibrationMethod.Percentile if args.percentile else CalibrationMethod.MinMax,
     )
-    shutil.copy(sidecar_path(args.model), sidecar_path(out))
+    write_model_info(out, fp32.info)
     int8 = AgeModel(out, threads=1).prepare()
     images, true = labelled_crops("utkface", "val", fp32.info)
     print(f"{len(keep)} nodes kept in fp32 of {len(convs)} convolutions; int8 model: {out}")

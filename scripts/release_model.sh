@@ -7,44 +7,23 @@ ckpt=${1:?usage: scripts/release_model.sh CHECKPOINT}
 model=${MODEL:-howold/models/age_model.onnx}
 out=${OUT:-out/eval}
 mkdir -p "$out" "$(dirname "$model")"
-howold() { python -m howold.cli "$@"; }
+howold() { python -m howold "$@"; }
 
 # NAME and VERSION, when set, replace the training config's in the sidecar
 howold export "$ckpt" --out "$model" ${NAME:+--name "$NAME"} ${VERSION:+--version "$VERSION"}
-# flip averaging doubles the age model's cost: keep it only if it gains at least
-# MIN_FLIP_GAIN years of MAE on val (never decided on test)
-python - "$model" "$out/noflip.onnx" <<'PY'
-import json, sys, shutil, pathlib
-src = pathlib.Path(sys.argv[1]); dst = pathlib.Path(sys.argv[2])
-shutil.copy(src, dst)
-info = json.loads(src.with_suffix(".json").read_text()); info["tta_flip"] = False
-dst.with_suffix(".json").write_text(json.dumps(info))
-PY
+# the same network without flip averaging and uncalibrated: a teacher for howold teach, scripts/ensemble_val.py
+howold export "$ckpt" --out "$out/noflip.onnx" --no-flip --no-check ${NAME:+--name "$NAME"} ${VERSION:+--version "$VERSION"}
 # the validation sets (pooled for the flip choice and the calibration); VAL_SETS="utkface" for UTKFace-only runs
 val_sets=${VAL_SETS:-utkface aaf}
-for set in $val_sets; do
-  howold val --model "$out/noflip.onnx" --data "$set" --split val --json "$out/${set}_val_noflip.json"
-  howold val --model "$model" --data "$set" --split val --json "$out/${set}_val_flip.json"
-done
-python - "$model" "$out" "${MIN_FLIP_GAIN:-0.1}" $val_sets <<'PY'
-import json, sys, pathlib
-model, out, min_gain, sets = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
-def pooled(kind):
-    runs = [json.loads((out / f"{s}_val_{kind}.json").read_text())["overall"] for s in sets]
-    return round(sum(r["mae"] * r["n"] for r in runs) / sum(r["n"] for r in runs), 3)
-mae = {k: pooled(k) for k in ("flip", "noflip")}
-keep = mae["noflip"] - mae["flip"] >= min_gain
-sidecar = model.with_suffix(".json"); info = json.loads(sidecar.read_text())
-info["tta_flip"] = keep
-info.setdefault("metrics", {})["flip_choice"] = {"val_sets": sets, "val_mae_flip": mae["flip"],
-                                                 "val_mae_noflip": mae["noflip"], "min_gain": min_gain, "tta_flip": keep}
-sidecar.write_text(json.dumps(info, indent=2))
-print(f"flip averaging: pooled val MAE {mae['flip']:.3f} with, {mae['noflip']:.3f} without -> tta_flip={keep}")
-PY
+pooled=$(echo $val_sets | tr ' ' ,)
+# flip averaging doubles the age model's cost: keep it only if it gains at least
+# MIN_FLIP_GAIN years of MAE on val (never decided on test)
+howold val --model "$model" --data "$pooled" --split val --choose-flip --min-flip-gain "${MIN_FLIP_GAIN:-0.1}" \
+  --json "$out/flip_choice.json"
 # fit the 80% range's temperature on val, then measure
-howold val --model "$model" --data "$(echo $val_sets | tr ' ' ,)" --split val --calibrate
+howold val --model "$model" --data "$pooled" --split val --calibrate
 # the range of small, blurry and greyscale faces: fitted on a fixed degraded copy of the same val sets
-howold val --model "$model" --data "$(echo $val_sets | tr ' ' ,)" --split val --calibrate --degraded
+howold val --model "$model" --data "$pooled" --split val --calibrate --degraded
 for set in $val_sets; do
   howold val --model "$model" --data "$set" --split val --record --json "$out/${set}_val.json"
   howold val --model "$model" --data "$set" --split val --degraded --record --json "$out/${set}_val_degraded.json"

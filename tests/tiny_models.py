@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from howold.age_model import ModelInfo, write_model_info
+
 
 def write_tiny_age_model(
     folder: Path,
@@ -43,12 +45,20 @@ def write_tiny_age_model(
     path = folder / f"{name}.onnx"
     onnx.save(model, path)
     info = {
-        "format": "howold-age-model", "format_version": 1, "name": name, "version": "0.0.1",
+        "name": name, "version": "0.0.1",
         "backbone": "tiny-test-net", "input_size": 32, "crop_size": 64, "crop_margin": 0.5,
         "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "output": "age_logits",
         "min_age": 0, "max_age": classes - 1, "temperature": 1.0, "interval": 0.8,
-        "tta_flip": False, "metrics": {"utkface_test_mae": 99.0}, "training": {},
+        "tta_flip": False, "training": {},
+        "metrics": {"utkface_test": {"overall": {"n": 25, "mae": 9.9, "coverage": 0.8}}},
     }  # fmt: skip
     info.update(sidecar or {})
-    path.with_suffix(".json").write_text(json.dumps(info))
+    write_model_info(path, ModelInfo.from_dict(info))
     return path
+
+
+def break_sidecar(model: Path, change: dict) -> None:
+    """Write `change` into a model's sidecar by hand, past the writer's checks: a sidecar howold
+    did not write, for the reader's tests."""
+    path = model.with_suffix(".json")
+    path.write_text(json.dumps({**json.loads(path.read_text()), **change}))

@@ -10,6 +10,7 @@ import hmac
 import logging
 from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import replace
 from typing import Annotated, Any
 
 import anyio
@@ -21,7 +22,10 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from howold import (
+    DetectOptions,
     HowoldError,
+    PhotoResult,
+    Predictor,
     VideoOptions,
     __version__,
     analyse_video,
@@ -39,8 +43,6 @@ from howold.api.schemas import (
 )
 from howold.api.settings import Settings
 from howold.api.upload import FORM_FIELD, read_upload, too_large
-from howold.detect import DetectOptions
-from howold.pipeline import PhotoResult, Predictor
 
 log = logging.getLogger("howold.api")
 
@@ -235,17 +237,19 @@ async def predict(
     with state.admit():
 
         def run() -> PhotoResult:
-            overrides: dict[str, Any] = {}
-            if min_score is not None:
-                overrides["min_score"] = min_score
-            if max_side is not None:
-                overrides["max_side"] = max_side
-            return state.default.analyse(upload.data, name=upload.name, **overrides)
+            options = detect_options(state.default, min_score, max_side)
+            return state.default.analyse(upload.data, name=upload.name, options=options)
 
         result = await anyio.to_thread.run_sync(run, limiter=state.limiter)
     if not result.ok:
         raise HTTPException(422, result.error)
     return result.to_dict()
+
+
+def detect_options(predictor: Predictor, min_score: float | None, max_side: int | None) -> DetectOptions:
+    """The predictor's detection options with a request's query parameters (None: not given)."""
+    given = {"min_score": min_score, "max_side": max_side}
+    return replace(predictor.options, **{k: v for k, v in given.items() if v is not None})
 
 
 async def _predict_video(state: ServerState, upload, fps, min_score, max_side) -> dict[str, Any]:
@@ -261,13 +265,9 @@ async def _predict_video(state: ServerState, upload, fps, min_score, max_side) -
                 raise HTTPException(
                     413, f"{upload.name}: the clip is {info.duration:.0f} s long; the limit is {limit:g} s."
                 )
-            overrides: dict[str, Any] = {}
-            if min_score is not None:
-                overrides["min_score"] = min_score
-            if max_side is not None:
-                overrides["max_side"] = max_side
             options = VideoOptions(fps=fps or VideoOptions.fps, max_seconds=limit)
-            return analyse_video(state.default, upload.data, options, name=upload.name, detect_options=overrides)
+            detect = detect_options(state.default, min_score, max_side)
+            return analyse_video(state.default, upload.data, options, name=upload.name, detect=detect)
 
         result = await anyio.to_thread.run_sync(run, limiter=state.limiter)
     if not result.ok:

@@ -1,24 +1,24 @@
-"""`howold serve`: run the REST API with uvicorn. Imports only the standard library at load time,
-so `howold --help` stays fast; FastAPI and uvicorn load when the command runs."""
+"""`howold serve`: run the REST API with uvicorn. Imports only the standard library and howold's
+light names at load time, so `howold --help` stays fast; FastAPI and uvicorn load when the command
+runs."""
 
 from __future__ import annotations
 
 import argparse
 
-from howold.errors import HowoldError
-
-EXTRA_HINT = "needs the [api] extra: pip install 'howold[api]'"
+from howold import DetectOptions, HowoldError, require_extra
 
 
 def add_serve_command(subparsers) -> None:
     serve = subparsers.add_parser(
         "serve",
-        help="run the REST API (POST /v1/predict)",
+        help="run the REST API, POST /v1/predict (needs the [api] extra)",
         description=(
             "Serve the REST API: POST /v1/predict, GET /healthz, /readyz, /v1/model, docs at /docs. "
             "Other settings come from HOWOLD_* environment variables: HOWOLD_API_KEY, HOWOLD_MODEL, "
             "HOWOLD_MAX_UPLOAD_MB (20), HOWOLD_BODY_TIMEOUT_S (30), HOWOLD_MAX_IN_FLIGHT (16), HOWOLD_CONCURRENCY, "
-            "HOWOLD_MIN_SCORE (0.9), HOWOLD_MAX_SIDE (1280), HOWOLD_THREADS."
+            f"HOWOLD_MIN_SCORE ({DetectOptions.min_score}), HOWOLD_MAX_SIDE ({DetectOptions.max_side}), "
+            "HOWOLD_THREADS."
         ),
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -40,13 +40,11 @@ def add_serve_command(subparsers) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    try:
-        import fastapi  # noqa: F401
-        import uvicorn
+    require_extra("serve", "api")
+    import uvicorn
 
-        from howold.api.settings import Settings
-    except ImportError as exc:
-        raise HowoldError(f"howold serve {EXTRA_HINT} ({exc.name} is missing).") from exc
+    from howold.api.settings import Settings
+
     if args.workers < 1:
         raise HowoldError(f"--workers must be at least 1, got {args.workers}.")
     if not 0 < args.port < 65536:
@@ -68,7 +66,7 @@ def _check_settings(settings_class):
     """Read the settings and the model's sidecar now, so a mistake fails with one sentence."""
     from pydantic import ValidationError
 
-    from howold.pipeline import Predictor
+    from howold import Predictor
 
     try:
         settings = settings_class()

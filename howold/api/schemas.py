@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from howold.pipeline import WARNINGS
+from howold import WARNINGS
 
 FaceWarning = Literal[WARNINGS]  # type: ignore[valid-type]
 

@@ -7,8 +7,7 @@ import os
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from howold.detect import DetectOptions
-from howold.video import VideoOptions
+from howold import DetectOptions, VideoOptions
 
 MIB = 1024 * 1024
 

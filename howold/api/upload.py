@@ -14,14 +14,9 @@ from pathlib import PurePosixPath
 
 import anyio
 from fastapi import HTTPException, Request
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
-
-try:
-    from python_multipart.exceptions import MultipartParseError
-    from python_multipart.multipart import MultipartParser, parse_options_header
-except ImportError:  # python-multipart < 0.0.13 named its module `multipart`
-    from multipart.exceptions import MultipartParseError
-    from multipart.multipart import MultipartParser, parse_options_header
 
 RAW_TYPES = ("application/octet-stream",)
 FORM_FIELD = "file"

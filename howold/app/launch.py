@@ -1,20 +1,19 @@
 """`howold app`: serve the web page with Streamlit in a subprocess, using the app's own config.
 
-Imports only the standard library and howold, so that `howold --help` stays fast; Streamlit is
-needed only when the command runs.
+Imports only the standard library and howold's light names, so that `howold --help` stays fast;
+Streamlit is needed only when the command runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from howold.errors import HowoldError
+from howold import HowoldError, require_extra
 
 APP_SCRIPT = Path(__file__).with_name("main.py")  # its .streamlit/config.toml sits next to it
 MODEL_ENV = "HOWOLD_MODEL"  # read by main.py
@@ -47,8 +46,7 @@ def streamlit_command(port: int, host: str, browser: bool = False) -> list[str]:
 
 
 def run_app(args: argparse.Namespace) -> int:
-    if importlib.util.find_spec("streamlit") is None:
-        raise HowoldError("howold app needs the [app] extra: pip install 'howold[app]'")
+    require_extra("app", "app")
     if not 0 < args.port < 65536:
         raise HowoldError(f"--port must be between 1 and 65535, got {args.port}.")
     env = dict(os.environ)

@@ -11,12 +11,22 @@ import base64
 import hashlib
 import io
 from collections.abc import Callable
+from dataclasses import replace
 
 import streamlit as st
 
-from howold import Predictor, VideoOptions, VideoResult, VideoSession, analyse_video
-from howold.io import encode_png
-from howold.video_io import VIDEO_SUFFIXES
+from howold import (
+    VIDEO_SUFFIXES,
+    Predictor,
+    VideoOptions,
+    VideoResult,
+    VideoSession,
+    analyse_video,
+    annotate_tracks,
+    encode_png,
+    install_hint,
+    missing_module,
+)
 
 VIDEO_TYPES = tuple(sorted(suffix.lstrip(".") for suffix in VIDEO_SUFFIXES))
 WEBCAM_FPS = 5.0  # frames a second the webcam's faces are analysed at; the picture itself runs at full rate
@@ -44,7 +54,7 @@ def _analyse_clip(data, name, fps, min_score, max_side, predictor) -> tuple[Vide
     buffer = io.BytesIO()
     result = analyse_video(
         predictor, data, VideoOptions(fps=fps, max_seconds=limit), name=name, annotate_to=buffer,
-        thumbnails=True, on_frame=advance, detect_options={"min_score": min_score, "max_side": max_side or None},
+        thumbnails=True, on_frame=advance, detect=replace(predictor.options, min_score=min_score, max_side=max_side),
     )  # fmt: skip
     progress.empty()
     return result, buffer.getvalue() if result.ok else b""
@@ -131,11 +141,9 @@ def webcam_section(load: Callable[[str | None], Predictor], model: str | None) -
 
 def webcam_unavailable() -> str | None:
     """Why the live camera cannot run here, as a sentence; None when it can."""
-    try:
-        import streamlit_webrtc  # noqa: F401
-    except ImportError:
+    if missing_module("webcam") is not None:
         return ("The live camera needs the streamlit-webrtc package, which is not installed here: "
-                "pip install 'howold[webcam]' and restart the page; uploaded videos work without it.")
+                f"{install_hint('webcam')}, then restart the page; uploaded videos work without it.")
     return None
 
 
@@ -155,8 +163,6 @@ class LiveAges:
         import time
 
         import av
-
-        from howold.annotate import annotate_tracks
 
         image = frame.to_ndarray(format="rgb24")
         now = time.monotonic()

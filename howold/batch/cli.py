@@ -1,23 +1,21 @@
-"""`howold batch`: the command-line hook. Imports only the standard library and howold; Ray and
-pyarrow load when the command runs."""
+"""`howold batch`: the command-line hook. Imports only the standard library and howold's light
+names; Ray and pyarrow load when the command runs."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
-from howold.detect import DetectOptions
-from howold.errors import HowoldError
-
-EXTRA_MESSAGE = "howold batch needs the [batch] extra: pip install 'howold[batch]'"
+from howold import DetectOptions, require_extra
 
 
 def add_batch_command(subparsers) -> None:
     """Add `howold batch` to the `howold` command's subparsers."""
     batch = subparsers.add_parser(
         "batch",
-        help="estimate ages for many photos and videos on Ray, into a Parquet file",
+        help="estimate ages for many photos and videos on Ray, into a Parquet file (needs the [batch] extra)",
         description=(
             "Estimate the age of every face in many photos with Ray Data, locally or on a Ray "
             "cluster, and write one Parquet row per face (one per person for a video; plus one per file "
@@ -63,28 +61,7 @@ def add_batch_command(subparsers) -> None:
         help="photos per batch, and per committed part file (default 32)",
     )
     batch.add_argument("-r", "--recursive", action="store_true", help="look into sub-folders too")
-    defaults = DetectOptions()
-    batch.add_argument(
-        "--min-score",
-        type=float,
-        default=defaults.min_score,
-        metavar="S",
-        help=f"detection confidence threshold, 0..1 (default {defaults.min_score})",
-    )
-    batch.add_argument(
-        "--max-side",
-        type=int,
-        default=defaults.max_side,
-        metavar="N",
-        help=f"detect on a copy at most N pixels on its long side; 0 = full size (default {defaults.max_side})",
-    )
-    batch.add_argument(
-        "--min-face",
-        type=float,
-        default=defaults.min_face_size,
-        metavar="PX",
-        help="ignore faces smaller than PX pixels (default 0)",
-    )
+    DetectOptions.add_arguments(batch)
     batch.add_argument(
         "--model",
         metavar="FILE",
@@ -95,21 +72,16 @@ def add_batch_command(subparsers) -> None:
 
 
 def run_batch_command(args: argparse.Namespace) -> int:
-    try:
-        from howold.batch import job
-    except ImportError as exc:
-        raise HowoldError(f"{EXTRA_MESSAGE} ({exc}).") from exc
-    from howold.cli import detect_options
-    from howold.pipeline import Predictor
+    require_extra("batch", "batch")
+    from howold import Predictor, find_inputs
+    from howold.batch import job
 
-    options = detect_options(args.min_score, args.max_side, args.min_face)
+    options: dict = asdict(DetectOptions.from_arguments(args))
     if args.model:  # absolute, for workers started elsewhere; the default is resolved on each worker
         options["model"] = str(Path(args.model).resolve())
     reason = Predictor(**options).missing_model_reason
     if reason and not args.quiet:
         print(f"howold: {reason}", file=sys.stderr)
-    from howold import find_inputs
-
     photos = find_inputs(args.inputs, recursive=args.recursive)
     progress = None if args.quiet else _progress_bar(len(photos))
     try:

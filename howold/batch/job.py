@@ -32,11 +32,18 @@ import ray
 import ray.data
 import ray.exceptions
 
-from howold import VideoResult, analyse_video, is_video
-from howold.errors import HowoldError
-from howold.pipeline import PhotoResult, Predictor, failed
-from howold.report import CSV_COLUMNS, csv_rows
-from howold.video import failed_video
+from howold import (
+    CSV_COLUMNS,
+    HowoldError,
+    PhotoResult,
+    Predictor,
+    VideoResult,
+    analyse_video,
+    csv_rows,
+    failed,
+    failed_video,
+    is_video,
+)
 
 _INT_COLUMNS = {"face", "width", "height", "person", "frames"}
 _FLOAT_COLUMNS = {"age", "age_low", "age_high", "score", "x1", "y1", "x2", "y2", "first_seen", "last_seen", "time"}

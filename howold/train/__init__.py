@@ -1,8 +1,10 @@
-"""Training for howold's age model (optional extra: `pip install howold[train]`).
+"""Training for howold's age model (optional extra: `pip install -e '.[train]'` in the checkout).
 
 Nothing at inference imports this package. Modules:
-`config` (YAML + dotted overrides), `data` (dataset label loaders, torch-free),
-`crops` (detect → crop cache, torch-free), `losses`, `model` (timm backbones),
-`module` (LightningModule / DataModule), `run` (train), `export` (ONNX + sidecar),
-`evaluate` (ONNX evaluation, temperature calibration), `cli` (subcommands).
+`config` (YAML + dotted overrides into typed dataclasses), `data` (dataset label loaders, torch-free),
+`crops` (detect → crop cache, torch-free), `degrade` (real-photo degradations), `teacher` (distillation
+targets), `losses`, `model` (timm backbones), `module` (the LightningModule), `datamodule` (crop
+dataset, transforms, DataModule), `callbacks` (DelayedEMA, Throughput), `checkpoints` (reading
+checkpoints back), `run` (train), `plots`, `export` (ONNX + sidecar), `evaluate` (ONNX evaluation,
+calibration, flip choice), `cli` and `tune_cli` (subcommands), `tune*` (Optuna search).
 """

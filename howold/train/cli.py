@@ -14,11 +14,13 @@ import os
 import sys
 from pathlib import Path
 
+from howold import require_extra
+
 
 def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register `train`, `export`, `val` and `teach` on the CLI's subparsers."""
     p = subparsers.add_parser(
-        "train", help="train an age model (needs howold[train])",
+        "train", help="train an age model (needs the [train] extra)",
         description="Train from a YAML config; KEY=VALUE overrides set dotted keys, e.g. "
                     "trainer.max_epochs=2 data.batch_size=32 model.backbone=tiny_vit_5m_224 "
                     "model.pretrained=none. Multi-GPU: trainer.accelerator=gpu trainer.devices=4 "
@@ -29,25 +31,34 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from <run dir>/checkpoints/last.ckpt")
     p.set_defaults(handler=_train)
 
-    p = subparsers.add_parser("export", help="checkpoint → ONNX model + JSON sidecar")
+    p = subparsers.add_parser("export", help="checkpoint → ONNX model + JSON sidecar (needs the [train] extra)")
     p.add_argument("ckpt", help="Lightning checkpoint (.ckpt) written by howold train")
     p.add_argument("--out", required=True, help="ONNX file to write; the sidecar gets the same stem + .json")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--no-check", action="store_true", help="skip the torch vs onnxruntime parity check")
     p.add_argument("--name", help="the model's name in its sidecar (default: the training config's)")
     p.add_argument("--version", help="the model's version in its sidecar (default: the training config's)")
+    p.add_argument("--no-flip", action="store_true",
+                   help="no flip averaging in the sidecar, whatever the training config says")
     p.set_defaults(handler=_export)
 
     p = subparsers.add_parser("val", help="measure an ONNX age model on a labelled dataset")
     p.add_argument("--model", required=True, help="ONNX model with its sidecar")
     p.add_argument("--data", default="utkface",
-                   help="utkface, aaf, fairface, fgnet, appa_real, or a CSV path; with --calibrate several "
-                        "separated by commas (utkface,aaf), pooled")
+                   help="utkface, aaf, fairface, fgnet, appa_real, or a CSV path; with --calibrate or --choose-flip "
+                        "several separated by commas (utkface,aaf), pooled")
     p.add_argument("--split", default="test", help="train, val, test or all (fairface/fgnet: always all)")
     p.add_argument("--end-to-end", action="store_true", help="photo → detect → crop → model, no crop cache")
     p.add_argument("--json", help="write the full result here")
-    p.add_argument("--calibrate", action="store_true",
-                   help="fit the temperature on this (validation) split and write it into the sidecar")
+    choice = p.add_mutually_exclusive_group()
+    choice.add_argument("--calibrate", action="store_true",
+                        help="fit the temperature on this (validation) split and write it into the sidecar")
+    choice.add_argument("--choose-flip", action="store_true",
+                        help="keep flip averaging (twice the age model's cost) only if it lowers the MAE on this "
+                             "(validation) split, pooled over the sets, by --min-flip-gain; writes tta_flip into "
+                             "the sidecar")
+    p.add_argument("--min-flip-gain", type=float, default=0.1, metavar="YEARS",
+                   help="with --choose-flip: the MAE gain flip averaging must bring (default 0.1)")
     p.add_argument("--record", action="store_true", help="store the headline figures in the sidecar")
     p.add_argument("--degraded", action="store_true",
                    help="on a fixed degraded copy of the crops (low resolution, old print, grain and JPEG, hard "
@@ -85,6 +96,7 @@ def _quiet_threads() -> None:
 
 
 def _train(args) -> int:
+    require_extra("train", "train")
     _quiet_threads()
     _logging()
     from howold.train.config import load_config
@@ -101,21 +113,32 @@ def _train(args) -> int:
 
 
 def _export(args) -> int:
+    require_extra("export", "train")
     _quiet_threads()
     _logging()
     from howold.train.export import export
 
     sidecar = export(args.ckpt, args.out, opset=args.opset, check=not args.no_check, name=args.name,
-                     version=args.version)
+                     version=args.version, tta_flip=False if args.no_flip else None)
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')} "
           f"(parity max abs diff {sidecar['training']['parity_max_abs_diff']})")
     return 0
 
 
 def _val(args) -> int:
+    if args.degraded:  # the degradations are torch transforms
+        require_extra("val --degraded", "train")
     _logging()
-    from howold.train.evaluate import calibrate, evaluate, format_result, record
+    from howold.train.evaluate import calibrate, choose_flip, evaluate, format_result, record
 
+    if args.choose_flip:
+        result = choose_flip(args.model, args.data, args.split, args.min_flip_gain, args.data_root,
+                             args.cache_dir, args.limit)
+        print(f"flip averaging: pooled {args.split} MAE {result['val_mae_flip']:.3f} with, "
+              f"{result['val_mae_noflip']:.3f} without -> tta_flip={result['tta_flip']}")
+        if args.json:
+            _write_json(args.json, result)
+        return 0
     if args.calibrate:
         result = calibrate(args.model, args.data, args.split, args.data_root, args.cache_dir, args.limit,
                            degraded=args.degraded)
@@ -128,11 +151,15 @@ def _val(args) -> int:
                       args.cache_dir, args.limit, degraded=args.degraded)
     print(format_result(result))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        _write_json(args.json, result)
     if args.record:
         record(args.model, result)
     return 0
+
+
+def _write_json(path: str, result: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=2))
 
 
 def _teach(args) -> int:
@@ -144,14 +171,3 @@ def _teach(args) -> int:
     print(json.dumps(summary, indent=2))
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (python -m howold.train.cli ...) for when howold.cli is not wired yet."""
-    parser = argparse.ArgumentParser(prog="howold")
-    add_train_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.handler(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

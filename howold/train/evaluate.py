@@ -8,14 +8,13 @@ temperature, the one decoder) on cached crops, or with `end_to_end` on the photo
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 from pathlib import Path
 
 import numpy as np
 
-from howold.age_model import AgeModel, read_model_info, sidecar_path
+from howold.age_model import AgeModel, update_model_info
 from howold.errors import HowoldError
 from howold.train.crops import CropCache, CropSet
 from howold.train.data import TEST_ONLY, Sample, check_files, load_dataset, select_split
@@ -139,12 +138,18 @@ def compute_metrics(samples: list[Sample], age, low, high) -> dict:
 
 def evaluate(model_path: str | Path, data: str = "utkface", split: str | None = "test",
              end_to_end: bool = False, root: str | None = None, cache_dir: str = "cache/crops",
-             limit: int | None = None, temperature: float | None = None, degraded: bool = False) -> dict:
+             limit: int | None = None, temperature: float | None = None, degraded: bool = False,
+             tta_flip: bool | None = None) -> dict:
     """Measure the model; returns the JSON-ready result dict. `degraded`: on a fixed degraded copy of
-    the crops (howold.train.degrade.degraded_copy), every face counted as poor for its range."""
+    the crops (howold.train.degrade.degraded_copy), every face counted as poor for its range.
+    `temperature`, `tta_flip`: replace the sidecar's for this measurement (on cached crops)."""
     model = AgeModel(model_path).prepare()
     if temperature is not None:
         model.info = dataclasses.replace(model.info, temperature=temperature)
+    if tta_flip is not None:
+        if end_to_end:
+            raise HowoldError("a flip override applies to cached crops, not to an end-to-end run.")
+        model.info = dataclasses.replace(model.info, tta_flip=tta_flip)
     kind, samples, split, report = load_eval_samples(data, split, root, limit)
     if end_to_end:
         kept, age, low, high, no_face, broken = end_to_end_predictions(samples, model_path)
@@ -194,6 +199,15 @@ def labelled_crops(data: str, split: str, info, root: str | None = None, cache_d
     return np.asarray(crops.images)[exact], ages[exact]
 
 
+def validation_sets(data: str, split: str | None, what: str) -> list[str]:
+    """The dataset kinds of `data` (one, or several separated by commas), refusing test data: `what`
+    (a choice written into the sidecar) is made on a validation split only."""
+    kinds = ["csv" if d.endswith(".csv") else d.replace("-", "_").lower() for d in data.split(",")]
+    if split in ("test", "all", None) or any(kind in TEST_ONLY for kind in kinds):
+        raise HowoldError(f"{what} on a validation split (e.g. --data utkface --split val), never on test data.")
+    return kinds
+
+
 def calibrate(model_path: str | Path, data: str = "utkface", split: str = "val", root: str | None = None,
               cache_dir: str = "cache/crops", limit: int | None = None, write: bool = True,
               degraded: bool = False) -> dict:
@@ -201,9 +215,7 @@ def calibrate(model_path: str | Path, data: str = "utkface", split: str = "val",
     validation split (never test), and write it into the sidecar. `data`: one set, or several
     separated by commas (`utkface,aaf`), pooled. `degraded`: fit `temperature_poor` instead, on a
     fixed degraded copy of the crops (the faces the pipeline marks as poor take it)."""
-    kinds = ["csv" if d.endswith(".csv") else d.replace("-", "_").lower() for d in data.split(",")]
-    if split in ("test", "all", None) or any(kind in TEST_ONLY for kind in kinds):
-        raise HowoldError("calibrate on a validation split (e.g. --data utkface --split val), never on test data.")
+    kinds = validation_sets(data, split, "calibrate")
     model = AgeModel(model_path).prepare()
     target = model.info.interval
     pieces = [labelled_crops(d, split, model.info, root, cache_dir, limit) for d in data.split(",")]
@@ -231,25 +243,49 @@ def calibrate(model_path: str | Path, data: str = "utkface", split: str = "val",
     result = {key: t, "data": kind, "split": split, "degraded": degraded, "n": int(len(true)),
               "coverage_before": round(before, 4), "coverage_after": round(after, 4), "target": target}
     if write:
-        path = sidecar_path(model_path)
-        sidecar = json.loads(path.read_text())
-        sidecar[key] = t
-        sidecar.setdefault("metrics", {})["calibration_poor" if degraded else "calibration"] = result
-        path.write_text(json.dumps(sidecar, indent=2))
-        read_model_info(model_path)  # the written sidecar must still parse
+        update_model_info(model_path, metrics={"calibration_poor" if degraded else "calibration": result},
+                          **{key: t})
     return result
+
+
+def choose_flip(model_path: str | Path, data: str = "utkface", split: str = "val", min_gain: float = 0.1,
+                root: str | None = None, cache_dir: str = "cache/crops", limit: int | None = None,
+                write: bool = True) -> dict:
+    """Decide whether the model averages each face with its mirror image (flip TTA, twice the age
+    model's cost): only if that lowers the MAE, pooled over the validation sets of `data` (never
+    test), by at least `min_gain` years. Writes `tta_flip` and metrics.flip_choice into the sidecar."""
+    sets = data.split(",")
+    validation_sets(data, split, "choose the flip")
+    if min_gain < 0:
+        raise HowoldError(f"--min-flip-gain must be 0 or more years, got {min_gain}.")
+    mae = {}
+    for kind, flip in (("flip", True), ("noflip", False)):
+        runs = [evaluate(model_path, d, split, root=root, cache_dir=cache_dir, limit=limit, tta_flip=flip)
+                for d in sets]
+        mae[kind] = pooled_mae([r.get("overall", {"n": 0}) for r in runs])
+    keep = mae["noflip"] - mae["flip"] >= min_gain
+    result = {"val_sets": sets, "val_mae_flip": mae["flip"], "val_mae_noflip": mae["noflip"],
+              "min_gain": min_gain, "tta_flip": keep}
+    if write:
+        update_model_info(model_path, tta_flip=keep, metrics={"flip_choice": result})
+    return result
+
+
+def pooled_mae(overalls: list[dict]) -> float:
+    """The MAE over several sets' faces together, from each set's `overall` figures (n and mae)."""
+    n = sum(o["n"] for o in overalls)
+    if n == 0:
+        raise HowoldError("no faces with an exact age to measure on.")
+    return round(sum(o["mae"] * o["n"] for o in overalls if o["n"]) / n, 3)
 
 
 def record(model_path: str | Path, result: dict) -> None:
     """Store an evaluation's headline figures in the sidecar's metrics."""
-    path = sidecar_path(model_path)
-    sidecar = json.loads(path.read_text())
     key = (f"{result['data']}_{result['split']}" + ("_end_to_end" if result["end_to_end"] else "")
            + ("_degraded" if result.get("degraded") else ""))
     keep = {k: result[k] for k in ("overall", "by_age_band", "bins", "bins_by_bin", "no_face", "evaluated",
                                     "temperature") if k in result}
-    sidecar.setdefault("metrics", {})[key] = keep
-    path.write_text(json.dumps(sidecar, indent=2))
+    update_model_info(model_path, metrics={key: keep})
 
 
 def format_result(result: dict) -> str:

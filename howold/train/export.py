@@ -7,7 +7,7 @@ onnxruntime softmax probabilities must agree within 1e-4.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import warnings
 from pathlib import Path
@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from howold.age_model import SIDECAR_FORMAT, SIDECAR_VERSION, sidecar_path
+from howold.age_model import ModelInfo, write_model_info
 from howold.errors import ModelError
+from howold.train.config import TrainConfig
 from howold.train.data import MAX_AGE, MIN_AGE
 
 log = logging.getLogger(__name__)
@@ -49,39 +50,38 @@ def parity(onnx_path: str | Path, net: torch.nn.Module, input_size: int, n: int 
     return float(np.abs(got - expected).max())
 
 
-def sidecar_dict(cfg: dict, mean, std, metrics: dict, training: dict) -> dict:
-    d, m = cfg["data"], cfg["model"]
+def model_info(cfg: TrainConfig, mean, std, metrics: dict, training: dict) -> ModelInfo:
+    """The sidecar of a model trained with `cfg`: its preprocessing, age range and export choices."""
     import howold.crop
 
-    margin = howold.crop.DEFAULT_MARGIN if d["crop_margin"] is None else d["crop_margin"]
-    return {
-        "format": SIDECAR_FORMAT, "format_version": SIDECAR_VERSION,
-        "name": cfg["name"], "version": str(cfg.get("version", "0.1.0")), "backbone": m["backbone"],
-        "input_size": int(d["input_size"]), "crop_size": int(d["crop_size"]), "crop_margin": float(margin),
-        "mean": [float(v) for v in mean], "std": [float(v) for v in std],
-        "output": "age_logits", "min_age": MIN_AGE, "max_age": MAX_AGE,
-        "temperature": 1.0, "interval": float(cfg["export"]["interval"]),
-        "tta_flip": bool(cfg["export"]["tta_flip"]),
-        "metrics": metrics, "training": training,
-    }
+    d = cfg.data
+    margin = howold.crop.DEFAULT_MARGIN if d.crop_margin is None else d.crop_margin
+    return ModelInfo(
+        name=cfg.name, version=str(cfg.version), backbone=cfg.model.backbone,
+        input_size=int(d.input_size), crop_size=int(d.crop_size), crop_margin=float(margin),
+        mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std),
+        output="age_logits", min_age=MIN_AGE, max_age=MAX_AGE,
+        temperature=1.0, interval=float(cfg.export.interval), tta_flip=bool(cfg.export.tta_flip),
+        metrics=metrics, training=training,
+    )
 
 
 def export(ckpt: str | Path, out: str | Path, opset: int = 17, check: bool = True,
-           name: str | None = None, version: str | None = None) -> dict:
-    """Write `out` (.onnx) and its sidecar; return the sidecar dict. `name` and `version` replace
-    the training config's (a run released under another name than it was trained under)."""
-    from howold.train.run import load_module
+           name: str | None = None, version: str | None = None, tta_flip: bool | None = None) -> dict:
+    """Write `out` (.onnx) and its sidecar; return the sidecar dict. `name`, `version` and `tta_flip`
+    replace the training config's (a run released under another name than it was trained under; a
+    copy without flip averaging, e.g. as a distillation teacher)."""
+    from howold.train.checkpoints import load_module
 
     ckpt, out = Path(ckpt), Path(out)
     if not ckpt.is_file():
         raise ModelError(f"checkpoint {ckpt} not found.")
     checkpoint = torch.load(ckpt, map_location="cpu", weights_only=False)
     module = load_module(ckpt)
-    hp = module.hparams
-    cfg = hp["cfg"]
-    size = int(cfg["data"]["input_size"])
+    cfg, hp = module.cfg, module.hparams
+    size = int(cfg.data.input_size)
     network = module.net
-    if cfg["model"].get("freeze_bn", False):  # back to batch norm, which the export folds into the convolutions
+    if cfg.model.freeze_bn:  # back to batch norm, which the export folds into the convolutions
         from timm.layers import unfreeze_batch_norm_2d
 
         network = unfreeze_batch_norm_2d(network)
@@ -101,14 +101,15 @@ def export(ckpt: str | Path, out: str | Path, opset: int = 17, check: bool = Tru
     metrics = {"val_mae_torch": best} if best is not None else {}
     training = {
         "checkpoint": ckpt.name, "epoch": checkpoint.get("epoch"), "global_step": checkpoint.get("global_step"),
-        "data": {"train": cfg["data"]["train"], "val": cfg["data"]["val"]},
-        "config": cfg, "onnx_opset": opset, "parity_max_abs_diff": diff,
+        "data": {"train": cfg.data.train, "val": cfg.data.val},
+        "config": hp["cfg"], "onnx_opset": opset, "parity_max_abs_diff": diff,
     }
-    released = {**cfg, "name": name or cfg["name"], "version": version or cfg.get("version", "0.1.0")}
-    sidecar = sidecar_dict(released, hp["mean"], hp["std"], metrics, training)
-    sidecar_path(out).write_text(json.dumps(sidecar, indent=2))
-    log.info("wrote %s and %s (parity %.2e)", out, sidecar_path(out).name, diff or 0.0)
-    return sidecar
+    export_cfg = cfg.export if tta_flip is None else dataclasses.replace(cfg.export, tta_flip=tta_flip)
+    released = dataclasses.replace(cfg, name=name or cfg.name, version=version or cfg.version, export=export_cfg)
+    info = model_info(released, hp["mean"], hp["std"], metrics, training)
+    written = write_model_info(out, info)
+    log.info("wrote %s and %s (parity %.2e)", out, written.name, diff or 0.0)
+    return info.to_dict()
 
 
 def _best_score(checkpoint: dict) -> float | None:

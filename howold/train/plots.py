@@ -47,7 +47,8 @@ def plot_curves(metrics_csv: str | Path, out: str | Path) -> list[dict]:
 
 def plot_error_by_age(ckpt: str | Path, val_set, out: str | Path) -> list[dict]:
     """MAE of the checkpoint on the validation crops per 5-year band of true age."""
-    from howold.train.run import load_module, predict_crops
+    from howold.train.checkpoints import load_module
+    from howold.train.module import predict_crops
 
     module = load_module(ckpt)
     exact = (val_set.low == val_set.high).numpy()

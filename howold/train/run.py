@@ -9,93 +9,21 @@ from __future__ import annotations
 
 import json
 import logging
-import pickle
 import time
-from pathlib import Path
 
 import lightning as L
-import numpy as np
 import torch
-from lightning.pytorch.callbacks import (
-    Callback,
-    EarlyStopping,
-    EMAWeightAveraging,
-    LearningRateMonitor,
-    ModelCheckpoint,
-)
+from lightning.pytorch.callbacks import Callback, EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from howold.errors import HowoldError
+from howold.train.callbacks import DelayedEMA, Throughput
+from howold.train.checkpoints import load_training_checkpoint
 from howold.train.config import TrainConfig, save_config
+from howold.train.datamodule import AgeDataModule
 from howold.train.model import build_network, load_onnx_weights, normalisation
-from howold.train.module import AgeDataModule, AgeModule
+from howold.train.module import AgeModule
 
 log = logging.getLogger(__name__)
-
-
-class DelayedEMA(EMAWeightAveraging):
-    """EMA of the weights that starts after `start_epoch` epochs (fractions allowed), so the average
-    does not carry the untrained head; until then validation and checkpoints see the current weights."""
-
-    def __init__(self, decay: float, start_epoch: float = 0.0) -> None:
-        super().__init__(decay=decay)
-        self.start_epoch = start_epoch
-
-    def on_train_start(self, trainer, module) -> None:
-        steps_per_epoch = trainer.estimated_stepping_batches / max(trainer.max_epochs, 1)
-        self.update_starting_at_step = int(self.start_epoch * steps_per_epoch)
-
-    def _follow_current_weights(self, module) -> None:
-        if self._average_model is not None and int(self._average_model.n_averaged) == 0:
-            self._average_model.module.load_state_dict(module.state_dict())
-
-    def on_validation_epoch_start(self, trainer, module) -> None:
-        self._follow_current_weights(module)
-        super().on_validation_epoch_start(trainer, module)
-
-    def on_save_checkpoint(self, trainer, module, checkpoint) -> None:
-        self._follow_current_weights(module)
-        super().on_save_checkpoint(trainer, module, checkpoint)
-
-
-class Throughput(Callback):
-    """Logs training images per second (train batches only, validation excluded)."""
-
-    def __init__(self) -> None:
-        self.images = 0
-        self.seconds = 0.0
-        self.history: list[dict] = []
-
-    def on_train_epoch_start(self, trainer, module) -> None:
-        self._images, self._t0 = 0, time.perf_counter()
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        self._images += len(batch[0])
-
-    def on_train_epoch_end(self, trainer, module) -> None:
-        seconds = time.perf_counter() - self._t0
-        self.images += self._images
-        self.seconds += seconds
-        rate = self._images / max(seconds, 1e-9)
-        module.log("train/images_per_s", rate)
-        self.history.append({"epoch": trainer.current_epoch, "images": self._images,
-                             "train_seconds": round(seconds, 1), "images_per_s": round(rate, 1)})
-        log.info("epoch %d: %d images in %.0f s (%.1f images/s)", trainer.current_epoch,
-                 self._images, seconds, rate)
-
-
-def load_training_checkpoint(net: torch.nn.Module, path: str) -> None:
-    """Load the network weights (head included) of a howold training checkpoint."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    except (OSError, RuntimeError, KeyError, TypeError, pickle.UnpicklingError) as exc:
-        raise HowoldError(f"{path}: not a howold training checkpoint ({exc}).") from exc
-    weights = {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
-    try:
-        net.load_state_dict(weights)
-    except RuntimeError as exc:
-        raise HowoldError(f"{path}: its network does not match model.backbone ({str(exc)[:200]}).") from exc
-    log.info("started from the network of %s", path)
 
 
 def train(cfg: TrainConfig, resume: bool = False, callbacks: list[Callback] = ()) -> dict:
@@ -119,7 +47,7 @@ def train(cfg: TrainConfig, resume: bool = False, callbacks: list[Callback] = ()
         else:
             load_training_checkpoint(net, cfg.model.init_from)
     mean, std = normalisation(net)
-    module = AgeModule(net, cfg.to_dict(), mean, std)
+    module = AgeModule(net, cfg, mean, std)
     data = AgeDataModule(cfg, mean, std)
 
     t = cfg.trainer
@@ -169,28 +97,3 @@ def train(cfg: TrainConfig, resume: bool = False, callbacks: list[Callback] = ()
     previous.write_text(json.dumps(summary, indent=2, default=str))
     log.info("done in %.0f s; best val MAE %s at %s", wall, summary["best_val_mae"], summary["best_checkpoint"])
     return summary
-
-
-def load_module(ckpt: str | Path) -> AgeModule:
-    """Rebuild the network from the checkpoint's saved config and load its weights (CPU, eval)."""
-    from howold.train.config import from_dict
-
-    checkpoint = torch.load(ckpt, map_location="cpu", weights_only=False)
-    hp = checkpoint["hyper_parameters"]
-    cfg = from_dict(hp["cfg"])
-    net = build_network(cfg.model, init_weights=False)
-    module = AgeModule(net, hp["cfg"], hp["mean"], hp["std"])
-    module.load_state_dict(checkpoint["state_dict"])
-    return module.eval()
-
-
-def predict_crops(module: AgeModule, dataset, batch_size: int = 128) -> np.ndarray:
-    """Expected ages for every item of a CropDataset (no augmentation)."""
-    from howold.train.losses import expected_age
-
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(dataset), batch_size):
-            x = torch.stack([dataset[j][0] for j in range(i, min(i + batch_size, len(dataset)))])
-            out.append(expected_age(module(x)).numpy())
-    return np.concatenate(out) if out else np.zeros(0)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from howold.errors import HowoldError
+from howold import HowoldError, require_extra
 
 
 def add_tune_command(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "tune", help="hyper-parameter search with Optuna (needs howold[train])",
+        "tune", help="hyper-parameter search with Optuna (needs the [train] extra)",
         description="Search the keys of SPACE.yaml with short proxy runs of howold train (TPE, median "
                     "pruning on per-epoch val MAE). The study lives in <out_dir>/<study>/ (SQLite by "
                     "default): run the same command again to continue it; --storage postgresql://... lets "
@@ -32,14 +32,12 @@ def _tune(args) -> int:
 
     if args.trials is None and not args.report:
         raise HowoldError("howold tune: give --trials N to run a study, --report to report on it, or both.")
+    require_extra("tune", "tune")
     _quiet_threads()
     _logging()
-    try:
-        from howold.train.tune import TuneOptions, run_study
-        from howold.train.tune_report import format_report, write_report
-    except ImportError as exc:
-        raise HowoldError(f"howold tune needs the training extra ({exc}); pip install -e '.[train]'.") from exc
     from howold.train.config import load_config
+    from howold.train.tune import TuneOptions, run_study
+    from howold.train.tune_report import format_report, write_report
     from howold.train.tune_space import load_space
 
     base, space = load_config(args.config, args.overrides), load_space(args.space)

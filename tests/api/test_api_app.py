@@ -174,7 +174,8 @@ def test_a_given_model_is_served_with_its_sidecar(tiny_model, two_faces_jpeg):
         info = tiny.get("/v1/model").json()
         ready = tiny.get("/readyz").json()
         result = tiny.post("/v1/predict", content=two_faces_jpeg, headers=JPEG).json()
-    assert (info["name"], info["version"], info["metrics"]) == ("tiny", "0.0.1", {"utkface_test_mae": 99.0})
+    assert (info["name"], info["version"], info["metrics"]) == ("tiny", "0.0.1", {
+        "utkface_test": {"overall": {"n": 25, "mae": 9.9, "coverage": 0.8}}})
     assert ready["model"] == result["model"] == "tiny 0.0.1"
     assert len(result["faces"]) == 2
     assert all(f["age_low"] <= f["age"] <= f["age_high"] for f in result["faces"])

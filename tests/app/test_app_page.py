@@ -63,7 +63,7 @@ def test_page_has_title_note_settings_and_about(has_model):
     assert at.expander[0].label == "About"
     about = " ".join(md.value for md in at.expander[0].markdown)
     if has_model:
-        assert "mean absolute error" in about
+        assert "**UTKFace test set, photo to age:** mean absolute error" in about
     else:
         assert at.info[0].value.startswith("No age model is installed")
     assert at.dataframe == [] and at.error == []
@@ -135,7 +135,9 @@ def test_a_given_model_shows_ages_and_its_mae(tiny_model, composite_jpeg, monkey
     page.run()
     about = " ".join(md.value for md in page.expander[0].markdown)
     assert "tiny 0.0.1 (tiny-test-net)" in about
-    assert "99.00 years (`utkface_test_mae`)" in about
+    assert "**UTKFace test set, face crops:** mean absolute error 9.90 years over 25 faces; " \
+           "the 80% range holds the true age for 80%." in about
+    assert "val_mae" not in about
     assert page.info == []
 
 
@@ -206,3 +208,21 @@ def test_warnings_are_explained_in_plain_sentences(tiny_model, composite_jpeg, m
     assert {row["Warnings"].split(", ")[-1] for row in table_rows(at)} == {"wide age range"}
     text = " ".join(md.value for md in at.markdown)
     assert WARNING_NOTES["low_confidence"] in text and "Yellow box" in text
+
+
+@pytest.mark.parametrize(
+    ("metrics", "expected"),
+    [
+        ({"val_mae_torch": 4.63, "utkface_val": {"overall": {"n": 9, "mae": 4.6}}}, []),  # no test figure
+        ({"utkface_test_end_to_end": {"overall": {"n": 2325, "mae": 4.753, "coverage": 0.7927}}},
+         ["**UTKFace test set, photo to age:** mean absolute error 4.75 years over 2325 faces; "
+          "the 80% range holds the true age for 79%."]),
+        ({"fgnet_all": {"overall": {"n": 1001, "mae": 6.128}}},
+         ["**FG-NET, face crops:** mean absolute error 6.13 years over 1001 faces."]),
+        ({"fairface_all": {"bins": {"n": 540, "bin_hit_rate": 0.4204}}},
+         ["**FairFace, face crops:** the rounded age falls in the labelled age bin for 42% of 540 faces."]),
+        ({"utkface_test": {"overall": {"n": 0}}, "calibration": {"n": 9}, "flip_choice": {}}, []),
+    ],
+)
+def test_the_about_box_reports_test_figures_only(metrics, expected):
+    assert app_main.measured_figures(metrics) == expected

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ray.data", reason="needs the [batch] extra: pip install 'howold[batch]'")
+pytest.importorskip("ray.data", reason="needs the [batch] extra: pip install -e '.[batch]'")
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,7 @@ def test_without_the_extra_says_what_to_install(tmp_path):
         "import sys; sys.modules['ray'] = None; from howold.cli import main; "
         f"sys.exit(main(['batch', 'x.jpg', '--out', {str(tmp_path / 'o.parquet')!r}]))"
     )
-    assert done.returncode == 1 and "pip install 'howold[batch]'" in done.stderr
+    assert done.returncode == 1 and "pip install -e '.[batch]'" in done.stderr
 
 
 def test_bad_option_is_one_sentence(tmp_path):

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
-from tiny_models import write_tiny_age_model
+from tiny_models import break_sidecar, write_tiny_age_model
 
-from howold.age_model import AgeModel, ModelInfo, decode_distribution, read_model_info, softmax
+from howold.age_model import (
+    AgeModel,
+    ModelInfo,
+    decode_distribution,
+    read_model_info,
+    softmax,
+    update_model_info,
+    write_model_info,
+)
 from howold.errors import HowoldError, ModelError
 
 
@@ -114,6 +123,30 @@ def test_sidecar_round_trip(tiny_model):
     assert ModelInfo.from_dict(info.to_dict()) == info
 
 
+def test_written_sidecar_reads_back_equal(tmp_path, tiny_model):
+    info = replace(read_model_info(tiny_model), temperature=np.float64(1.25), metrics={"mae": np.float32(4.5)})
+    written = write_model_info(tmp_path / "copy.onnx", info)
+    assert written == tmp_path / "copy.json" and not list(tmp_path.glob(".*partial"))
+    back = read_model_info(tmp_path / "copy.onnx")
+    assert back == replace(info, temperature=1.25, metrics={"mae": 4.5})
+    assert list(json.loads(written.read_text()))[:2] == ["format", "format_version"]
+
+
+def test_writer_takes_only_a_model_info(tmp_path, tiny_model):
+    with pytest.raises(TypeError, match="expected a ModelInfo, got dict"):
+        write_model_info(tmp_path / "m.onnx", read_model_info(tiny_model).to_dict())
+
+
+def test_update_merges_metrics_and_checks_the_change(tmp_path):
+    model = write_tiny_age_model(tmp_path)  # its own: the session's tiny model is shared
+    info = update_model_info(model, tta_flip=True, metrics={"flip_choice": {"tta_flip": True}})
+    assert read_model_info(model) == info
+    assert info.tta_flip and set(info.metrics) == {"utkface_test", "flip_choice"}
+    with pytest.raises(ModelError, match="does not fit a howold age model .temperature must be positive"):
+        update_model_info(model, temperature=0.0)
+    assert read_model_info(model) == info  # a refused change writes nothing
+
+
 def test_missing_model_file(tmp_path):
     with pytest.raises(ModelError, match="no such model file"):
         AgeModel(tmp_path / "absent.onnx")
@@ -145,7 +178,8 @@ def test_corrupt_model_file(tmp_path, tiny_model):
     ],
 )
 def test_bad_sidecars(tmp_path, change, message):
-    path = write_tiny_age_model(tmp_path, sidecar=change)
+    path = write_tiny_age_model(tmp_path)
+    break_sidecar(path, change)
     with pytest.raises(ModelError, match=message):
         AgeModel(path)
 
@@ -159,9 +193,7 @@ def test_sidecar_not_json(tmp_path):
 
 def test_output_size_must_match_the_sidecar(tmp_path):
     path = write_tiny_age_model(tmp_path, classes=50)
-    info = json.loads(path.with_suffix(".json").read_text())
-    info["max_age"] = 100
-    path.with_suffix(".json").write_text(json.dumps(info))
+    break_sidecar(path, {"max_age": 100})
     with pytest.raises(ModelError, match="outputs 50 ages but the sidecar says 101"):
         AgeModel(path).prepare()
     assert issubclass(ModelError, HowoldError)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -32,9 +33,29 @@ def photos(tmp_path_factory, face_paths, composite, no_face_image):
     return folder
 
 
-def test_version_and_help():
+def test_version_names_the_shipped_model():
+    from howold import DEFAULT_MODEL_PATH, __version__, read_model_info
+
+    info = read_model_info(DEFAULT_MODEL_PATH)
     version = howold("--version")
-    assert version.returncode == 0 and version.stdout.startswith("howold ")
+    assert version.returncode == 0
+    assert version.stdout == f"howold {__version__}, age model {info.name} {info.version}\n"
+
+
+def test_python_m_howold_is_the_command():
+    run = subprocess.run([sys.executable, "-m", "howold", "predict", "--help"], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0 and run.stdout.startswith("usage: howold predict")
+
+
+def test_help_loads_no_image_or_model_library():
+    code = ("import sys; from howold.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in ('numpy', 'cv2', 'PIL', 'onnxruntime') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout.strip().endswith("[]"), run.stderr
+
+
+def test_version_and_help():
     help_text = howold("predict", "--help")
     assert help_text.returncode == 0
     for option in ("--recursive", "--json", "--csv", "--annotate", "--min-score", "--max-side", "--model"):
@@ -102,6 +123,38 @@ def test_recursive(tiny_model, photos, tmp_path):
     deep = howold("predict", tmp_path / "a", "--recursive", "--model", tiny_model, "-q", "--json", tmp_path / "r.json")
     assert deep.returncode == 0
     assert len(json.loads((tmp_path / "r.json").read_text())["results"][0]["faces"]) == 4
+
+
+def test_dash_reads_stdin_and_writes_stdout(tiny_model, face_paths, tmp_path):
+    photo = face_paths[0].read_bytes()
+    for flag in ("--json", "--csv"):
+        run = subprocess.run(
+            [sys.executable, "-m", "howold", "predict", "-", "--model", str(tiny_model), flag, "-",
+             "--annotate", str(tmp_path / "drawn")],
+            input=photo, capture_output=True, timeout=180,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        if flag == "--json":
+            (result,) = json.loads(run.stdout)["results"]  # stdout holds the JSON only; the table went to stderr
+            assert result["source"] == "stdin" and len(result["faces"]) == 1
+            assert b"face  age" in run.stderr
+        else:
+            rows = list(csv.DictReader(run.stdout.decode().splitlines()))
+            assert [(row["source"], row["status"]) for row in rows] == [("stdin", "ok")]
+    assert [p.name for p in (tmp_path / "drawn").iterdir()] == ["stdin.png"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-", "--json", "-", "--csv", "-"], "--json - and --csv - would both write to stdout"),
+        (["-", "-"], "- .stdin. can be read once"),
+    ],
+)
+def test_stdio_mistakes_get_one_sentence(args, message):
+    run = howold("predict", *args)
+    assert run.returncode == 1
+    assert re.fullmatch(f"howold: {message}[^\n]*\n", run.stderr), run.stderr
 
 
 def test_bad_option_values_get_one_sentence(face_paths):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
 
-from howold.detect import Detection, FaceDetector, downscale
+from howold.detect import Detection, DetectOptions, FaceDetector, downscale
 from howold.errors import ImageError
 
 
@@ -106,11 +108,11 @@ def test_detection_is_validated():
 def test_per_call_settings_override_without_changing_the_detector(detector, composite):
     canvas = np.zeros((2400, 2400, 3), np.uint8)
     canvas[:448, :448] = cv2.resize(composite, (448, 448), interpolation=cv2.INTER_AREA)  # 4 faces ~ 60 px
-    assert len(detector.detect(canvas, max_side=None)) == 4
-    assert detector.detect(canvas, min_score=1.0) == []
+    assert len(detector.detect(canvas, replace(detector.options, max_side=None))) == 4
+    assert detector.detect(canvas, replace(detector.options, min_score=1.0)) == []
     assert detector.max_side == 1280 and detector.min_score == 0.9
-    with pytest.raises(ValueError, match="min_score"):
-        detector.detect(canvas, min_score=2)
+    with pytest.raises(ValueError, match="min_score must be between 0 and 1"):
+        detector.detect(canvas, replace(detector.options, min_score=2))
 
 
 def test_detector_batch_is_bgr_minus_the_mean_in_planes():
@@ -135,8 +137,8 @@ def small_faces_photo(face_images) -> np.ndarray:
 def test_small_faces_landmarks_hardly_move_with_the_search_scale_once_refined(face_images, refine):
     photo = small_faces_photo(face_images)
     detector = FaceDetector(refine_below=160 if refine else 0).prepare()
-    full = sorted(detector.detect(photo, max_side=None), key=lambda f: f.box)
-    shrunk = sorted(detector.detect(photo, max_side=1280), key=lambda f: f.box)
+    full = sorted(detector.detect(photo, DetectOptions(max_side=None)), key=lambda f: f.box)
+    shrunk = sorted(detector.detect(photo, DetectOptions(max_side=1280)), key=lambda f: f.box)
     assert len(full) == len(shrunk) == 4
     moves = [np.abs(a.landmarks - b.landmarks).max() for a, b in zip(full, shrunk)]
     if refine:  # measured: 1.1 px at most refined, 5.0 px with the search's landmarks

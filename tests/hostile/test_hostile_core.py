@@ -86,7 +86,7 @@ def test_faces_beyond_the_cap_are_dropped_smallest_first_and_counted(composite, 
 def test_min_score_zero_is_bounded(composite, tiny_model):
     """Every prior above 0: at most DetectOptions.max_faces faces get an age, in bounded time."""
     start = time.perf_counter()
-    result = Predictor(model=tiny_model).analyse(composite, name="four.png", min_score=0.0)
+    result = Predictor(model=tiny_model).analyse(composite, name="four.png", options=DetectOptions(min_score=0.0))
     seconds = time.perf_counter() - start
     # the largest max_faces get an age; a few of them merge when refined onto one face
     assert DetectOptions.max_faces - 32 <= len(result.faces) <= DetectOptions.max_faces

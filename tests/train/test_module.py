@@ -1,45 +1,94 @@
-"""The training data pieces: random shares of the crops and the augmentation pipeline."""
+"""The age LightningModule with its typed config, and reading it back from a checkpoint (no training run)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("torchvision")
+pytest.importorskip("lightning")
+pytest.importorskip("timm")
 
-from howold.train.config import AugmentConfig  # noqa: E402
-from howold.train.crops import CropSet  # noqa: E402
-from howold.train.data import Sample  # noqa: E402
-from howold.train.module import build_transform, random_share  # noqa: E402
+from howold.errors import HowoldError  # noqa: E402
+from howold.train.checkpoints import load_module, load_training_checkpoint  # noqa: E402
+from howold.train.config import TrainConfig, load_config  # noqa: E402
+from howold.train.losses import NUM_AGES, age_loss  # noqa: E402
+from howold.train.model import build_network  # noqa: E402
+from howold.train.module import AgeModule  # noqa: E402
 
-
-def crop_set(n: int) -> CropSet:
-    images = np.arange(n, dtype=np.uint8)[:, None, None, None] * np.ones((1, 8, 8, 3), np.uint8)
-    return CropSet(images, [Sample(path=f"{i}.jpg", low=i, high=i, split="train") for i in range(n)])
-
-
-def test_random_share_is_a_fixed_subset_with_images_matching_samples():
-    crops = crop_set(100)
-    half = random_share(crops, 0.5, seed=42)
-    assert len(half) == 50
-    assert [s.path for s in half.samples] == [s.path for s in random_share(crops, 0.5, seed=42).samples]
-    assert [s.path for s in half.samples] != [s.path for s in random_share(crops, 0.5, seed=7).samples]
-    for image, sample in zip(half.images, half.samples):
-        assert int(image[0, 0, 0]) == sample.low
-    assert len(random_share(crops, 1.0, seed=0)) == 100
+MEAN, STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
 
 
-@pytest.mark.parametrize("fraction", [0, -0.5, 1.5])
-def test_random_share_refuses_a_share_outside_0_1(fraction):
-    with pytest.raises(ValueError, match="train_fraction"):
-        random_share(crop_set(10), fraction, seed=0)
+def small_config(*overrides: str) -> TrainConfig:
+    return load_config(None, ["model.backbone=tf_efficientnet_lite0", "model.pretrained=none", *overrides])
 
 
-def test_random_erasing_occludes_a_patch_only_when_asked():
-    image = torch.full((3, 64, 64), 200, dtype=torch.uint8)
-    mean, std = [0.5] * 3, [0.25] * 3
-    plain = AugmentConfig(flip=False, degrees=0, translate=0, scale=(1, 1), blur_p=0, jitter=0, grayscale_p=0)
-    assert torch.allclose(build_transform(plain, mean, std)(image), build_transform(None, mean, std)(image))
-    erased = build_transform(AugmentConfig(**{**plain.__dict__, "erase_p": 1.0}), mean, std)(image)
-    assert (erased == 0).any() and (erased != 0).any()
+def small_module(cfg: TrainConfig) -> AgeModule:
+    torch.manual_seed(0)
+    return AgeModule(build_network(cfg.model, init_weights=False), cfg, MEAN, STD).eval()
+
+
+def batch(teacher: bool):
+    torch.manual_seed(1)
+    x = torch.randn(2, 3, 64, 64)
+    low, high = torch.tensor([30, 20]), torch.tensor([30, 29])
+    if not teacher:
+        return x, low, high
+    target = torch.softmax(torch.randn(2, NUM_AGES), dim=1)
+    return x, low, high, target, torch.tensor([True, True])
+
+
+def test_the_module_takes_a_typed_config_and_saves_it_as_a_dict():
+    cfg = small_config()
+    module = small_module(cfg)
+    assert module.cfg is cfg and module.hparams["cfg"] == cfg.to_dict()
+    with pytest.raises(TypeError, match="cfg: expected a TrainConfig, got dict"):
+        AgeModule(module.net, cfg.to_dict(), MEAN, STD)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "teacher", "teacher_weight"),
+    [
+        ([], False, 0.0),  # no teacher targets in the batch: the label alone
+        ([], True, 0.5),  # the config's default share, not a fallback of its own
+        (["loss.teacher_weight=0.2"], True, 0.2),
+        (["loss.l1_weight=0.1", "loss.sigma=3"], True, 0.5),
+    ],
+)
+def test_model_step_uses_the_configs_loss_settings(overrides, teacher, teacher_weight):
+    cfg = small_config(*overrides)
+    module = small_module(cfg)
+    data = batch(teacher)
+    with torch.no_grad():
+        loss, _, _, _ = module.model_step(data)
+        logits = module(data[0])
+    expected = age_loss(logits, data[1], data[2], cfg.loss.sigma, cfg.loss.l1_weight, *data[3:],
+                        teacher_weight=teacher_weight)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_a_checkpoint_reads_back_into_the_same_module(tmp_path):
+    cfg = small_config("data.input_size=64", "loss.teacher_weight=0.3")
+    module = small_module(cfg)
+    path = tmp_path / "run.ckpt"
+    torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict()}, path)
+    back = load_module(path)
+    assert back.cfg == cfg and not back.training
+    x = batch(False)[0]
+    with torch.no_grad():
+        torch.testing.assert_close(back(x), module(x))
+
+
+def test_a_checkpoint_from_before_a_config_field_loads_with_its_default(tmp_path):
+    module = small_module(small_config())
+    hparams = dict(module.hparams)
+    del hparams["cfg"]["loss"]["teacher_weight"]
+    path = tmp_path / "old.ckpt"
+    torch.save({"hyper_parameters": hparams, "state_dict": module.state_dict()}, path)
+    assert load_module(path).cfg.loss.teacher_weight == TrainConfig().loss.teacher_weight
+
+
+def test_starting_from_a_checkpoint_that_is_not_one_is_one_sentence(tmp_path):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(HowoldError, match="bad.ckpt: not a howold training checkpoint"):
+        load_training_checkpoint(small_module(small_config()).net, str(bad))

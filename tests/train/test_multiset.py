@@ -14,8 +14,8 @@ from howold.errors import HowoldError  # noqa: E402
 from howold.train import degrade  # noqa: E402
 from howold.train.config import AugmentConfig, ModelConfig  # noqa: E402
 from howold.train.data import load_aaf, load_dataset  # noqa: E402
+from howold.train.datamodule import CropParts, build_transform  # noqa: E402
 from howold.train.model import build_network, load_onnx_weights  # noqa: E402
-from howold.train.module import CropParts, build_transform  # noqa: E402
 
 
 def test_aaf_loader_reads_ages_genders_and_the_fixed_split(tmp_path):

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("lightning")
 pytest.importorskip("timm")
 
-from howold.train.cli import main  # noqa: E402
+from howold.cli import main  # noqa: E402
 from howold.train.config import load_config  # noqa: E402
 from howold.train.export import PARITY_TOLERANCE, export  # noqa: E402
 from howold.train.run import train  # noqa: E402
@@ -77,6 +77,11 @@ def test_val_and_calibrate_cli(tmp_path, faces_csv, face_paths):
     assert main(["export", summary["best_checkpoint"], "--out", str(model), "--name", "released",
                  "--version", "9.8.7"]) == 0
     assert json.loads(model.with_suffix(".json").read_text())["version"] == "9.8.7"
+    teacher = tmp_path / "noflip.onnx"
+    assert main(["export", summary["best_checkpoint"], "--out", str(teacher), "--no-flip", "--no-check"]) == 0
+    assert json.loads(teacher.with_suffix(".json").read_text())["tta_flip"] is False
+    assert json.loads(model.with_suffix(".json").read_text())["tta_flip"] is True  # the config's default
+    assert teacher.read_bytes() == model.read_bytes()  # the same network
     out = tmp_path / "val.json"
     args = ["val", "--model", str(model), "--data", str(faces_csv), "--split", "val",
             "--cache-dir", str(tmp_path / "cache"), "--json", str(out), "--calibrate", "--record"]
@@ -194,7 +199,7 @@ def test_distillation_from_an_exported_teacher(tmp_path, faces_csv, face_paths):
     if not face_paths:
         pytest.skip("no fixture faces in tests/fixtures/faces")
     from howold.errors import HowoldError
-    from howold.train.module import AgeDataModule
+    from howold.train.datamodule import AgeDataModule
     from howold.train.teacher import write_teacher_targets
 
     first = train(one_batch_config(tmp_path / "a", faces_csv, "tf_efficientnet_lite0", "bundled"))

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("av", reason="needs the [video] extra: pip install 'howold[video]'")
-pytest.importorskip("trackers", reason="needs the [video] extra: pip install 'howold[video]'")
+pytest.importorskip("av", reason="needs the [video] extra: pip install -e '.[video]'")
+pytest.importorskip("trackers", reason="needs the [video] extra: pip install -e '.[video]'")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from video_clips import background, camera, side_by_side, write_clip  # noqa: E402

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from howold.annotate import (
+from howold.draw import (
     Label,
     annotate,
     candidates,

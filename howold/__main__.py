@@ -1,0 +1,7 @@
+"""`python -m howold`: the same command line as `howold`."""
+
+import sys
+
+from howold.cli import main
+
+sys.exit(main())

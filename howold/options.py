@@ -1,0 +1,126 @@
+"""Settings owned by the core (how faces are found, how a video is read), each with its default,
+bounds and command-line flag written once; light (standard library only) so that frontends build
+their arguments, sliders and fields from them without loading a model."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+from howold.errors import HowoldError, OptionError
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """How faces are found, and the one place each option's default and bounds live.
+
+    `min_score`: detection confidence threshold in [0, 1]. `max_side`: the detector sees at most
+    this many pixels on the long side (at least `MIN_SIDE`; None for full size, which frontends
+    write `FULL_SIZE`, 0, and which this class reads as None). `min_face_size`:
+    faces smaller than this on their short side (pixels of the photo) are dropped. `max_faces`:
+    at most this many faces per photo get an age, the largest; the rest are counted as dropped.
+
+    Frontends that serve other people (the REST API) also hold requests to the service bounds:
+    `min_score` at least `SERVICE_MIN_SCORE` (below it the detector returns hundreds of boxes
+    on background) and `max_side` at most `SERVICE_MAX_SIDE` (detector time and memory grow
+    with its square).
+    """
+
+    min_score: float = 0.9
+    max_side: int | None = 1280
+    min_face_size: float = 0.0
+    max_faces: int = 256
+
+    MIN_SIDE: ClassVar[int] = 32
+    FULL_SIZE: ClassVar[int] = 0  # max_side None as flags, environment variables and sliders write it
+    # the command-line flag of each option that has one (howold predict, howold batch)
+    FLAGS: ClassVar[dict[str, str]] = {"min_score": "--min-score", "max_side": "--max-side",
+                                       "min_face_size": "--min-face"}
+    SERVICE_MIN_SCORE: ClassVar[float] = 0.5
+    SERVICE_MAX_SIDE: ClassVar[int] = 2560
+
+    def __post_init__(self) -> None:
+        if self.max_side == self.FULL_SIZE:
+            object.__setattr__(self, "max_side", None)
+        if not 0.0 <= self.min_score <= 1.0:
+            raise OptionError("min_score", f"must be between 0 and 1, got {self.min_score}")
+        if self.max_side is not None and self.max_side < self.MIN_SIDE:
+            raise OptionError("max_side", f"must be at least {self.MIN_SIDE} pixels, got {self.max_side}")
+        if not self.min_face_size >= 0:
+            raise OptionError("min_face_size", f"must be 0 or more pixels, got {self.min_face_size}")
+        if self.max_faces < 1:
+            raise OptionError("max_faces", f"must be at least 1, got {self.max_faces}")
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Add the detection flags, with their defaults, to a command's parser."""
+        default = cls()
+        parser.add_argument(cls.FLAGS["min_score"], type=float, default=default.min_score, metavar="S",
+                            help=f"detection confidence threshold, 0..1 (default {default.min_score})")
+        parser.add_argument(cls.FLAGS["max_side"], type=int, default=default.max_side, metavar="N",
+                            help="detect on a copy at most N pixels on its long side; "
+                                 f"{cls.FULL_SIZE} = full size (default {default.max_side})")
+        parser.add_argument(cls.FLAGS["min_face_size"], type=float, default=default.min_face_size, metavar="PX",
+                            dest="min_face_size",
+                            help=f"ignore faces smaller than PX pixels (default {default.min_face_size:g})")
+
+    @classmethod
+    def from_arguments(cls, args: argparse.Namespace) -> DetectOptions:
+        """The options given by the flags of `add_arguments`; a value out of range is a HowoldError
+        naming its flag."""
+        values = {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
+        try:
+            return cls(**values)
+        except OptionError as exc:
+            raise HowoldError(f"{cls.FLAGS.get(exc.option, exc.option)} {exc.reason}.") from exc
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """How a clip is read, and the one place each video option's default and bounds live.
+
+    `fps`: frames analysed per second of clip (every frame when the clip has fewer), at most
+    `MAX_FPS`. `lost_seconds`: how long a face may vanish and keep its person number.
+    `max_seconds`: analyse at most this much of the clip (None: all of it).
+
+    The REST API holds uploads to `SERVICE_MAX_SECONDS` of clip, `SERVICE_MAX_MB` of file and
+    `SERVICE_MAX_FPS`, and the web page to `PAGE_MAX_SECONDS`.
+    """
+
+    fps: float = 5.0
+    lost_seconds: float = 3.0  # how long a lost face keeps its person number (howold.track)
+    max_seconds: float | None = None
+
+    MAX_FPS: ClassVar[float] = 60.0
+    SERVICE_MAX_SECONDS: ClassVar[float] = 60.0
+    SERVICE_MAX_MB: ClassVar[int] = 50
+    SERVICE_MAX_FPS: ClassVar[float] = 10.0
+    PAGE_MAX_SECONDS: ClassVar[float] = 120.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fps <= self.MAX_FPS:
+            raise OptionError("fps", f"must be above 0 and at most {self.MAX_FPS:g}, got {self.fps}")
+        if not 0 <= self.lost_seconds <= 60:
+            raise OptionError("lost_seconds", f"must be between 0 and 60, got {self.lost_seconds}")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise OptionError("max_seconds", f"must be above 0, got {self.max_seconds}")
+
+    # the command-line flag of each option that has one (howold predict)
+    FLAGS: ClassVar[dict[str, str]] = {"fps": "--fps"}
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Add the video flags, with their defaults, to a command's parser."""
+        parser.add_argument(cls.FLAGS["fps"], type=float, default=cls.fps, metavar="N",
+                            help=f"videos: analyse N frames per second, every frame if fewer (default {cls.fps:g})")
+
+    @classmethod
+    def from_arguments(cls, args: argparse.Namespace) -> VideoOptions:
+        """The options given by the flags of `add_arguments`; a value out of range is a HowoldError
+        naming its flag."""
+        values = {name: getattr(args, name) for name in cls.FLAGS if hasattr(args, name)}
+        try:
+            return cls(**values)
+        except OptionError as exc:
+            raise HowoldError(f"{cls.FLAGS.get(exc.option, exc.option)} {exc.reason}.") from exc

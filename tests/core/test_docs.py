@@ -1,0 +1,30 @@
+"""The documentation a newcomer reads: links and images that resolve, install lines that work from
+the checkout. (The name of the page's upload button is checked
+in tests/app/test_app_browser.py, against the page itself.)"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", ROOT / "MODEL_CARD.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"""(?:\]\(|src=")([^)"#\s]+)""")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_relative_links_and_images_resolve(doc):
+    text = doc.read_text(encoding="utf-8")
+    targets = [t for t in LINK.findall(text) if not re.match(r"[a-z]+:", t)]
+    missing = [t for t in targets if not (doc.parent / t).exists()]
+    assert not missing, f"{doc.name}: broken links {missing}"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_install_lines_install_from_the_checkout(doc):
+    # howold is not on a package index: `pip install 'howold[app]'` fails for a newcomer
+    text = doc.read_text(encoding="utf-8")
+    assert not re.search(r"pip install [-\w ]*'?howold\[", text), f"{doc.name} installs howold from an index"
+
