@@ -223,14 +223,28 @@ class Predictor:
         estimates, dropped = self._estimates(photo, options)
         return [e.face for e in estimates], dropped
 
-    def _estimates(self, photo: Photo, options: DetectOptions | None = None):
-        options = self.options if options is None else options
+    def largest_face_crop(self, image: ImageSource, size: int, margin: float) -> np.ndarray | None:
+        """The largest face's crop cut exactly as `analyse` cuts crops for the age model (the same
+        detection, refinement of small faces and full-resolution crop), `size` px wide with `margin`;
+        None when there is no face. howold's training crops are cut by this, so a model learns on the
+        crops it will be shown."""
+        photo = open_photo(image)
+        kept, _ = self._detections(photo, self.options)
+        return _crop(photo, kept[0].landmarks, size, margin) if kept else None
+
+    def _detections(self, photo: Photo, options: DetectOptions) -> tuple[list[Detection], int]:
+        """The photo's largest faces (at most max_faces), small ones refined, largest first, and how
+        many were left out."""
         small, scale = photo.shrunk(options.max_side)
         detections = self.detector.detect_scaled(small, scale, photo.shape, options.min_score, options.min_face_size)
         detections.sort(key=lambda d: -d.width * d.height)
         kept, dropped = detections[: options.max_faces], max(0, len(detections) - options.max_faces)
         kept = self.detector.refine_small(kept, photo.region, photo.shape)
         kept.sort(key=lambda d: -d.width * d.height)
+        return kept, dropped
+
+    def _estimates(self, photo: Photo, options: DetectOptions | None = None):
+        kept, dropped = self._detections(photo, self.options if options is None else options)
         if not kept or self.age_model is None:
             return [FaceEstimate(_face(d, None, None, None, None)) for d in kept], dropped
         info = self.age_model.info

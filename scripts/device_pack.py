@@ -54,9 +54,7 @@ def quantise_teacher(path: Path, root: Path, out: Path) -> None:
 
 
 def main() -> None:
-    from howold.crop import DEFAULT_CROP_SIZE, DEFAULT_MARGIN
-    from howold.detect import DETECTOR_ID
-    from howold.train.crops import file_sha1
+    from howold.train.crops import CropCache, file_sha1
     from howold.train.data import default_data_root, load_dataset, select_split
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -68,7 +66,7 @@ def main() -> None:
     root = default_data_root()
     out = Path(args.out)
     (out / "crops").mkdir(parents=True, exist_ok=True)
-    cache_dir = Path(args.cache_dir) / f"{DETECTOR_ID}_s{DEFAULT_CROP_SIZE}_m{DEFAULT_MARGIN:g}"
+    cache_dir = CropCache(args.cache_dir).dir  # the crops `howold train` reads, under their cache key
     sha1 = {}
     for kind, splits in SETS.items():
         (out / "data" / kind).mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,9 @@
 """Training crops: every image goes through the SAME detect → crop code as inference, once.
 
-Crops are cached on disk, keyed by (sha1 of the image bytes, crop size, margin, detector id):
-`<cache_dir>/<detector id>_s<size>_m<margin>/<name>.npy` holds an (N, S, S, 3) uint8 array
+Each crop is `howold.Predictor.largest_face_crop`: the largest face found, refined and cut exactly as
+`analyse` cuts crops for the age model. Crops are cached on disk, keyed by (sha1 of the image bytes,
+crop size, margin, detector id and crop rule):
+`<cache_dir>/<detector id>_<crop rule>_s<size>_m<margin>/<name>.npy` holds an (N, S, S, 3) uint8 array
 (opened as a memmap: far faster than decoding JPEGs each epoch) and `<name>.json` its index
 (sha1 per row, and the sha1s found to have no face or to be unreadable). A later build with the
 same images performs no detection at all; crops already cut under another name are reused.
@@ -27,17 +29,9 @@ from howold.train.data import Sample
 log = logging.getLogger(__name__)
 
 NO_FACE, BROKEN = "noface", "broken"
-
-
-def cut_crop(image: np.ndarray, detector, size: int, margin: float) -> np.ndarray | None:
-    """Detect faces, take the largest (by box area), return its crop; None when no face."""
-    from howold.crop import crop_face
-
-    faces = detector.detect(image)
-    if not faces:
-        return None
-    largest = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
-    return crop_face(image, largest.landmarks, size=size, margin=margin)
+# v2: crops through Predictor.largest_face_crop, small faces refined as at inference (v1, the bare
+# detector's landmarks, is what every model up to 0.3.0 and runs 14-16 trained on)
+CROP_RULE = "v2"
 
 
 def file_sha1(path: str | os.PathLike) -> str:
@@ -70,33 +64,35 @@ class CropSet:
 _worker: dict = {}
 
 
-def _init_worker(size: int, margin: float, threads: int) -> None:
-    from howold.detect import FaceDetector
+def _face_finder(threads: int | None = None):
+    from howold import Predictor
 
-    _worker.update(detector=FaceDetector(threads=threads), size=size, margin=margin)
+    return Predictor(model=None, threads=threads)
+
+
+def _init_worker(size: int, margin: float, threads: int) -> None:
+    _worker.update(finder=_face_finder(threads), size=size, margin=margin)
 
 
 def _cut_path(path: str) -> tuple[str, np.ndarray | None]:
-    return _cut_file(path, _worker["detector"], _worker["size"], _worker["margin"])
+    return _cut_file(path, _worker["finder"], _worker["size"], _worker["margin"])
 
 
-def _cut_file(path: str, detector, size: int, margin: float) -> tuple[str, np.ndarray | None]:
-    from howold.io import load_image
-
+def _cut_file(path: str, finder, size: int, margin: float) -> tuple[str, np.ndarray | None]:
     try:
-        image = load_image(path)
+        crop = finder.largest_face_crop(path, size, margin)
     except ImageError:
         return BROKEN, None
-    crop = cut_crop(image, detector, size, margin)
     return (NO_FACE, None) if crop is None else ("ok", crop)
 
 
 class CropCache:
     """Cut and cache crops for lists of samples.
 
-    `detector`: an object with `.detect(image) -> list[Detection]`; default: howold's
-    FaceDetector with default settings (its DETECTOR_ID keys the cache). `workers` > 1 cuts in
-    that many processes, each with its own single-threaded detector (default detector only).
+    `finder`: an object with `.largest_face_crop(path, size, margin) -> crop | None`; default: a
+    detection-only `howold.Predictor` with default settings (its DETECTOR_ID keys the cache).
+    `workers` > 1 cuts in that many processes, each with its own single-threaded Predictor
+    (default finder only).
     """
 
     def __init__(
@@ -104,7 +100,7 @@ class CropCache:
         cache_dir: str | os.PathLike,
         size: int | None = None,
         margin: float | None = None,
-        detector=None,
+        finder=None,
         detector_id: str | None = None,
         workers: int = 1,
     ) -> None:
@@ -113,19 +109,17 @@ class CropCache:
 
         self.size = int(size or howold.crop.DEFAULT_CROP_SIZE)
         self.margin = float(howold.crop.DEFAULT_MARGIN if margin is None else margin)
-        self.detector = detector
+        self.finder = finder
         self.detector_id = detector_id or howold.detect.DETECTOR_ID
-        self.workers = workers if detector is None else 1
+        self.workers = workers if finder is None else 1
         self.detections = 0  # images run through the detector by this object
-        key = f"{self.detector_id}_s{self.size}_m{self.margin:g}"
+        key = f"{self.detector_id}_{CROP_RULE}_s{self.size}_m{self.margin:g}"
         self.dir = Path(cache_dir) / key
 
-    def _detector(self):
-        if self.detector is None:
-            from howold.detect import FaceDetector
-
-            self.detector = FaceDetector()
-        return self.detector
+    def _finder(self):
+        if self.finder is None:
+            self.finder = _face_finder()
+        return self.finder
 
     def _index(self, name: str) -> dict | None:
         path = self.dir / f"{name}.json"
@@ -216,10 +210,10 @@ class CropCache:
                     bar.update()
                     yield h, result
         else:
-            detector = self._detector()
+            finder = self._finder()
             for h, path in zip(hashes, paths):
                 bar.update()
-                yield h, _cut_file(path, detector, self.size, self.margin)
+                yield h, _cut_file(path, finder, self.size, self.margin)
         bar.close()
 
 

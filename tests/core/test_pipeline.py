@@ -46,6 +46,19 @@ def test_without_an_age_model_faces_are_still_found(composite):
     assert len(faces) == 4 and all(face.age is None and face.label == "?" for face in faces)
 
 
+def test_largest_face_crop_is_the_crop_the_age_model_is_shown(composite, no_face_image):
+    """Training crops (howold.train.crops) are cut by this: the largest face, refined and cropped as
+    analyse() crops it, so a model learns on the crops it will be shown."""
+    from howold.crop import crop_face
+
+    finder = Predictor(model=None)
+    largest = finder.predict(composite)[0]
+    crop = finder.largest_face_crop(composite, 128, 0.5)
+    expected = crop_face(composite, np.array(largest.landmarks, np.float32), size=128, margin=0.5)
+    assert crop.shape == (128, 128, 3) and np.abs(crop.astype(int) - expected).max() <= 1
+    assert finder.largest_face_crop(no_face_image, 128, 0.5) is None
+
+
 def test_no_face_is_an_empty_list(predictor, no_face_image):
     assert predictor.predict(no_face_image) == []
 

@@ -6,26 +6,26 @@ import numpy as np
 import pytest
 from conftest import write_image
 
-from howold.detect import Detection
-from howold.train.crops import CropCache, cut_crop
+from howold.crop import crop_face
+from howold.io import load_image
+from howold.train.crops import CropCache
 from howold.train.data import exact_sample
 
 
-class CountingDetector:
+class CountingFinder:
     """Finds one face in the middle of images wider than 40 px, none in narrower ones."""
 
     def __init__(self) -> None:
         self.calls = 0
 
-    def detect(self, image):
+    def largest_face_crop(self, path, size, margin):
         self.calls += 1
+        image = load_image(path)
         h, w = image.shape[:2]
         if w <= 40:
-            return []
-        small = Detection((0, 0, 10, 10), 0.99, np.array([[1, 1], [3, 1], [2, 2], [1, 3], [3, 3]], np.float32))
+            return None
         marks = np.array([[0.35, 0.4], [0.65, 0.4], [0.5, 0.55], [0.38, 0.7], [0.62, 0.7]]) * [w, h]
-        big = Detection((w * 0.2, h * 0.2, w * 0.8, h * 0.9), 0.95, marks)
-        return [small, big]
+        return crop_face(image, marks.astype(np.float32), size=size, margin=margin)
 
 
 @pytest.fixture
@@ -40,10 +40,10 @@ def samples(tmp_path):
 
 
 def test_cache_cuts_once_and_reuses_without_detection(tmp_path, samples):
-    first = CountingDetector()
-    cache = CropCache(tmp_path / "cache", size=32, margin=0.5, detector=first, detector_id="fake-1")
+    first = CountingFinder()
+    cache = CropCache(tmp_path / "cache", size=32, margin=0.5, finder=first, detector_id="fake-1")
     crops = cache.build(samples, "set-a")
-    assert first.calls == 6  # 5 faces + 1 no-face; the broken file never reaches the detector
+    assert first.calls == 7  # 5 faces, 1 with no face, 1 unreadable (the same image twice is cut once)
     assert crops.images.shape == (6, 32, 32, 3) and crops.images.dtype == np.uint8
     assert [s.low for s in crops.samples] == [20, 21, 22, 23, 24, 27]
     assert np.array_equal(crops.images[0], crops.images[5])
@@ -51,8 +51,8 @@ def test_cache_cuts_once_and_reuses_without_detection(tmp_path, samples):
     assert [p.rsplit("/", 1)[1] for p in crops.broken] == ["broken.jpg"]
     assert "1 no face detected" in crops.summary("a") and "1 unreadable" in crops.summary("a")
 
-    second = CountingDetector()  # a new run: same images, same crop parameters
-    again = CropCache(tmp_path / "cache", size=32, margin=0.5, detector=second, detector_id="fake-1")
+    second = CountingFinder()  # a new run: same images, same crop parameters
+    again = CropCache(tmp_path / "cache", size=32, margin=0.5, finder=second, detector_id="fake-1")
     assert np.array_equal(again.build(samples, "set-a").images, crops.images)
     assert np.array_equal(again.build(samples[2:4], "set-b").images, crops.images[2:4])
     assert second.calls == 0
@@ -60,19 +60,12 @@ def test_cache_cuts_once_and_reuses_without_detection(tmp_path, samples):
 
 @pytest.mark.parametrize("change", [{"size": 24}, {"margin": 0.3}, {"detector_id": "fake-2"}])
 def test_changed_crop_parameters_cut_again(tmp_path, samples, change):
-    CropCache(tmp_path / "cache", size=32, margin=0.5, detector=CountingDetector(),
+    CropCache(tmp_path / "cache", size=32, margin=0.5, finder=CountingFinder(),
               detector_id="fake-1").build(samples, "a")
-    counting = CountingDetector()
+    counting = CountingFinder()
     params = {"size": 32, "margin": 0.5, "detector_id": "fake-1"} | change
-    CropCache(tmp_path / "cache", detector=counting, **params).build(samples, "a")
-    assert counting.calls == 6
-
-
-def test_cut_crop_takes_the_largest_face():
-    image = np.zeros((100, 100, 3), np.uint8)
-    image[40:60, 30:70] = 255  # bright band between eyes and mouth of the big face
-    crop = cut_crop(image, CountingDetector(), size=32, margin=0.5)
-    assert crop.shape == (32, 32, 3) and crop.mean() > 40
+    CropCache(tmp_path / "cache", finder=counting, **params).build(samples, "a")
+    assert counting.calls == 7
 
 
 def test_real_detector_crops_fixture_faces(tmp_path, face_paths):
