@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from test_app_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 
-from howold.annotate import BOX_COLOUR
+from howold.draw import BOX_COLOUR
 
 pytest.importorskip("av", reason="needs the [video] extra")
 pytest.importorskip("trackers", reason="needs the [video] extra")
