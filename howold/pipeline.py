@@ -56,6 +56,13 @@ WARNINGS = tuple(WARNING_NOTES)
 QUALITY_WARNINGS = ("small_face", "blurry", "greyscale")
 
 
+def age_label(age: float | None, low: float | None, high: float | None) -> str:
+    """An age and its range as people read them, e.g. '34 (29–39)'; '?' when there is no age."""
+    if age is None:
+        return "?"
+    return f"{round(age)} ({round(low)}–{round(high)})"
+
+
 @dataclass(frozen=True)
 class Face:
     """One face: where it is, how sure the detector is, and the age with its range.
@@ -85,9 +92,7 @@ class Face:
     @property
     def label(self) -> str:
         """The age as people read it, e.g. '34 (29–39)'; '?' without an age model."""
-        if self.age is None:
-            return "?"
-        return f"{round(self.age)} ({round(self.age_low)}–{round(self.age_high)})"
+        return age_label(self.age, self.age_low, self.age_high)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the face as plain JSON-ready values (ages rounded to 0.1 year)."""

@@ -29,6 +29,7 @@ from howold.pipeline import (
     Face,
     FaceEstimate,
     Predictor,
+    age_label,
 )
 from howold.track import FaceTracker
 from howold.video_io import VideoInfo, VideoReader, VideoWriter
@@ -65,9 +66,7 @@ class Person:
     @property
     def label(self) -> str:
         """The settled age as people read it, e.g. '34 (31–37)'; '?' without an age model."""
-        if self.age is None:
-            return "?"
-        return f"{round(self.age)} ({round(self.age_low)}–{round(self.age_high)})"
+        return age_label(self.age, self.age_low, self.age_high)
 
     def to_dict(self) -> dict[str, Any]:
         rounded = {key: None if value is None else round(value, 1)
