@@ -101,9 +101,9 @@ def unpack(pack: Path, data_root: Path, cache_dir: Path, workers: int) -> Path:
 
 
 def write_teacher(path: Path, paths: list[str], probs: np.ndarray, min_age) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, paths=np.array(paths), probs=probs.astype(np.float16), min_age=min_age,
-                        models=np.array(["device pack"]))
+    from howold.train.teacher import save_teacher_targets
+
+    save_teacher_targets(path, paths, probs, int(min_age), ["device pack"])
 
 
 # ---------------------------------------------------------------- howold's CLI with the sha1 map

@@ -171,6 +171,7 @@ def bins_for(kind: str, split: str | None, args) -> tuple[list, np.ndarray, np.n
 
 def teacher(args) -> None:
     from howold.train.faceres import to_age_distribution
+    from howold.train.teacher import save_teacher_targets
 
     written = {}
     for kind in args.sets:
@@ -191,7 +192,7 @@ def teacher(args) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for name, (paths, probs) in outs.items():
-            np.savez_compressed(folder / name, paths=paths, probs=probs, min_age=0, models=models)
+            save_teacher_targets(folder / name, list(paths), probs, 0, list(models))
             print(f"wrote {folder / name}: {len(paths)} targets, {(folder / name).stat().st_size} bytes", flush=True)
     if args.val:
         evaluate(args.sets, "val", args)

@@ -46,15 +46,22 @@ def write_teacher_targets(models: list[str], out: str | Path, data: str = "utkfa
             views.append(softmax(model.logits(np.ascontiguousarray(view))[0]))
     probs = np.mean(views, axis=0)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, paths=np.array([s.path for s in crops.samples]), probs=probs.astype(np.float16),
-                        min_age=first.min_age, models=np.array([str(m) for m in models]))
+    save_teacher_targets(out, [s.path for s in crops.samples], probs, first.min_age, [str(m) for m in models])
     exact, ages = true_ages(crops.samples)
     age, _, _ = decode_distribution(probs, min_age=first.min_age)
     summary = {"out": str(out), "crops": len(images), "views": len(views),
                "teacher_mae_on_this_split": round(float(np.abs(age - ages)[exact].mean()), 3)}
     log.info("teacher targets: %s", summary)
     return summary
+
+
+def save_teacher_targets(out: str | Path, paths: list[str], probs: np.ndarray, min_age: int,
+                         models: list[str]) -> None:
+    """The teacher-targets file `read_teacher_targets` reads: each photo's path and age distribution."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, paths=np.array(paths), probs=np.asarray(probs).astype(np.float16),
+                        min_age=min_age, models=np.array(models))
 
 
 def read_teacher_targets(path: str | Path, samples: list, num_ages: int) -> tuple[np.ndarray, np.ndarray]:

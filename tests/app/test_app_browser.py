@@ -13,16 +13,10 @@ import re
 from pathlib import Path
 
 import pytest
+from app_fixtures import CHROMIUM, TIMEOUT_MS
 
-pytest_plugins = ["app_fixtures"]  # fixtures: composite_jpeg, no_face_png, has_model, app_url
+pytest_plugins = ["app_fixtures"]  # fixtures: composite_jpeg, no_face_png, has_model, app_url, browser
 
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-TIMEOUT_MS = 30_000
 GROUP_PHOTO = Path(__file__).resolve().parents[3] / "shared" / "data" / "group-photos" / "Solvay_conference_1927.jpg"
 LAPTOP = {"width": 1280, "height": 1000}
 
@@ -31,15 +25,6 @@ PHONE = {"width": 390, "height": 844}
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.is_file(), reason="Chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)"
 )
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

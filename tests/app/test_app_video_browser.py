@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_app_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, download, face_rows
+from app_fixtures import CHROMIUM, TIMEOUT_MS
+from test_app_browser import download, face_rows
 
 pytest.importorskip("av", reason="needs the [video] extra")
 pytest.importorskip("trackers", reason="needs the [video] extra")
-pytest_plugins = ["app_fixtures"]  # fixtures: has_model, app_url
+pytest_plugins = ["app_fixtures"]  # fixtures: has_model, app_url, browser
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from video_clips import camera, side_by_side, write_clip  # noqa: E402
@@ -21,15 +22,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.is_file(), reason="Chromium is not installed at /usr/bin/chromium"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_video_upload_gives_one_row_per_person(browser, app_url, face_images, has_model, tmp_path):

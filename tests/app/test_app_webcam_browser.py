@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_app_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from app_fixtures import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 
 from howold.draw import BOX_COLOUR
 
