@@ -193,7 +193,7 @@ class FaceDetector:
                 return face
             boxes = [np.clip((np.asarray(f.box).reshape(2, 2) - shift) / zoom + origin, 0, [width, height])
                      for f in found]
-            overlaps = [_iou(face.box, box.ravel()) for box in boxes]
+            overlaps = [box_iou(face.box, box.ravel()) for box in boxes]
             best = int(np.argmax(overlaps))
             if overlaps[best] < 0.5:  # the patch's face is another one (this one cut by the border, say)
                 return face
@@ -202,11 +202,12 @@ class FaceDetector:
         return face
 
 
-def _iou(a, b) -> float:
+def box_iou(a, b) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes; 0 when both are empty."""
     x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
     inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    return float(inter / union) if union > 0 else 0.0
 
 
 def _bgr_blob(image: np.ndarray) -> np.ndarray:

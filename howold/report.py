@@ -12,10 +12,12 @@ from howold.video import VideoResult
 
 # Photos give one row per face; videos one per person (`person`, when they were seen, in how many
 # analysed frames; the box is their best look's), or with --per-frame one per face per frame (`time`).
+# `faces_dropped` (photos) repeats on each row of a photo the number of smaller faces left out
+# beyond `max_faces`, so a table of rows alone says when a crowd was cut short.
 CSV_COLUMNS = (
     "source", "status", "face", "age", "age_low", "age_high", "score",
     "x1", "y1", "x2", "y2", "warnings", "error",
-    "person", "first_seen", "last_seen", "frames", "time",
+    "person", "first_seen", "last_seen", "frames", "time", "faces_dropped",
 )  # fmt: skip
 
 
@@ -57,7 +59,7 @@ def csv_rows(results: Sequence[PhotoResult | VideoResult], per_frame: bool = Fal
                 "source": result.source, "status": "ok", "face": number,
                 "age": data["age"], "age_low": data["age_low"], "age_high": data["age_high"],
                 "score": data["score"], "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-                "warnings": ";".join(face.warnings), "error": "",
+                "warnings": ";".join(face.warnings), "error": "", "faces_dropped": result.faces_dropped,
             })  # fmt: skip
     return rows
 

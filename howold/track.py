@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from howold.detect import box_iou
 from howold.errors import VideoError
 from howold.extras import install_hint
 from howold.options import VideoOptions
@@ -108,7 +109,7 @@ class FaceTracker:
         overlapping its box most (ByteTrack matched it to that box by IoU)."""
         best, best_iou = None, MIN_IOU
         for entry in self._pending:
-            overlap = iou(entry[2], box)
+            overlap = box_iou(entry[2], box)
             if entry[0] == self._frame - 1 and overlap >= best_iou:
                 best, best_iou = entry, overlap
         if best is None:
@@ -116,9 +117,3 @@ class FaceTracker:
         self._pending.remove(best)
         return best[0], best[1]
 
-
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0

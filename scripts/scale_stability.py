@@ -15,14 +15,8 @@ import numpy as np
 
 import howold
 from howold.age_model import DEFAULT_MODEL_PATH
+from howold.detect import box_iou
 from howold.train.data import default_data_root
-
-
-def iou(a, b) -> float:
-    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
-    return inter / (area(a) + area(b) - inter)
 
 
 def main() -> None:
@@ -37,8 +31,8 @@ def main() -> None:
     full = howold.Predictor(args.model, max_side=None).predict(args.photo)
     moves = []
     for face in full:
-        best = max(small, key=lambda f: iou(f.box, face.box), default=None)
-        if best is not None and iou(best.box, face.box) >= 0.5:
+        best = max(small, key=lambda f: box_iou(f.box, face.box), default=None)
+        if best is not None and box_iou(best.box, face.box) >= 0.5:
             moves.append(abs(best.age - face.age))
     moves = np.array(moves)
     result = {"photo": Path(args.photo).name, "model": Path(args.model).name, "faces_full": len(full),

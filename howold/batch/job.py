@@ -45,7 +45,7 @@ from howold import (
     is_video,
 )
 
-_INT_COLUMNS = {"face", "width", "height", "person", "frames"}
+_INT_COLUMNS = {"face", "width", "height", "person", "frames", "faces_dropped"}
 _FLOAT_COLUMNS = {"age", "age_low", "age_high", "score", "x1", "y1", "x2", "y2", "first_seen", "last_seen", "time"}
 
 SCHEMA = pa.schema(

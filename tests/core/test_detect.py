@@ -8,16 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from howold.detect import Detection, DetectOptions, FaceDetector, downscale
+from howold.detect import Detection, DetectOptions, FaceDetector, box_iou, downscale
 from howold.errors import ImageError
-
-
-def iou(a, b) -> float:
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
-    return inter / (area(a) + area(b) - inter)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +49,7 @@ def test_downscaled_detection_finds_the_same_faces(detector, composite):
     faces = FaceDetector(max_side=1280).detect(big)
     assert len(faces) == 4
     for face in faces:  # boxes come back in full-resolution pixels
-        assert max(iou(face.box, box) for box in reference) > 0.85
+        assert max(box_iou(face.box, box) for box in reference) > 0.85
 
 
 def test_full_size_detection_of_small_faces(composite):
@@ -153,3 +145,13 @@ def test_refinement_keeps_boxes_inside_the_photo(face_images):
     detector = FaceDetector(min_score=0.5)
     for face in detector.detect(corner):
         assert 0 <= face.box[0] <= face.box[2] <= 70 and 0 <= face.box[1] <= face.box[3] <= 70
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), [
+    ((0, 0, 10, 10), (0, 0, 10, 10), 1.0),
+    ((0, 0, 10, 10), (5, 0, 15, 10), 50 / 150),
+    ((0, 0, 10, 10), (20, 20, 30, 30), 0.0),
+    ((0, 0, 0, 0), (0, 0, 0, 0), 0.0),
+])
+def test_box_iou(a, b, expected):
+    assert box_iou(a, b) == pytest.approx(expected)

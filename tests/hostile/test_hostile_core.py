@@ -181,3 +181,14 @@ def test_a_9000_pixel_jpeg_costs_at_most_4_bytes_a_pixel(tmp_path, composite, ti
 def test_a_photo_with_no_pixels_is_an_image_error():
     with pytest.raises(ImageError, match="expected an image array"):
         load_image(np.zeros((0,), np.uint8))
+
+
+def test_faces_dropped_reaches_every_csv_and_parquet_row(composite, tiny_model):
+    from howold.report import csv_rows
+
+    result = Predictor(model=tiny_model, max_faces=2).analyse(composite, name="four.png")
+    assert [row["faces_dropped"] for row in csv_rows([result])] == [2, 2]
+    pytest.importorskip("pyarrow")
+    from howold.batch.job import result_rows, rows_table
+
+    assert rows_table(result_rows(result)).column("faces_dropped").to_pylist() == [2, 2]
