@@ -107,6 +107,19 @@ def test_warnings_flag_small_and_blurry_faces(predictor, face_images):
     assert faces and "blurry" in faces[0].warnings
 
 
+def test_burnt_white_and_lost_in_black_faces_are_flagged_poor_light(predictor, face_images):
+    from howold.pipeline import CLIPPED_SHARE, clipped_share
+
+    photo = face_images["adult_40-49"]
+    (face,) = predictor.predict(photo)
+    assert "poor_light" not in face.warnings
+    for gain, offset in ((3.0, 40), (0.3, -20)):  # a hard flash (27% of the crop burnt), a dark room (74%)
+        exposed = np.clip(photo.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
+        (face,) = predictor.predict(exposed)
+        assert "poor_light" in face.warnings, (gain, offset)
+        assert clipped_share(predictor.largest_face_crop(exposed, 128, 0.5)) > CLIPPED_SHARE
+
+
 def test_predict_function_with_a_model_file(tiny_model, face_paths):
     faces = howold.predict(face_paths[0], model=tiny_model)
     assert len(faces) == 1 and faces[0].age is not None
