@@ -79,6 +79,31 @@ class Outcome:
         largest = max(self.faces, key=lambda f: (f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1]))
         return largest["age"]
 
+    @classmethod
+    def recorded(cls, record: dict) -> Outcome:
+        """An outcome read back from an earlier `--out` file, which keeps the largest face's age and
+        the face count: the largest face first, the others as empty boxes."""
+        count, age = record["faces"], record["age"]
+        faces = [{"box": (0, 0, 1, 1), "age": age}] + [{"box": (0, 0, 0, 0), "age": None}] * (count - 1)
+        return cls(faces if count else [], record["ms"], record["error"])
+
+
+def reuse(path: Path, samples: dict[str, list[Sample]], data: Path, skip: set[str]) -> tuple[dict, dict]:
+    """The per-photo outcomes and versions of the tools in an earlier `--out` file (except `skip`),
+    for the same photos: a peer's results need not be run again when only howold's model changes."""
+    report = json.loads(path.read_text())
+    names = [n for n in report["versions"] if n not in skip]
+    outcomes = {n: {} for n in names}
+    for ds, photos in samples.items():
+        records = {r["path"]: r for r in report["photos"].get(ds, [])}
+        for name in names:
+            try:
+                outcomes[name][ds] = [Outcome.recorded(records[str(s.path.relative_to(data))][name]) for s in photos]
+            except KeyError:
+                raise SystemExit(f"--reuse: {path} has no {name} result for every {ds} photo of this run "
+                                 "(run it with the same --limit).") from None
+    return outcomes, {n: report["versions"][n] for n in names}
+
 
 # ---------------------------------------------------------------- data
 
@@ -471,6 +496,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--howold-threads", type=int, default=1, help="onnxruntime threads for howold (default 1, as the peers)"
     )
     parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)}")
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="an earlier --out file: add its other tools' per-photo results (same --limit) "
+                             "instead of running them again, e.g. with --tools howold for a new howold model")
     return parser.parse_args(argv)
 
 
@@ -515,6 +543,12 @@ def main(argv: list[str] | None = None) -> int:
         for tool in tools:
             tool.close()
     ran = [t.name for t in tools]
+    versions = {t.name: t.version for t in tools}
+    if args.reuse:
+        earlier, earlier_versions = reuse(args.reuse, samples, args.data, set(ran))
+        outcomes.update(earlier)
+        versions.update(earlier_versions)
+        ran += list(earlier)
     summaries = {ds: summarise(samples[ds], {n: outcomes[n][ds] for n in ran}) for ds in samples}
     print(table(summaries, ran, skipped))
     if args.out:
@@ -527,7 +561,6 @@ def main(argv: list[str] | None = None) -> int:
             ]
             for ds, photos in samples.items()
         }  # fmt: skip
-        versions = {t.name: t.version for t in tools}
         report = {"command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "versions": versions,
                   "skipped": skipped, "summaries": summaries, "photos": records}  # fmt: skip
         args.out.write_text(json.dumps(report, indent=1))
