@@ -341,6 +341,9 @@ def main() -> None:
     end = T0 + args.budget
     data_root = REPO / ".devdata"
     sha1_path = unpack(Path(args.pack), data_root, REPO / "cache" / "crops", args.cpus)
+    start = Path(args.pack).resolve() / "init" / "age_model.onnx"  # the network the runs start from
+    if start.is_file():
+        args.override.insert(0, f"model.init_from={start}")
     env = dict(os.environ, HOWOLD_DATA=str(data_root), PYTHONUNBUFFERED="1",
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     say("unpacked")

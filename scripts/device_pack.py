@@ -3,11 +3,12 @@
 
 The device tool carries at most 64 MiB, so the crops travel as WebP (train at quality 70, val at 85:
 1.1 and 1.7 KB a crop, PSNR 37 and 40 dB against the cached uint8 crops) with the cache's own index,
-each image's sha1 (the cache key), the label files, and the teacher distributions quantised to uint8.
+each image's sha1 (the cache key), the label files, the teacher distributions quantised to uint8, and
+the exported model the runs start from (`--init-from`, 14 MB).
 scripts/device_job.py unpacks it there into the same cache layout, so `howold train` and `howold tune`
 run unchanged.
 
-    python scripts/device_pack.py --out .devpack      # ~45 MB; .devpack is git-ignored locally
+    python scripts/device_pack.py --out .devpack      # ~54 MB; .devpack is git-ignored locally
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import gzip
 import io
 import json
+import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -54,6 +56,7 @@ def quantise_teacher(path: Path, root: Path, out: Path) -> None:
 
 
 def main() -> None:
+    from howold.age_model import sidecar_path
     from howold.train.crops import CropCache, file_sha1
     from howold.train.data import default_data_root, load_dataset, select_split
 
@@ -62,6 +65,8 @@ def main() -> None:
     parser.add_argument("--cache-dir", default="cache/crops")
     parser.add_argument("--teacher", action="append", default=[], help="NAME=PATH.npz (repeatable)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--init-from", default="out/m030/age_model.onnx",
+                        help="the exported model (with its sidecar) the runs start from: model.init_from there")
     args = parser.parse_args()
     root = default_data_root()
     out = Path(args.out)
@@ -82,6 +87,9 @@ def main() -> None:
     for item in args.teacher:
         name, path = item.split("=", 1)
         quantise_teacher(Path(path), root, out / "teacher" / f"{name}.npz")
+    (out / "init").mkdir(exist_ok=True)
+    shutil.copyfile(args.init_from, out / "init" / "age_model.onnx")
+    shutil.copyfile(sidecar_path(Path(args.init_from)), sidecar_path(out / "init" / "age_model.onnx"))
     (out / "cache_key.txt").write_text(cache_dir.name)
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"packed {len(sha1)} images, {total / 2**20:.1f} MiB in {out}")
