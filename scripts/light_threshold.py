@@ -4,7 +4,8 @@
     python scripts/light_threshold.py [--model FILE.onnx] [--data utkface,aaf]
 
 Prints MAE, range width and coverage per band of the share of the face's pixels burnt white or
-black (`pipeline.clipped_share`), then the share of faces and their MAE above candidate thresholds.
+black (`pipeline.clipped_share`), then the share of faces and their MAE above candidate thresholds,
+then the same crops made over- and under-exposed (few real val faces are), with the share flagged.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import numpy as np
 from howold.age_model import DEFAULT_MODEL_PATH, AgeModel
 from howold.pipeline import CLIPPED_SHARE, clipped_share
 from howold.train.evaluate import labelled_crops
+
+# a hard flash and a dark room, as in tests/core/test_pipeline.py
+EXPOSURES = (("over-exposed", 3.0, 40), ("under-exposed", 0.3, -20))
 
 
 def main() -> None:
@@ -47,6 +51,13 @@ def main() -> None:
             print(f"  above {threshold:4.2f}: {above.mean():6.2%} of faces (n {above.sum()}), MAE "
                   f"{error[above].mean():.2f} (the rest {error[~above].mean():.2f}), coverage "
                   f"{covered[above].mean():.2f}")
+    for name, gain, offset in EXPOSURES:
+        exposed = np.clip(images.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
+        shown = model.predict(exposed)
+        flagged = np.array([clipped_share(c) > CLIPPED_SHARE for c in exposed])
+        print(f"  {name} (x{gain} {offset:+d}): MAE {np.abs(shown.age - true).mean():.2f}, coverage "
+              f"{((true >= shown.low) & (true <= shown.high)).mean():.2f} at the plain temperature, "
+              f"{flagged.mean():.0%} flagged poor_light")
 
 
 if __name__ == "__main__":
