@@ -294,14 +294,14 @@ def _crop(photo: Photo, landmarks: np.ndarray, size: int, margin: float) -> np.n
 
 def quality_warnings(detection: Detection, crop: np.ndarray | None) -> list[str]:
     """The photo's faults that make a face's age less sure (QUALITY_WARNINGS)."""
-    warnings = []
-    if min(detection.width, detection.height) < SMALL_FACE_PX:
-        warnings.append("small_face")
-    if crop is not None and blur_variance(crop) < BLUR_VARIANCE:
+    warnings = ["small_face"] if min(detection.width, detection.height) < SMALL_FACE_PX else []
+    if crop is None:
+        return warnings
+    if blur_variance(crop) < BLUR_VARIANCE:
         warnings.append("blurry")
-    if crop is not None and colour_spread(crop) < GREY_SPREAD:
+    if colour_spread(crop) < GREY_SPREAD:
         warnings.append("greyscale")
-    if crop is not None and clipped_share(crop) > CLIPPED_SHARE:
+    if clipped_share(crop) > CLIPPED_SHARE:
         warnings.append("poor_light")
     return warnings
 

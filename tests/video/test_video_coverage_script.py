@@ -4,22 +4,17 @@ documented."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "video_coverage.py"
+from repo_scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def coverage():
-    spec = importlib.util.spec_from_file_location("video_coverage", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/video_coverage.py")
 
 
 @pytest.fixture(scope="module")
