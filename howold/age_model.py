@@ -235,6 +235,16 @@ class AgeModel:
         bool marks the faces whose range takes the sidecar's `temperature_poor`."""
         return self.estimates_from_logits(self.logits(crops, batch_size), poor=poor)
 
+    def predict_views(self, views: np.ndarray, batch_size: int = 32, poor: np.ndarray | None = None) -> AgeEstimates:
+        """Return one estimate per face from several crops of each, shape (K, N, H, W, 3): the K
+        views' age distributions are averaged (with their flips' when the sidecar asks for them)."""
+        views = np.asarray(views)
+        if views.ndim != 5:
+            raise ValueError(f"views: expected shape (K, N, H, W, 3), got {views.shape}")
+        count, faces = views.shape[:2]
+        logits = self.logits(views.reshape(count * faces, *views.shape[2:]), batch_size)
+        return self.estimates_from_logits(logits.reshape(len(logits) * count, faces, -1), poor=poor)
+
     def logits(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
         """Return the network's raw outputs, shape (views, N, ages): views is 2 with flip averaging."""
         crops = np.asarray(crops)

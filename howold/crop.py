@@ -98,3 +98,15 @@ def _preshrink(
     to_region = np.array([[fx, 0, -x0 * fx], [0, fy, -y0 * fy], [0, 0, 1]])
     adjusted = np.vstack([matrix, [0, 0, 1]]) @ np.linalg.inv(to_region)
     return region, adjusted[:2]
+
+
+
+def reframed_landmarks(landmarks: np.ndarray, framings) -> np.ndarray:
+    """Return (len(framings), 5, 2): for each (dx, dy, scale) of `framings`, the landmarks moved by
+    dx, dy eye-to-mouth spans and grown by `scale` about the crop's centre. The crop of each is the
+    same face framed a little differently: moved the other way, or `scale` times as wide."""
+    points = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
+    eyes, mouth = (points[0] + points[1]) / 2, (points[3] + points[4]) / 2
+    centre = (eyes + mouth) / 2
+    span = max(float(np.linalg.norm(mouth - eyes)), 1.0)
+    return np.stack([(points - centre) * scale + centre + np.array([dx, dy]) * span for dx, dy, scale in framings])

@@ -208,3 +208,16 @@ def test_logits_then_estimates_equal_predict(tmp_path, face_images):
     assert np.allclose(model.estimates_from_logits(logits).age, direct.age)
     hotter = model.estimates_from_logits(logits, temperature=4.0)
     assert np.all(hotter.high - hotter.low > direct.high - direct.low)
+
+
+def test_views_of_a_face_are_averaged_into_one_estimate(tmp_path, face_images):
+    model = AgeModel(write_tiny_age_model(tmp_path, name="views", sidecar={"tta_flip": True}))
+    crops = np.stack([face_images[name][:64, :64] for name in sorted(face_images)])  # 4 faces
+    shifted = np.roll(crops, 9, axis=1)
+    one = model.predict_views(crops[None])
+    assert np.allclose(one.probs, model.predict(crops).probs)
+    both = model.predict_views(np.stack([crops, shifted]), batch_size=3)
+    expected = (model.predict(crops).probs + model.predict(shifted).probs) / 2
+    assert both.probs.shape == (4, 101) and np.allclose(both.probs, expected, atol=1e-6)
+    with pytest.raises(ValueError, match=r"expected shape \(K, N, H, W, 3\)"):
+        model.predict_views(crops)

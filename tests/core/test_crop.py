@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from howold.crop import DEFAULT_CROP_SIZE, crop_face, crop_matrix
+from howold.crop import DEFAULT_CROP_SIZE, crop_face, crop_matrix, reframed_landmarks
 from howold.detect import FaceDetector
 
 
@@ -66,3 +66,20 @@ def test_face_at_the_border_is_padded_by_repeating_edges(detector, face_images):
     crop = crop_face(image, face.landmarks, 64)
     assert crop.shape == (64, 64, 3)
     assert (crop == 0).all(axis=2).mean() < 0.01  # no black padding
+
+
+def test_reframed_landmarks_move_and_scale_the_crop_by_the_asked_share():
+    landmarks = np.array([[40, 60], [80, 60], [60, 80], [45, 100], [75, 100]], np.float64)  # span 40
+    framings = [(0, 0, 1), (0.05, 0, 1), (0, -0.05, 1), (0, 0, 1.1), (0, 0, 0.9)]
+    views = reframed_landmarks(landmarks, framings)
+    assert views.shape == (5, 5, 2)
+    np.testing.assert_allclose(views[0], landmarks)
+    np.testing.assert_allclose(views[1] - landmarks, [[2, 0]] * 5)  # 5% of the 40 px span
+    np.testing.assert_allclose(views[2] - landmarks, [[0, -2]] * 5)
+    centre = np.array([60.0, 80.0])  # halfway between the eyes' and the mouth's centres
+    np.testing.assert_allclose(views[3] - centre, (landmarks - centre) * 1.1)
+    np.testing.assert_allclose(views[4] - centre, (landmarks - centre) * 0.9)
+    # grown landmarks give a crop 10% wider around the same centre
+    grown, plain = crop_matrix(views[3], 128), crop_matrix(landmarks, 128)
+    np.testing.assert_allclose(grown[:, :2] * 1.1, plain[:, :2])
+    np.testing.assert_allclose(np.c_[centre[None], [1]] @ grown.T, [[64, 64]])
