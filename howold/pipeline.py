@@ -241,8 +241,11 @@ class Predictor:
 
     def estimate(self, image: np.ndarray, options: DetectOptions | None = None) -> list[FaceEstimate]:
         """Like `predict` for one RGB uint8 frame, each face with its calibrated age distribution and
-        sharpness: what `howold.video` needs to combine a person's frames."""
-        return self._estimates(Photo(image), options)[0]
+        sharpness: what `howold.video` needs to combine a person's frames. Each face is read from one
+        crop: a person's frames, framed a little differently each, are averaged anyway, and the
+        SMALL_FACE_FRAMINGS would cost a 10-face 720p clip 42% of its frames per second
+        (benchmarks/bench_video.py: 6.4 -> 3.7)."""
+        return self._estimates(Photo(image), options, framings=False)[0]
 
     def _faces(self, photo: Photo, options: DetectOptions | None = None) -> tuple[list[Face], int]:
         """The photo's largest faces (at most max_faces) with their ages, and how many were left out."""
@@ -269,14 +272,15 @@ class Predictor:
         kept.sort(key=lambda d: -d.width * d.height)
         return kept, dropped
 
-    def _estimates(self, photo: Photo, options: DetectOptions | None = None):
+    def _estimates(self, photo: Photo, options: DetectOptions | None = None, framings: bool = True):
         kept, dropped = self._detections(photo, self.options if options is None else options)
         if not kept or self.age_model is None:
             return [FaceEstimate(_face(d, None, None, None, None)) for d in kept], dropped
         info = self.age_model.info
         crops = np.stack([_crop(photo, d.landmarks, info.crop_size, info.crop_margin) for d in kept])
         quality = [quality_warnings(d, crop) for d, crop in zip(kept, crops)]
-        estimates = self._ages(photo, kept, crops, np.array([bool(q) for q in quality]))
+        poor = np.array([bool(q) for q in quality])
+        estimates = self._ages(photo, kept, crops, poor) if framings else self.age_model.predict(crops, poor=poor)
         faces = [
             FaceEstimate(
                 _face(d, crop, estimates.age[i], estimates.low[i], estimates.high[i], quality[i]),
