@@ -1,4 +1,6 @@
-"""Median CPU time of face detection per photo and of the age model per face.
+"""Median CPU time of face detection per photo and of the age model per face, then of the whole
+photo through `howold.Predictor.predict` with faces under 160 px read from 3 framings (as shipped)
+and from one crop.
 
     python benchmarks/bench_pipeline.py [--model FILE.onnx] [--repeats 15] [--threads N] [--grid]
 
@@ -13,11 +15,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from unittest import mock
 
 import cv2
 import numpy as np
 from _timing import median_ms
 
+import howold.pipeline
 from howold.age_model import DEFAULT_MODEL_PATH, AgeModel
 from howold.crop import crop_face
 from howold.detect import FaceDetector
@@ -70,6 +74,22 @@ def main() -> None:
                 crops = np.stack([crop_face(image, f.landmarks, info.crop_size, info.crop_margin) for f in faces])
                 age_ms = f"{median_ms(lambda: model.predict(crops), args.repeats) / len(faces):.1f}"
             print(f"| {name} | {max_side or 'full'} | {len(faces)} | {detect_ms:.0f} | {age_ms} |")
+    if model:
+        print_predictor_table(args)
+
+
+def print_predictor_table(args: argparse.Namespace) -> None:
+    """The whole photo through Predictor.predict at the default max_side, with the small-face framings
+    as shipped and with one crop per face (what the framings cost)."""
+    predictor = howold.pipeline.Predictor(args.model, threads=args.threads).prepare()
+    print("\n| photo | faces | Predictor.predict ms | from one crop per face |")
+    print("|---|---|---|---|")
+    for name, image in photos(args.grid).items():
+        faces = predictor.predict(image)
+        framed = median_ms(lambda: predictor.predict(image), args.repeats)
+        with mock.patch.object(howold.pipeline, "SMALL_FACE_FRAMINGS", ((0.0, 0.0, 1.0),)):
+            one_crop = median_ms(lambda: predictor.predict(image), args.repeats)
+        print(f"| {name} | {len(faces)} | {framed:.0f} | {one_crop:.0f} |")
 
 
 if __name__ == "__main__":
