@@ -16,6 +16,7 @@ the border, the edge pixels are repeated.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -100,8 +101,7 @@ def _preshrink(
     return region, adjusted[:2]
 
 
-
-def reframed_landmarks(landmarks: np.ndarray, framings) -> np.ndarray:
+def reframed_landmarks(landmarks: np.ndarray, framings: Sequence[tuple[float, float, float]]) -> np.ndarray:
     """Return (len(framings), 5, 2): for each (dx, dy, scale) of `framings`, the landmarks moved by
     dx, dy eye-to-mouth spans and grown by `scale` about the crop's centre. The crop of each is the
     same face framed a little differently: moved the other way, or `scale` times as wide."""

@@ -280,7 +280,7 @@ class Predictor:
         crops = np.stack([_crop(photo, d.landmarks, info.crop_size, info.crop_margin) for d in kept])
         quality = [quality_warnings(d, crop) for d, crop in zip(kept, crops)]
         poor = np.array([bool(q) for q in quality])
-        estimates = self._ages(photo, kept, crops, poor) if framings else self.age_model.predict(crops, poor=poor)
+        estimates = self._ages(photo, kept, crops, poor, framings)
         faces = [
             FaceEstimate(
                 _face(d, crop, estimates.age[i], estimates.low[i], estimates.high[i], quality[i]),
@@ -291,10 +291,11 @@ class Predictor:
         ]
         return faces, dropped
 
-    def _ages(self, photo: Photo, kept: list[Detection], crops: np.ndarray, poor: np.ndarray) -> AgeEstimates:
-        """The faces' ages from their crops; faces under the detector's refine_below are read from
-        their SMALL_FACE_FRAMINGS instead."""
-        small = np.array([min(d.width, d.height) < self.detector.refine_below for d in kept])
+    def _ages(self, photo: Photo, kept: list[Detection], crops: np.ndarray, poor: np.ndarray,
+              framings: bool) -> AgeEstimates:
+        """The faces' ages from their crops; with `framings`, faces under the detector's refine_below
+        are read from their SMALL_FACE_FRAMINGS instead."""
+        small = np.array([framings and min(d.width, d.height) < self.detector.refine_below for d in kept])
         if not small.any():
             return self.age_model.predict(crops, poor=poor)
         info = self.age_model.info
