@@ -294,31 +294,21 @@ class Predictor:
     def _ages(self, photo: Photo, kept: list[Detection], crops: np.ndarray, poor: np.ndarray,
               framings: bool) -> AgeEstimates:
         """The faces' ages from their crops; with `framings`, faces under the detector's refine_below
-        are read from their SMALL_FACE_FRAMINGS instead."""
-        small = np.array([framings and min(d.width, d.height) < self.detector.refine_below for d in kept])
-        if not small.any():
-            return self.age_model.predict(crops, poor=poor)
+        are read from their SMALL_FACE_FRAMINGS instead (the first of which is the crop as cut)."""
+        logits = self.age_model.logits(crops)  # (flip views, faces, ages)
+        small = [i for i, d in enumerate(kept) if framings and min(d.width, d.height) < self.detector.refine_below]
+        others = SMALL_FACE_FRAMINGS[1:]
+        if not small or not others:
+            return self.age_model.estimates_from_logits(logits, poor=poor)
         info = self.age_model.info
-        views = np.stack([
-            np.stack([_crop(photo, points, info.crop_size, info.crop_margin)
-                      for points in reframed_landmarks(d.landmarks, SMALL_FACE_FRAMINGS)])
-            for d, is_small in zip(kept, small) if is_small
-        ], axis=1)
-        parts = [(small, self.age_model.predict_views(views, poor=poor[small]))]
-        if not small.all():
-            parts.append((~small, self.age_model.predict(crops[~small], poor=poor[~small])))
-        return _gather(parts, len(kept))
-
-
-def _gather(parts: list[tuple[np.ndarray, AgeEstimates]], count: int) -> AgeEstimates:
-    """One AgeEstimates of `count` faces from parts that each cover the faces their mask selects."""
-    fields = {}
-    for name in ("age", "low", "high", "probs"):
-        first = getattr(parts[0][1], name)
-        fields[name] = np.empty((count, *first.shape[1:]), first.dtype)
-        for mask, estimates in parts:
-            fields[name][mask] = getattr(estimates, name)
-    return AgeEstimates(**fields)
+        moved = np.stack([reframed_landmarks(kept[i].landmarks, others) for i in small], axis=1)  # (framings, faces)
+        extra = np.stack([_crop(photo, points, info.crop_size, info.crop_margin) for points in moved.reshape(-1, 5, 2)])
+        extra_logits = self.age_model.logits(extra)
+        # every face gets len(SMALL_FACE_FRAMINGS) views; a large face's are copies of its one crop's,
+        # whose average is that crop's own distribution
+        every = np.concatenate([logits] * len(SMALL_FACE_FRAMINGS))
+        every[len(logits):, small] = extra_logits.reshape(-1, len(small), extra_logits.shape[-1])
+        return self.age_model.estimates_from_logits(every, poor=poor)
 
 
 def failed(source: str, exc: BaseException, model: str | None = None) -> PhotoResult:

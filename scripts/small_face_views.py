@@ -86,13 +86,12 @@ def measure(model: AgeModel, samples, shrink: float, noise: float, rng: np.rando
 
 
 def _ages(model: AgeModel, image: np.ndarray, points: np.ndarray) -> dict[str, float]:
-    ages = {}
-    for name, framings in VIEW_SETS.items():
-        crops = [crop_face(image, p, model.info.crop_size, model.info.crop_margin)
-                 for p in reframed_landmarks(points, framings)]
-        ages[name] = float(model.predict_views(np.stack(crops)[:, None]).age[0])
-    return ages
-
+    """The face's age under each view set, every distinct framing cut once."""
+    framings = list(dict.fromkeys(f for views in VIEW_SETS.values() for f in views))
+    crops = dict(zip(framings, (crop_face(image, p, model.info.crop_size, model.info.crop_margin)
+                                for p in reframed_landmarks(points, framings))))
+    return {name: float(model.predict_views(np.stack([crops[f] for f in views])[:, None]).age[0])
+            for name, views in VIEW_SETS.items()}
 
 if __name__ == "__main__":
     main()
