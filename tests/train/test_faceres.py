@@ -202,6 +202,11 @@ def test_faceres_backbone_computes_what_the_converted_model_does(tmp_path):
     assert probs[:, 0] == pytest.approx(probs[:, 1] / 2, rel=1e-4)  # age 0 starts as age 1's row minus log 2
 
 
+def _tiny_graph_onnx(tmp_path):
+    json_path, bin_path = _tiny_graph(tmp_path)
+    return faceres.convert_faceres(json_path, bin_path, tmp_path / "tiny.onnx")
+
+
 def test_faceres_backbone_asks_for_its_network_and_file(tmp_path):
     from howold.errors import ModelError
     from howold.train.config import ModelConfig
@@ -209,6 +214,42 @@ def test_faceres_backbone_asks_for_its_network_and_file(tmp_path):
 
     with pytest.raises(ModelError, match="expected model.backbone=mobilenetv1_100"):
         build_network(ModelConfig(backbone="tf_efficientnet_lite0", pretrained="faceres"))
+    with pytest.raises(ModelError, match="is not FaceRes-deep's converted model"):
+        build_network(ModelConfig(backbone=faceres.BACKBONE, pretrained="faceres",
+                                  pretrained_file=str(_tiny_graph_onnx(tmp_path))))
     with pytest.raises(ModelError, match="fetch"):
         build_network(ModelConfig(backbone=faceres.BACKBONE, pretrained="faceres",
                                   pretrained_file=str(tmp_path / "x.onnx")))
+
+
+@pytest.mark.slow
+def test_faceres_backbone_trains_one_batch_and_exports_a_howold_model(tmp_path, faces_csv, face_paths):
+    """The whole path with model.pretrained=faceres: one training batch, then an ONNX export whose
+    parity the export checks, read back by AgeModel with the sidecar's caffe-style normalisation."""
+    if not face_paths:
+        pytest.skip("no fixture faces in tests/fixtures/faces")
+    pytest.importorskip("lightning")
+    from howold.age_model import AgeModel
+    from howold.train.config import load_config
+    from howold.train.export import PARITY_TOLERANCE, export
+    from howold.train.run import train
+
+    onnx_path = _mobilenet_graph(tmp_path)
+    cfg = load_config(None, [
+        "name=faceres", f"out_dir={tmp_path / 'runs'}", f"data.cache_dir={tmp_path / 'cache'}",
+        f"data.train=[{{kind: csv, root: '{faces_csv}', split: train}}]",
+        f"data.val=[{{kind: csv, root: '{faces_csv}', split: val}}]",
+        "data.crop_size=64", "data.input_size=64", "data.batch_size=4", "data.num_workers=0",
+        "data.crop_workers=1", f"model.backbone={faceres.BACKBONE}", "model.pretrained=faceres",
+        f"model.pretrained_file={onnx_path}", "model.freeze_bn=true", "trainer.max_epochs=1",
+        "trainer.limit_train_batches=1", "trainer.limit_val_batches=1", "trainer.threads=1",
+        "trainer.progress_bar=false", "trainer.accelerator=cpu",
+    ])
+    summary = train(cfg)
+    sidecar = export(summary["best_checkpoint"], tmp_path / "model.onnx")
+    assert sidecar["training"]["parity_max_abs_diff"] <= PARITY_TOLERANCE
+    assert sidecar["backbone"] == faceres.BACKBONE
+    assert sidecar["mean"] == pytest.approx(faceres.BACKBONE_MEAN)
+    assert sidecar["std"] == pytest.approx(faceres.BACKBONE_STD)
+    estimates = AgeModel(tmp_path / "model.onnx").prepare().predict(np.full((2, 64, 64, 3), 128, np.uint8))
+    assert estimates.probs.shape == (2, 101) and np.all(np.isfinite(estimates.age))
