@@ -93,5 +93,6 @@ def _ages(model: AgeModel, image: np.ndarray, points: np.ndarray) -> dict[str, f
     return {name: float(model.predict_views(np.stack([crops[f] for f in views])[:, None]).age[0])
             for name, views in VIEW_SETS.items()}
 
+
 if __name__ == "__main__":
     main()

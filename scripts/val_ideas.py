@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from howold.age_model import AgeModel  # noqa: E402
+from howold.age_model import AgeModel, decode_distribution  # noqa: E402
 from howold.train.evaluate import labelled_crops  # noqa: E402
 
 VAL_SETS = ("utkface", "aaf")
@@ -42,18 +42,12 @@ def report(name: str, errors: dict[str, np.ndarray]) -> None:
     print(f"{name}: pooled val MAE {pooled.mean():.3f} ({sets})")
 
 
-def median_age(probs: np.ndarray) -> np.ndarray:
-    """The 50% quantile, each integer age k covering [k - 0.5, k + 0.5] as the one decoder does."""
-    edges = np.arange(probs.shape[1] + 1) - 0.5
-    cdf = np.concatenate([np.zeros((len(probs), 1)), np.cumsum(probs, axis=1)], axis=1)
-    return np.array([np.interp(0.5 * row[-1], row, edges) for row in cdf])
-
-
 def median(args) -> None:
     dists = distributions(args.model)
     ages = np.arange(101)
     mean_err = {k: np.abs(p @ ages - a) for k, (p, a) in dists.items()}
-    median_err = {k: np.abs(median_age(p) - a) for k, (p, a) in dists.items()}
+    # the one decoder's central range of width 0: both ends are the 50% quantile
+    median_err = {k: np.abs(decode_distribution(p, interval=0.0)[1] - a) for k, (p, a) in dists.items()}
     report("mean", mean_err)
     report("median", median_err)
     diff = np.concatenate([median_err[k] - mean_err[k] for k in dists])

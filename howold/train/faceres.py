@@ -425,15 +425,15 @@ def load_backbone_weights(model, onnx_path: str | os.PathLike) -> None:
     import torch
     from onnx import numpy_helper
 
+    from howold.train.model import conv_norm_pairs, set_folded_norm
+
     graph = onnx.load(str(onnx_path)).graph
     weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     users: dict[str, object] = {}
     for node in graph.node:
         for name in node.input:
             users.setdefault(name, node)
-    modules = list(model.modules())
-    pairs = [(m, next(n for n in modules[i + 1:] if isinstance(n, torch.nn.BatchNorm2d)))
-             for i, m in enumerate(modules) if isinstance(m, torch.nn.Conv2d)]
+    pairs = conv_norm_pairs(model)
     convs = [n for n in graph.node if n.op_type == "Conv"]
     if len(convs) != len(pairs):
         raise ValueError(f"{len(convs)} convolutions for a network with {len(pairs)}")
@@ -452,10 +452,7 @@ def load_backbone_weights(model, onnx_path: str | os.PathLike) -> None:
             # for all, broke the stem first (val MAE 6.2 -> 12.8 in 39 steps at lr 1.5e-4).
             rms = kernel.flatten(1).pow(2).mean(1).sqrt().clamp_min(1e-12)
             conv.weight.copy_(kernel / rms.view(-1, 1, 1, 1))
-            bn.weight.copy_(scale * rms)
-            bn.bias.copy_(torch.from_numpy(weights[after.input[1]].reshape(-1).copy()))
-            bn.running_mean.zero_()
-            bn.running_var.fill_(1.0 - bn.eps)
+            set_folded_norm(bn, scale * rms, torch.from_numpy(weights[after.input[1]].reshape(-1).copy()))
         dense, age = model.get_classifier()[0], model.get_classifier()[-1]
         dense.weight.copy_(torch.from_numpy(weights["feats/Relu/W"].T.copy()))
         dense.bias.copy_(torch.from_numpy(weights["feats/Relu/b"].copy()))

@@ -128,6 +128,21 @@ def normalisation(model: torch.nn.Module) -> tuple[list[float], list[float]]:
     return [float(v) for v in mean], [float(v) for v in std]
 
 
+def conv_norm_pairs(model: torch.nn.Module) -> list[tuple[torch.nn.Conv2d, torch.nn.BatchNorm2d | None]]:
+    """Each Conv2d of the network in order, with the batch norm that follows it (None after the last)."""
+    modules = list(model.modules())
+    return [(module, next((m for m in modules[i + 1:] if isinstance(m, torch.nn.BatchNorm2d)), None))
+            for i, module in enumerate(modules) if isinstance(module, torch.nn.Conv2d)]
+
+
+def set_folded_norm(bn: torch.nn.BatchNorm2d, scale: torch.Tensor, shift: torch.Tensor) -> None:
+    """Make `bn` (in eval mode) compute x * scale + shift: running mean 0, variance 1 - eps."""
+    bn.weight.copy_(scale)
+    bn.bias.copy_(shift)
+    bn.running_mean.zero_()
+    bn.running_var.fill_(1.0 - bn.eps)
+
+
 def load_onnx_weights(model: torch.nn.Module, path: str) -> None:
     """Start from an exported howold age model (.onnx, batch norm folded into its convolutions).
 
@@ -145,12 +160,7 @@ def load_onnx_weights(model: torch.nn.Module, path: str) -> None:
     weights = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in graph.initializer}
     convs = [n for n in graph.node if n.op_type == "Conv"]
     gemms = [n for n in graph.node if n.op_type == "Gemm"]
-    modules = list(model.modules())
-    pairs = []
-    for i, module in enumerate(modules):
-        if isinstance(module, torch.nn.Conv2d):
-            bn = next((m for m in modules[i + 1:] if isinstance(m, torch.nn.BatchNorm2d)), None)
-            pairs.append((module, bn))
+    pairs = conv_norm_pairs(model)
     if len(convs) != len(pairs) or len(gemms) != 1:
         raise ModelError(f"{path}: {len(convs)} convolutions and {len(gemms)} heads for a network with "
                          f"{len(pairs)} convolutions and 1 head; is it for model.backbone?")
@@ -162,10 +172,7 @@ def load_onnx_weights(model: torch.nn.Module, path: str) -> None:
                                  f"{tuple(conv.weight.shape)}; is it for model.backbone?")
             conv.weight.copy_(weight)
             bias = weights[node.input[2]] if len(node.input) > 2 else torch.zeros(weight.shape[0])
-            bn.weight.fill_(1.0)
-            bn.bias.copy_(bias)
-            bn.running_mean.zero_()
-            bn.running_var.fill_(1.0 - bn.eps)
+            set_folded_norm(bn, torch.ones(weight.shape[0]), bias)
         head = model.get_classifier()
         head.weight.copy_(weights[gemms[0].input[1]])
         head.bias.copy_(weights[gemms[0].input[2]])
