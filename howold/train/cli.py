@@ -47,7 +47,8 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default="utkface",
                    help="utkface, aaf, fairface, fgnet, appa_real, or a CSV path; with --calibrate or --choose-flip "
                         "several separated by commas (utkface,aaf), pooled")
-    p.add_argument("--split", default="test", help="train, val, test or all (fairface/fgnet: always all)")
+    p.add_argument("--split", default="test",
+                   help="train, val, test or all (fairface: always all; fgnet: all means its test people)")
     p.add_argument("--end-to-end", action="store_true", help="photo → detect → crop → model, no crop cache")
     p.add_argument("--json", help="write the full result here")
     choice = p.add_mutually_exclusive_group()

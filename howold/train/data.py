@@ -138,7 +138,8 @@ def load_fairface(root: str | os.PathLike) -> list[Sample]:
 
 
 def load_fgnet(root: str | os.PathLike) -> list[Sample]:
-    """FG-NET `labels.csv` (path, age, subject, split). howold uses all 1,002 as a test set."""
+    """FG-NET `labels.csv` (path, age, subject, split): split by person (train 37 people, val 6, test 39),
+    so its train and val people may be trained and chosen on and its test people are never seen."""
     root = Path(root)
     return [
         exact_sample(root / r["path"], int(r["age"]), _normalise_split(r["split"]), subject=r["subject"])
@@ -211,7 +212,22 @@ LOADERS = {
     "csv": load_csv,
 }
 # Datasets that howold never trains or tunes on: all their images form one test set.
-TEST_ONLY = frozenset({"fairface", "fgnet"})
+TEST_ONLY = frozenset({"fairface"})
+# Datasets whose figures are reported on their test split alone, whatever split is asked for by
+# default: FG-NET's train and val people are trained on since its person-disjoint split (2026-12-01).
+TEST_SPLIT_DEFAULT = frozenset({"fgnet"})
+
+
+def check_training_split(kind: str, split: str | None) -> None:
+    """Refuse a training or validation entry that would let test photos in: a test-only set, a test
+    split, or all of a set whose test split is held out (FG-NET's test people)."""
+    kind = kind.replace("-", "_").lower()
+    if kind in TEST_ONLY:
+        raise HowoldError(f"{kind} is a test-only dataset for howold; it cannot be trained or chosen on.")
+    if split is not None and _normalise_split(split) == "test":
+        raise HowoldError(f"{kind} split test is for measuring only; train on train, choose on val.")
+    if kind in TEST_SPLIT_DEFAULT and split in (None, "all"):
+        raise HowoldError(f"{kind}: name its split (train or val); its test people are never trained on.")
 
 
 def default_data_root() -> Path:

@@ -16,7 +16,7 @@ from torchvision.transforms import v2
 from howold.errors import HowoldError
 from howold.train.config import AugmentConfig, TrainConfig
 from howold.train.crops import CropCache, CropSet
-from howold.train.data import check_files, load_dataset, select_split
+from howold.train.data import check_files, check_training_split, load_dataset, select_split
 from howold.train.degrade import degradation_steps
 from howold.train.losses import NUM_AGES
 from howold.train.teacher import read_teacher_targets
@@ -101,6 +101,7 @@ def load_crops(cfg: TrainConfig, specs: list, name: str, fraction: float = 1.0) 
     for spec in specs:
         spec = dict(spec)
         kind, split, weight = spec.pop("kind"), spec.pop("split", None), spec.pop("weight", None)
+        check_training_split(kind, split)
         samples = select_split(load_dataset(kind, spec.pop("root", None), **spec), split)
         if cfg.data.limit:
             samples = samples[: cfg.data.limit]

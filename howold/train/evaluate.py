@@ -17,7 +17,7 @@ import numpy as np
 from howold.age_model import AgeModel, update_model_info
 from howold.errors import HowoldError
 from howold.train.crops import CropCache, CropSet
-from howold.train.data import TEST_ONLY, Sample, check_files, load_dataset, select_split
+from howold.train.data import TEST_ONLY, TEST_SPLIT_DEFAULT, Sample, check_files, load_dataset, select_split
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,9 @@ def load_eval_samples(data: str, split: str | None, root: str | None = None, lim
         if split not in (None, "all"):
             log.info("%s is a test-only dataset for howold: using all its images", kind)
         split = "all"
+    elif kind in TEST_SPLIT_DEFAULT and split in (None, "all"):
+        log.info("%s: reporting its test people only (its train and val people are trained on)", kind)
+        split = "test"
     samples = select_split(samples, split)
     if limit:
         samples = samples[:limit]

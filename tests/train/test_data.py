@@ -11,6 +11,7 @@ from howold.train.data import (
     Sample,
     appa_split,
     check_files,
+    check_training_split,
     hash_split,
     load_appa_real,
     load_csv,
@@ -132,3 +133,38 @@ def test_sample_validates_its_interval():
 def test_unknown_dataset_kind():
     with pytest.raises(HowoldError, match="unknown dataset"):
         load_dataset("imdb")
+
+
+@pytest.mark.parametrize(
+    ("kind", "split", "message"),
+    [
+        ("fairface", "val", "fairface is a test-only dataset"),
+        ("utkface", "test", "utkface split test is for measuring only"),
+        ("fgnet", None, "fgnet: name its split"),
+        ("fgnet", "all", "fgnet: name its split"),
+        ("fgnet", "test", "fgnet split test is for measuring only"),
+    ],
+)
+def test_training_entries_never_hold_test_photos(kind, split, message):
+    with pytest.raises(HowoldError, match=message):
+        check_training_split(kind, split)
+
+
+@pytest.mark.parametrize(("kind", "split"), [("fgnet", "train"), ("fgnet", "val"), ("utkface", None), ("aaf", "val")])
+def test_training_entries_of_train_and_val_people_pass(kind, split):
+    check_training_split(kind, split)
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not (SHARED_DATA / "fgnet" / "labels.csv").is_file(), reason="needs ../shared/data/fgnet")
+def test_fgnet_split_is_by_person_and_evaluation_sees_its_test_people_only():
+    from howold.train.evaluate import load_eval_samples
+
+    samples = load_dataset("fgnet", SHARED_DATA / "fgnet")
+    people = {split: {s.attrs["subject"] for s in select_split(samples, split)} for split in ("train", "val", "test")}
+    assert [len(select_split(samples, split)) for split in ("train", "val", "test")] == [442, 75, 485]
+    assert [len(people[split]) for split in ("train", "val", "test")] == [37, 6, 39]
+    assert not (people["train"] & people["test"]) and not (people["val"] & people["test"])
+    for split in (None, "all", "test"):
+        _, chosen, used, _ = load_eval_samples("fgnet", split, str(SHARED_DATA / "fgnet"))
+        assert used == "test" and len(chosen) == 485

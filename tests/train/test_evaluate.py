@@ -95,7 +95,8 @@ def test_pooled_mae_of_nothing_is_an_error():
         ("faces.csv", "train", False),
         ("utkface", "test", True),
         ("utkface", "all", True),
-        ("utkface,fgnet", "val", True),
+        ("utkface,aaf,fgnet", "val", False),
+        ("utkface,fgnet", "test", True),
         ("fairface", "val", True),
     ],
 )

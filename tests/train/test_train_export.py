@@ -122,7 +122,7 @@ def test_calibration_refuses_test_data(tmp_path):
     with pytest.raises(HowoldError, match="never on test"):
         calibrate(tmp_path / "m.onnx", "utkface", "test")
     with pytest.raises(HowoldError, match="never on test"):
-        calibrate(tmp_path / "m.onnx", "fgnet", "val")
+        calibrate(tmp_path / "m.onnx", "fairface", "val")
 
 
 def test_fine_tune_starts_from_a_finished_run(tmp_path, faces_csv, face_paths):
