@@ -41,7 +41,7 @@ def test_minors_read_three_years_older_need_a_margin_of_three(bench):
 def test_no_margin_is_said_when_none_keeps_minors_out(bench):
     figures = bench.measure(cache([12] * 5, [60] * 5))
     assert figures["thresholds"][13]["default_margin"] is None
-    assert "none up to +15" in bench.markdown(figures, "test 1", "python benchmarks/bench_age_checks.py")
+    assert "none up to +25" in bench.markdown(figures, "test 1", "python benchmarks/bench_age_checks.py")
 
 
 def test_wilson_interval(bench):
