@@ -31,12 +31,14 @@ _EXPORTS = {
     "Person": "howold.video",
     "TrackedFace": "howold.video",
     "VideoOptions": "howold.options",
+    "AgeCheck": "howold.options",
     "VIDEO_SUFFIXES": "howold.video_io",
     "is_video": "howold.video_io",
     "looks_like_video": "howold.video_io",
     # its parts
     "AgeModel": "howold.age_model",
     "ModelInfo": "howold.age_model",
+    "AgeDistribution": "howold.age_model",
     "DEFAULT_MODEL_PATH": "howold.age_model",
     "read_model_info": "howold.age_model",
     "FaceDetector": "howold.detect",
@@ -54,6 +56,7 @@ _EXPORTS = {
     "annotate_tracks": "howold.draw",
     # results as CSV and JSON
     "CSV_COLUMNS": "howold.report",
+    "AGE_CHECK_COLUMNS": "howold.report",
     "csv_rows": "howold.report",
     "results_csv": "howold.report",
     "results_json": "howold.report",
@@ -89,11 +92,13 @@ __all__ = [
     "Person",
     "TrackedFace",
     "VideoOptions",
+    "AgeCheck",
     "VIDEO_SUFFIXES",
     "is_video",
     "looks_like_video",
     "AgeModel",
     "ModelInfo",
+    "AgeDistribution",
     "DEFAULT_MODEL_PATH",
     "read_model_info",
     "FaceDetector",
@@ -109,6 +114,7 @@ __all__ = [
     "reading_order",
     "annotate_tracks",
     "CSV_COLUMNS",
+    "AGE_CHECK_COLUMNS",
     "csv_rows",
     "results_csv",
     "results_json",
@@ -152,14 +158,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
-    from howold.age_model import DEFAULT_MODEL_PATH, AgeModel, ModelInfo, read_model_info
+    from howold.age_model import DEFAULT_MODEL_PATH, AgeDistribution, AgeModel, ModelInfo, read_model_info
     from howold.detect import Detection, FaceDetector
     from howold.draw import annotate, annotate_tracks, face_thumbnail, reading_order
     from howold.errors import HowoldError, ImageError, ModelError, NoModelError, OptionError, VideoError
     from howold.extras import MissingExtraError, install_hint, missing_module, require_extra
     from howold.inputs import find_inputs
     from howold.io import IMAGE_SUFFIXES, encode_png, load_image, save_image
-    from howold.options import DetectOptions, VideoOptions
+    from howold.options import AgeCheck, DetectOptions, VideoOptions
     from howold.pipeline import (
         WARNING_LABELS,
         WARNING_NOTES,
@@ -170,7 +176,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         failed,
         predict,
     )
-    from howold.report import CSV_COLUMNS, csv_rows, results_csv, results_json
+    from howold.report import AGE_CHECK_COLUMNS, CSV_COLUMNS, csv_rows, results_csv, results_json
     from howold.video import (
         Person,
         TrackedFace,

@@ -157,19 +157,67 @@ def decode_distribution(probs: np.ndarray, interval: float = 0.8, min_age: int =
     Each integer age k is taken to cover [k - 0.5, k + 0.5], so a distribution that puts all its
     mass on 34 gives 34.0 with the range (33.6, 34.4) rather than a range biased downwards.
     """
-    probs = np.asarray(probs, dtype=np.float64)
-    if probs.ndim == 1:
-        probs = probs[None]
-    probs = probs / probs.sum(axis=1, keepdims=True)
-    ages = np.arange(probs.shape[1]) + min_age
-    mean = probs @ ages
-    edges = np.arange(probs.shape[1] + 1) + min_age - 0.5
-    cdf = np.concatenate([np.zeros((len(probs), 1)), np.cumsum(probs, axis=1)], axis=1)
+    probs, edges, cdf = _binned_cdf(probs, min_age)
+    mean = probs @ (np.arange(probs.shape[1]) + min_age)
     cdf += np.arange(cdf.shape[1]) * 1e-12  # strictly increasing for interpolation
     lower_q, upper_q = (1 - interval) / 2, (1 + interval) / 2
     low = np.array([np.interp(lower_q * row[-1], row, edges) for row in cdf])
     high = np.array([np.interp(upper_q * row[-1], row, edges) for row in cdf])
     return mean, low, high
+
+
+def _binned_cdf(probs: np.ndarray, min_age: int):
+    """(rows normalised, bin edges, CDF at the edges) of the distributions over ages min_age.. in `probs`:
+    age k covers [k - 0.5, k + 0.5]."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim == 1:
+        probs = probs[None]
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    edges = np.arange(probs.shape[1] + 1) + min_age - 0.5
+    cdf = np.concatenate([np.zeros((len(probs), 1)), np.cumsum(probs, axis=1)], axis=1)
+    return probs, edges, cdf
+
+
+def probability_at_least(probs: np.ndarray, age: float, min_age: int = 0) -> np.ndarray:
+    """Return, per row, the probability that the person is at least `age` years old.
+
+    Ages count completed years, as the labels do, so "at least 18" is the mass on 18, 19, ...: in
+    the bins of `decode_distribution` (age k covers [k - 0.5, k + 0.5]) that is 1 - CDF(age - 0.5),
+    and a fractional `age` falls linearly between two whole ones. Give it the calibrated
+    distribution (AgeEstimates.probs), the one the range is read from.
+    """
+    _, edges, cdf = _binned_cdf(probs, min_age)
+    below = np.array([np.interp(age - 0.5, edges, row) for row in cdf])
+    return np.clip(1.0 - below, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class AgeDistribution:
+    """A face's calibrated age distribution, read-only: `probs[i]` is the probability that the person
+    is `min_age + i` years old (completed years); the range and `p_at_least` are read from it."""
+
+    min_age: int
+    probs: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not self.probs or min(self.probs) < 0 or not abs(sum(self.probs) - 1.0) < 1e-6:
+            raise ValueError("probs: expected probabilities that sum to 1")
+
+    @classmethod
+    def from_array(cls, probs: np.ndarray, min_age: int = 0) -> AgeDistribution:
+        probs = np.asarray(probs, dtype=np.float64)
+        return cls(int(min_age), tuple(float(p) for p in probs / probs.sum()))
+
+    @property
+    def ages(self) -> tuple[int, ...]:
+        return tuple(range(self.min_age, self.min_age + len(self.probs)))
+
+    def p_at_least(self, age: float) -> float:
+        """The probability that the person is at least `age` years old (see `probability_at_least`)."""
+        return float(probability_at_least(np.array(self.probs), age, self.min_age)[0])
+
+    def to_dict(self, digits: int = 6) -> dict[str, list]:
+        return {"ages": list(self.ages), "probs": [round(p, digits) for p in self.probs]}
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

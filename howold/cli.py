@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from howold import DetectOptions, HowoldError, VideoOptions
+from howold import AgeCheck, DetectOptions, HowoldError, VideoOptions
 from howold.api.cli import add_serve_command
 from howold.app.launch import add_app_command
 from howold.batch.cli import add_batch_command
@@ -96,6 +96,9 @@ def _add_predict(commands) -> None:
     predict.add_argument("--landmarks", action="store_true", help="draw the 5 landmarks when annotating")
     DetectOptions.add_arguments(predict)
     predict.add_argument("--model", metavar="FILE", help="ONNX age model with its .json sidecar (default: shipped)")
+    AgeCheck.add_arguments(predict)
+    predict.add_argument("--distribution", action="store_true",
+                         help="photos: write each face's age distribution (ages and probabilities) to --json")
     predict.add_argument("-q", "--quiet", action="store_true", help="no table and no progress bar")
     predict.set_defaults(handler=run_predict)
 
@@ -108,6 +111,7 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.paths.count(STDIO) > 1:
         raise HowoldError("- (stdin) can be read once; give it once.")
     table = sys.stderr if STDIO in (args.json, args.csv) else sys.stdout  # stdout carries the results
+    check = AgeCheck.from_arguments(args)
     predictor = Predictor(
         model=args.model if args.model else _default_model(), **asdict(DetectOptions.from_arguments(args))
     )
@@ -135,17 +139,18 @@ def run_predict(args: argparse.Namespace) -> int:
         if annotating and result.ok:
             annotating = _write_annotated(source, result, targets[path], args.landmarks)
         if not args.quiet:
-            _print_result(result, many=len(files) > 1, stream=table)
+            _print_result(result, many=len(files) > 1, stream=table, check=check)
     if not args.quiet:
         _print_warning_notes(results, stream=table)
     if args.json:
         from howold import results_json
 
-        _write_text(args.json, results_json(results, per_frame=args.per_frame))
+        _write_text(args.json, results_json(results, per_frame=args.per_frame, check=check,
+                                            distribution=args.distribution))
     if args.csv:
         from howold import results_csv
 
-        _write_text(args.csv, results_csv(results, per_frame=args.per_frame))
+        _write_text(args.csv, results_csv(results, per_frame=args.per_frame, check=check))
     failures = [r for r in results if not r.ok]
     if failures:
         print(f"\n{len(failures)} of {len(results)} file(s) failed:", file=sys.stderr)
@@ -168,7 +173,7 @@ def _progress(files: list[Path], quiet: bool):
     return tqdm(files, unit="photo", file=sys.stderr, leave=False, disable=None)  # None: only on a terminal
 
 
-def _print_result(result, many: bool, stream=sys.stdout) -> None:
+def _print_result(result, many: bool, stream=sys.stdout, check: AgeCheck | None = None) -> None:
     from tqdm import tqdm
 
     lines = [f"{result.source}:"] if many else []
@@ -178,15 +183,27 @@ def _print_result(result, many: bool, stream=sys.stdout) -> None:
     if not result.faces:
         lines.append(f"{indent}No face found.")
     else:
-        lines.append(f"{indent}{'face':>4}  {'age':<14} {'score':>5}  {'box (x1, y1, x2, y2)':<24} warnings")
+        heading = f"{check.column:>7}  {'verdict':<10} " if check else ""
+        lines.append(f"{indent}{'face':>4}  {'age':<14} {heading}{'score':>5}  {'box (x1, y1, x2, y2)':<24} warnings")
         for number, face in enumerate(result.faces, start=1):
             box = ", ".join(f"{v:.0f}" for v in face.box)
             lines.append(
-                f"{indent}{number:>4}  {face.label:<14} {face.score:>5.2f}  {box:<24} {', '.join(face.warnings)}"
+                f"{indent}{number:>4}  {face.label:<14} {_check_cells(face, check)}{face.score:>5.2f}  {box:<24} "
+                f"{', '.join(face.warnings)}"
             )
     if result.faces_dropped:
         lines.append(f"{indent}{result.faces_dropped} smaller face(s) left out: at most {len(result.faces)} per photo.")
     tqdm.write("\n".join(lines), file=stream)
+
+
+def _check_cells(face, check: AgeCheck | None) -> str:
+    """The age check's two table cells for a face, P(≥over) and the verdict; '' without a check."""
+    if check is None:
+        return ""
+    answer = face.check(check)
+    if answer is None:
+        return f"{'?':>7}  {'?':<10} "
+    return f"{answer['p_over']:>7.2f}  {check.verdict_label(answer['verdict']):<10} "
 
 
 def _print_warning_notes(results, stream=sys.stdout) -> None:

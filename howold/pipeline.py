@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from howold.age_model import DEFAULT_MODEL_PATH, AgeEstimates, AgeModel, ModelInfo
+from howold.age_model import DEFAULT_MODEL_PATH, AgeDistribution, AgeEstimates, AgeModel, ModelInfo
 from howold.crop import crop_box, crop_face, reframed_landmarks
 from howold.detect import Detection, DetectOptions, FaceDetector
 from howold.errors import HowoldError, brief
 from howold.io import ImageSource, Photo, open_photo
+from howold.options import AgeCheck
 
 # Thresholds behind Face.warnings.
 SMALL_FACE_PX = 48  # short side of the face box, in pixels of the photo
@@ -91,6 +92,8 @@ class Face:
     `box` is (x1, y1, x2, y2) in pixels of the upright photo; `landmarks` are five (x, y)
     points (eyes, nose tip, mouth corners). `age`, `age_low` and `age_high` are None when no
     age model is installed. `warnings` name the reasons to trust the estimate less.
+    `distribution` is the calibrated age distribution the range is read from (None without an
+    age model); `p_over(age)` reads the probability that the person is at least that old from it.
     """
 
     box: tuple[float, float, float, float]
@@ -100,6 +103,7 @@ class Face:
     age_low: float | None = None
     age_high: float | None = None
     warnings: tuple[str, ...] = ()
+    distribution: AgeDistribution | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.box) != 4:
@@ -115,15 +119,38 @@ class Face:
         """The age as people read it, e.g. '34 (29–39)'; '?' without an age model."""
         return age_label(self.age, self.age_low, self.age_high)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the face as plain JSON-ready values (ages rounded to 0.1 year)."""
+    def p_over(self, age: float) -> float:
+        """The calibrated probability that the person is at least `age` years old (0 to 120)."""
+        age = AgeCheck.parse_age("age", age)
+        if self.distribution is None:
+            raise HowoldError("This face has no age distribution (no age model was loaded), so no P(over).")
+        return self.distribution.p_at_least(age)
+
+    def check(self, check: AgeCheck) -> dict[str, Any] | None:
+        """The age check's answer for this face, JSON-ready: `over`, `p_over` (P(age >= over)),
+        `challenge`, `p_challenge` and `verdict` ("over" or "check_id"); None without an age model."""
+        if self.distribution is None:
+            return None
+        p_challenge = self.distribution.p_at_least(check.challenge)
+        return {"over": check.over, "p_over": round(self.distribution.p_at_least(check.over), 4),
+                "challenge": check.challenge, "p_challenge": round(p_challenge, 4),
+                "verdict": check.verdict(p_challenge)}
+
+    def to_dict(self, check: AgeCheck | None = None, distribution: bool = False) -> dict[str, Any]:
+        """Return the face as plain JSON-ready values (ages rounded to 0.1 year); with `check` its
+        answer under "age_check", with `distribution` the age distribution under "distribution"."""
         data = asdict(self)
+        del data["distribution"]
         data["box"] = [round(v, 1) for v in self.box]
         data["score"] = round(self.score, 4)
         data["landmarks"] = [[round(x, 1), round(y, 1)] for x, y in self.landmarks]
         for key in ("age", "age_low", "age_high"):
             data[key] = None if data[key] is None else round(data[key], 1)
         data["warnings"] = list(self.warnings)
+        if check is not None:
+            data["age_check"] = self.check(check)
+        if distribution:
+            data["distribution"] = None if self.distribution is None else self.distribution.to_dict()
         return data
 
 
@@ -147,14 +174,15 @@ class PhotoResult:
     def ok(self) -> bool:
         return self.error is None
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the result as the JSON schema shared by the CLI, the API and batch jobs."""
+    def to_dict(self, check: AgeCheck | None = None, distribution: bool = False) -> dict[str, Any]:
+        """Return the result as the JSON schema shared by the CLI, the API and batch jobs; `check`
+        and `distribution` add to each face as in `Face.to_dict`."""
         return {
             "source": self.source,
             "width": self.width,
             "height": self.height,
             "model": self.model,
-            "faces": [face.to_dict() for face in self.faces],
+            "faces": [face.to_dict(check, distribution) for face in self.faces],
             "faces_dropped": self.faces_dropped,
             "error": self.error,
         }
@@ -283,7 +311,8 @@ class Predictor:
         estimates = self._ages(photo, kept, crops, poor, framings)
         faces = [
             FaceEstimate(
-                _face(d, crop, estimates.age[i], estimates.low[i], estimates.high[i], quality[i]),
+                _face(d, crop, estimates.age[i], estimates.low[i], estimates.high[i], quality[i],
+                      AgeDistribution.from_array(estimates.probs[i], info.min_age)),
                 probs=estimates.probs[i],
                 sharpness=blur_variance(crop),
             )
@@ -351,7 +380,8 @@ def clipped_share(crop: np.ndarray) -> float:
     return float(np.count_nonzero((grey <= dark) | (grey >= bright)) / grey.size)
 
 
-def _face(detection: Detection, crop, age, low, high, quality: list[str] | None = None) -> Face:
+def _face(detection: Detection, crop, age, low, high, quality: list[str] | None = None,
+          distribution: AgeDistribution | None = None) -> Face:
     warnings = quality_warnings(detection, crop) if quality is None else list(quality)
     if age is not None and age < CHILD_AGE:
         warnings.append("child")
@@ -367,6 +397,7 @@ def _face(detection: Detection, crop, age, low, high, quality: list[str] | None 
         age_low=None if low is None else float(low),
         age_high=None if high is None else float(high),
         warnings=tuple(warnings),
+        distribution=distribution,
     )
 
 

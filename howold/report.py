@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import Sequence
 
+from howold.options import AgeCheck
 from howold.pipeline import PhotoResult
 from howold.video import VideoResult
 
@@ -19,30 +20,39 @@ CSV_COLUMNS = (
     "x1", "y1", "x2", "y2", "warnings", "error",
     "person", "first_seen", "last_seen", "frames", "time", "faces_dropped",
 )  # fmt: skip
+# with an age check (photos' faces only), after CSV_COLUMNS: the age checked, P(age >= over), the challenge age
+# and the verdict ("over" or "check_id"), as in the JSON's "age_check"
+AGE_CHECK_COLUMNS = ("over", "p_over", "challenge", "p_challenge", "verdict")
 
 
-def results_json(results: Sequence[PhotoResult | VideoResult], per_frame: bool = False) -> str:
+def results_json(results: Sequence[PhotoResult | VideoResult], per_frame: bool = False,
+                 check: AgeCheck | None = None, distribution: bool = False) -> str:
     """Return the results as a JSON document: {"howold_version": ..., "results": [...]}; a video's
-    entry lists its persons, and with `per_frame` every analysed frame's faces too."""
+    entry lists its persons, and with `per_frame` every analysed frame's faces too. A photo's faces
+    carry the answer to `check` and, with `distribution`, their age distribution (Face.to_dict)."""
     from howold import __version__
 
-    entries = [r.to_dict(per_frame=per_frame) if isinstance(r, VideoResult) else r.to_dict() for r in results]
+    entries = [r.to_dict(per_frame=per_frame) if isinstance(r, VideoResult) else r.to_dict(check, distribution)
+               for r in results]
     payload = {"howold_version": __version__, "results": entries}
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
-def results_csv(results: Sequence[PhotoResult | VideoResult], per_frame: bool = False) -> str:
+def results_csv(results: Sequence[PhotoResult | VideoResult], per_frame: bool = False,
+                check: AgeCheck | None = None) -> str:
     """Return one CSV row per face of a photo and per person of a video (per face per analysed
-    frame with `per_frame`), plus one per file without a face or with an error."""
+    frame with `per_frame`), plus one per file without a face or with an error; with `check` the
+    AGE_CHECK_COLUMNS follow."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS + (AGE_CHECK_COLUMNS if check else ()))
     writer.writeheader()
-    writer.writerows(csv_rows(results, per_frame))
+    writer.writerows(csv_rows(results, per_frame, check))
     return buffer.getvalue()
 
 
-def csv_rows(results: Sequence[PhotoResult | VideoResult], per_frame: bool = False) -> list[dict]:
-    """Return the CSV rows as dicts keyed by CSV_COLUMNS."""
+def csv_rows(results: Sequence[PhotoResult | VideoResult], per_frame: bool = False,
+             check: AgeCheck | None = None) -> list[dict]:
+    """Return the CSV rows as dicts keyed by CSV_COLUMNS (and AGE_CHECK_COLUMNS with `check`)."""
     rows = []
     for result in results:
         if isinstance(result, VideoResult):
@@ -60,6 +70,7 @@ def csv_rows(results: Sequence[PhotoResult | VideoResult], per_frame: bool = Fal
                 "age": data["age"], "age_low": data["age_low"], "age_high": data["age_high"],
                 "score": data["score"], "x1": x1, "y1": y1, "x2": x2, "y2": y2,
                 "warnings": ";".join(face.warnings), "error": "", "faces_dropped": result.faces_dropped,
+                **((face.check(check) or {}) if check else {}),
             })  # fmt: skip
     return rows
 

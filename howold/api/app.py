@@ -22,6 +22,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from howold import (
+    AgeCheck,
     DetectOptions,
     HowoldError,
     PhotoResult,
@@ -170,6 +171,15 @@ async def model(state: State) -> dict[str, Any]:
     return info.to_dict()
 
 
+AGE_CHECK_HELP = {
+    "over": f"photos: the age to check, 0 to {AgeCheck.MAX_AGE:g}; each face gets `age_check` with the "
+            "probability that the person is at least that old and a verdict",
+    "challenge": "with `over`: answer 'over' only when the person more likely than not is at least this old, "
+                 "else 'check_id' (default: `over` plus the measured margin, "
+                 + ", ".join(f"{t}: +{m:g}" for t, m in AgeCheck.CHALLENGE_MARGINS.items()) + ")",
+}
+
+
 _binary = {"type": "string", "format": "binary"}
 _PREDICT_BODY = {
     "requestBody": {
@@ -218,10 +228,14 @@ async def predict(
         Query(gt=0, le=VideoOptions.SERVICE_MAX_FPS, description=f"videos: frames analysed per second "
               f"(default {VideoOptions.fps:g})"),
     ] = None,
+    over: Annotated[str | None, Query(description=AGE_CHECK_HELP["over"])] = None,
+    challenge: Annotated[str | None, Query(description=AGE_CHECK_HELP["challenge"])] = None,
+    distribution: Annotated[bool, Query(description="photos: add each face's age distribution")] = False,
 ) -> dict[str, Any]:
     """Find every face in the photo and estimate each one's age with an 80% range; for a short
     video, follow each person through it and return one settled age per person."""
     state.refuse_if_busy()  # early, so a busy server does not make the client send the photo
+    check = age_check(over, challenge)
     settings = state.settings
     declared = request.headers.get("content-type", "").lower()
     photo_limit, video_limit = settings.max_upload_bytes, settings.max_video_bytes
@@ -243,7 +257,19 @@ async def predict(
         result = await anyio.to_thread.run_sync(run, limiter=state.limiter)
     if not result.ok:
         raise HTTPException(422, result.error)
-    return result.to_dict()
+    return result.to_dict(check, distribution)
+
+
+def age_check(over: str | None, challenge: str | None) -> AgeCheck | None:
+    """The age check a request's query parameters ask for, or 422 with one sentence naming the parameter."""
+    if over is None:
+        if challenge is not None:
+            raise HTTPException(422, "Query parameter challenge needs over (the age checked).")
+        return None
+    try:
+        return AgeCheck(over, challenge)
+    except HowoldError as exc:
+        raise HTTPException(422, f"Query parameter {exc}") from exc
 
 
 def detect_options(predictor: Predictor, min_score: float | None, max_side: int | None) -> DetectOptions:

@@ -10,13 +10,36 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from howold import WARNINGS
+from howold import WARNINGS, AgeCheck
 
 FaceWarning = Literal[WARNINGS]  # type: ignore[valid-type]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class AgeCheckSchema(_Strict):
+    """The answer to an age check (`over`, `challenge`): howold.pipeline.Face.check."""
+
+    over: float = Field(ge=0, le=AgeCheck.MAX_AGE, description="the age checked, in years")
+    p_over: float = Field(ge=0, le=1, description="calibrated probability that the person is at least `over`")
+    challenge: float = Field(ge=0, le=AgeCheck.MAX_AGE, description="the age the face must look to pass")
+    p_challenge: float = Field(ge=0, le=1, description="calibrated probability that the person is at least `challenge`")
+    verdict: Literal[AgeCheck.VERDICTS] = Field(  # type: ignore[valid-type]
+        description=f"'over' when p_challenge >= {AgeCheck.PASS_PROBABILITY:g}, else 'check_id'")
+
+
+class DistributionSchema(_Strict):
+    """A face's calibrated age distribution: probs[i] is the probability of the age ages[i]."""
+
+    ages: list[int]
+    probs: list[float]
+
+
+def _absent_unless_given() -> Any:
+    # left out of the JSON unless asked for, so the default answer stays as small as PhotoResult.to_dict()'s
+    return Field(default=None, exclude_if=lambda value: value is None)
 
 
 class FaceSchema(_Strict):
@@ -31,6 +54,8 @@ class FaceSchema(_Strict):
     age_low: float | None = Field(description="low end of the 80% range")
     age_high: float | None = Field(description="high end of the 80% range")
     warnings: list[FaceWarning] = Field(description="reasons to trust the estimate less")
+    age_check: AgeCheckSchema | None = _absent_unless_given()
+    distribution: DistributionSchema | None = _absent_unless_given()
 
 
 class PhotoResultSchema(_Strict):

@@ -22,6 +22,7 @@ from howold import (
     IMAGE_SUFFIXES,
     WARNING_LABELS,
     WARNING_NOTES,
+    AgeCheck,
     DetectOptions,
     Face,
     HowoldError,
@@ -57,6 +58,13 @@ class Settings:
     min_score: float = DetectOptions.min_score
     max_side: int = DetectOptions.max_side  # or DetectOptions.FULL_SIZE
     landmarks: bool = False
+    check: AgeCheck | None = None  # the age check, when it is on
+
+
+AGE_CHECK_TEXT = (
+    "An age check is an estimate from a face, not proof of age: it must not be the only check. "
+    "See the measured error rates in the README."
+)
 
 
 def model_path() -> str | None:
@@ -106,7 +114,27 @@ def sidebar() -> Settings:
             help="The detector sees the photo shrunk to this size; larger finds smaller faces, slower.",
         )  # fmt: skip
         landmarks = st.checkbox("Show landmarks", help="Eyes, nose tip and mouth corners.")
-    return Settings(min_score=min_score, max_side=max_side, landmarks=landmarks)
+        check = age_check_control()
+    return Settings(min_score=min_score, max_side=max_side, landmarks=landmarks, check=check)
+
+
+def age_check_control() -> AgeCheck | None:
+    """The sidebar's age check: off, or the age asked about and the challenge age."""
+    if not st.checkbox("Age check", key="age-check", help="Is each person at least a given age? " + AGE_CHECK_TEXT):
+        return None
+    over = st.number_input("Is the person at least (years)", 0.0, AgeCheck.MAX_AGE, 18.0, 1.0, format="%g",
+                           key="age-check-over")
+    default = AgeCheck(over).challenge
+    challenge = st.number_input(
+        "Ask for ID unless they look at least (years)", 0.0, AgeCheck.MAX_AGE, None, 1.0, format="%g",
+        key="age-check-challenge", placeholder=f"{default:g} (the measured default)",
+        help="“Challenge 25”: answer “over” only when the person more likely than not is at least this old.",
+    )  # fmt: skip
+    try:
+        return AgeCheck(over, challenge)
+    except HowoldError as exc:
+        st.error(str(exc))
+        return None
 
 
 def about(predictor: Predictor) -> None:
@@ -203,11 +231,13 @@ def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: s
     gallery(pixels, result.faces, order, chosen, state)
     table_key = f"table-{state}-{chosen}"  # a new table when the choice changes, so its selected row follows
     st.dataframe(
-        face_table(result, order), hide_index=True, key=table_key, selection_mode="single-row",
+        face_table(result, order, settings.check), hide_index=True, key=table_key, selection_mode="single-row",
         on_select=functools.partial(_choose_row, table_key, state, order),
         selection_default={"selection": {"rows": [order.index(chosen)] if chosen is not None else []}},
     )  # fmt: skip
     warning_notes(result.faces)
+    if settings.check is not None:
+        st.caption(AGE_CHECK_TEXT)
     st.download_button(
         "Download annotated image (PNG)",
         data=lambda: encode_png(annotate(pixels, result.faces, landmarks=settings.landmarks)),
@@ -242,14 +272,23 @@ def face_order(faces: Sequence[Face], by: str) -> list[int]:
     return order
 
 
-def face_table(result: PhotoResult, order: Sequence[int] | None = None) -> dict[str, list]:
-    """One row per face, in `order` (default: by number): number, age, 80% range, detection score, warnings."""
-    rows: dict[str, list] = {"Face": [], "Age": [], "Range": [], "Detection score": [], "Warnings": []}
+def face_table(result: PhotoResult, order: Sequence[int] | None = None,
+               check: AgeCheck | None = None) -> dict[str, list]:
+    """One row per face, in `order` (default: by number): number, age, 80% range, (with `check`: the
+    probability of being at least its age and the verdict), detection score, warnings."""
+    rows: dict[str, list] = {"Face": [], "Age": [], "Range": []}
+    if check is not None:
+        rows |= {check.column: [], "Age check": []}
+    rows |= {"Detection score": [], "Warnings": []}
     for index in range(len(result.faces)) if order is None else order:
         face = result.faces[index]
         rows["Face"].append(str(index + 1))
         rows["Age"].append("?" if face.age is None else str(round(face.age)))
         rows["Range"].append(_range(face))
+        if check is not None:
+            answer = face.check(check)
+            rows[check.column].append("?" if answer is None else f"{answer['p_over']:.2f}")
+            rows["Age check"].append("?" if answer is None else check.verdict_label(answer["verdict"]))
         rows["Detection score"].append(f"{face.score:.3f}")
         rows["Warnings"].append(", ".join(WARNING_LABELS[w] for w in face.warnings) or "—")
     return rows
@@ -282,17 +321,17 @@ def _range(face: Face) -> str:
     return "—" if face.age is None else f"{round(face.age_low)}–{round(face.age_high)}"
 
 
-def downloads(results: Sequence[PhotoResult]) -> None:
-    """CSV and JSON of every photo's results (the schema of `howold predict --json`)."""
+def downloads(results: Sequence[PhotoResult], check: AgeCheck | None = None) -> None:
+    """CSV and JSON of every photo's results (the schema of `howold predict --json`), with the age check's."""
     st.divider()
     st.subheader("All results")
     csv_column, json_column, _ = st.columns([1, 1, 3])
     csv_column.download_button(
-        "Download CSV", data=results_csv(results), file_name="howold_results.csv",
+        "Download CSV", data=results_csv(results, check=check), file_name="howold_results.csv",
         mime="text/csv", on_click="ignore", icon=":material/table:",
     )  # fmt: skip
     json_column.download_button(
-        "Download JSON", data=results_json(results), file_name="howold_results.json",
+        "Download JSON", data=results_json(results, check=check), file_name="howold_results.json",
         mime="application/json", on_click="ignore", icon=":material/data_object:",
     )  # fmt: skip
 
@@ -311,7 +350,7 @@ def main() -> None:
     photos = uploads()
     results = [render_photo(name, data, settings, key=str(i)) for i, (name, data) in enumerate(photos)]
     if results:
-        downloads(results)
+        downloads(results, settings.check)
     from howold.app.video_page import video_section, webcam_section
 
     video_section(load_predictor, model_path(), settings.min_score, settings.max_side)

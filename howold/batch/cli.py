@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from howold import DetectOptions, require_extra
+from howold import AgeCheck, DetectOptions, require_extra
 
 
 def add_batch_command(subparsers) -> None:
@@ -67,6 +67,9 @@ def add_batch_command(subparsers) -> None:
         metavar="FILE",
         help="ONNX age model with its .json sidecar, readable by every worker (default: shipped)",
     )
+    AgeCheck.add_arguments(batch)
+    batch.add_argument("--distribution", action="store_true",
+                       help="photos: write each face's age distribution (distribution_ages, distribution_probs)")
     batch.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     batch.set_defaults(handler=run_batch_command)
 
@@ -77,6 +80,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
     from howold.batch import job
 
     options: dict = asdict(DetectOptions.from_arguments(args))
+    check = AgeCheck.from_arguments(args)
     if args.model:  # absolute, for workers started elsewhere; the default is resolved on each worker
         options["model"] = str(Path(args.model).resolve())
     reason = Predictor(**options).missing_model_reason
@@ -95,6 +99,8 @@ def run_batch_command(args: argparse.Namespace) -> int:
             predictor_options=options,
             ray_address=args.ray_address,
             on_progress=progress.update if progress else None,
+            check=check,
+            distribution=args.distribution,
         )
     finally:
         if progress:

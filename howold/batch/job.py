@@ -33,7 +33,9 @@ import ray.data
 import ray.exceptions
 
 from howold import (
+    AGE_CHECK_COLUMNS,
     CSV_COLUMNS,
+    AgeCheck,
     HowoldError,
     PhotoResult,
     Predictor,
@@ -46,7 +48,8 @@ from howold import (
 )
 
 _INT_COLUMNS = {"face", "width", "height", "person", "frames", "faces_dropped"}
-_FLOAT_COLUMNS = {"age", "age_low", "age_high", "score", "x1", "y1", "x2", "y2", "first_seen", "last_seen", "time"}
+_FLOAT_COLUMNS = {"age", "age_low", "age_high", "score", "x1", "y1", "x2", "y2", "first_seen", "last_seen", "time",
+                  "over", "p_over", "challenge", "p_challenge"}
 
 SCHEMA = pa.schema(
     [
@@ -59,6 +62,10 @@ SCHEMA = pa.schema(
         ("height", pa.int32()),
         ("model", pa.string()),
     ]
+    # a photo's faces with an age check (run_batch's `check`): as the CSV's; null otherwise
+    + [(name, pa.float64() if name in _FLOAT_COLUMNS else pa.string()) for name in AGE_CHECK_COLUMNS]
+    # with `distribution`: the face's calibrated age distribution, probs[i] for the age ages[i]; null otherwise
+    + [("distribution_ages", pa.list_(pa.int32())), ("distribution_probs", pa.list_(pa.float64()))]
 )
 
 
@@ -82,12 +89,17 @@ class BatchSummary:
 # ------------------------------------------------------------------------------------------ rows
 
 
-def result_rows(result: PhotoResult | VideoResult) -> list[dict[str, Any]]:
+def result_rows(result: PhotoResult | VideoResult, check: AgeCheck | None = None,
+                distribution: bool = False) -> list[dict[str, Any]]:
     """Return a photo's or a video's Parquet rows: the `howold predict --csv` row(s) plus landmarks
-    (photos only) and size."""
-    rows = csv_rows([result])
+    (photos only) and size; a photo's faces with the answer to `check` and, with `distribution`,
+    their age distribution."""
+    rows = csv_rows([result], check=check)
     faces = getattr(result, "faces", ()) or (None,) * len(rows)
     for row, face in zip(rows, faces):
+        if distribution and face is not None and face.distribution is not None:
+            row["distribution_ages"] = list(face.distribution.ages)
+            row["distribution_probs"] = list(face.distribution.probs)
         row["error"] = row.get("error") or None
         row["landmarks"] = face.to_dict()["landmarks"] if face is not None else None
         row["width"] = result.width if result.ok else None
@@ -109,8 +121,10 @@ class Analyser:
     photo's rows always travel, and are written, together.
     """
 
-    def __init__(self, predictor_options: dict[str, Any]) -> None:
+    def __init__(self, predictor_options: dict[str, Any], check: AgeCheck | None = None,
+                 distribution: bool = False) -> None:
         self.predictor = Predictor(**predictor_options).prepare()
+        self.check, self.distribution = check, distribution
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
         sources = [str(s) for s in batch["source"]]
@@ -126,7 +140,7 @@ class Analyser:
                 result = self.predictor.analyse(str(path), name=source)
         except Exception as exc:  # a file that trips a library bug must not stop the job
             result = failed_video(source, exc) if video else failed(source, exc)
-        return result_rows(result)
+        return result_rows(result, self.check, self.distribution)
 
 
 # ---------------------------------------------------------------------------------------- output
@@ -274,13 +288,16 @@ def run_batch(
     predictor_options: dict[str, Any] | None = None,
     ray_address: str | None = None,
     on_progress: Callable[[int], None] | None = None,
+    check: AgeCheck | None = None,
+    distribution: bool = False,
 ) -> BatchSummary:
     """Analyse `photos` on Ray and write their rows to the Parquet file `out`; return a summary.
 
     `actors` Predictors run at once, each on `cpus_per_actor` CPUs (default: as many actors as
     the cluster has CPUs). Ray starts locally unless `ray_address` or $RAY_ADDRESS names a
     cluster, or Ray is already initialised. `on_progress(n)` is called as n more photos are done
-    (first with those skipped as already written).
+    (first with those skipped as already written). `check` and `distribution` add the age check's
+    columns and the age distribution to the photos' face rows (see SCHEMA).
     """
     if batch_size < 1 or cpus_per_actor < 1 or (actors is not None and actors < 1):
         raise HowoldError("--actors, --cpus-per-actor and --batch-size must be at least 1.")
@@ -300,7 +317,7 @@ def run_batch(
         local_cpus = max(os.cpu_count() or 1, (actors or 1) * cpus_per_actor)
         started_ray = start_ray(ray_address, num_cpus=local_cpus)
         written = 0
-        batches = _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options)
+        batches = _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options, check, distribution)
         try:
             with _terminate_as_interrupt():
                 for rows in batches:
@@ -372,13 +389,13 @@ def _cluster_address(address: str | None) -> str | None:
     return address or os.environ.get("RAY_ADDRESS") or None
 
 
-def _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options):
+def _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options, check=None, distribution=False):
     """Yield, per finished batch, one list of rows per photo."""
     size = actors or max(1, cluster_cpus() // cpus_per_actor)
     items = [{"source": source, "path": os.path.abspath(source)} for source in todo]
     dataset = ray.data.from_items(items).map_batches(
         Analyser,
-        fn_constructor_kwargs={"predictor_options": options},
+        fn_constructor_kwargs={"predictor_options": options, "check": check, "distribution": distribution},
         compute=ray.data.ActorPoolStrategy(size=size),
         num_cpus=cpus_per_actor,
         batch_size=batch_size,

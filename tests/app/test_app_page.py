@@ -226,3 +226,19 @@ def test_warnings_are_explained_in_plain_sentences(tiny_model, composite_jpeg, m
 )
 def test_the_about_box_reports_test_figures_only(metrics, expected):
     assert app_main.measured_figures(metrics) == expected
+
+
+def test_the_age_check_adds_its_columns_and_its_warning(composite_jpeg, has_model):
+    if not has_model:
+        pytest.skip("needs the shipped age model")
+    at = run_photos([("group.jpg", composite_jpeg)])
+    assert "P(≥18)" not in table_rows(at)[0]
+    at.sidebar.checkbox(key="age-check").check().run()
+    assert at.sidebar.number_input(key="age-check-over").value == 18
+    at.sidebar.number_input(key="age-check-challenge").set_value(25).run()
+    assert not at.exception and not at.error
+    rows = table_rows(at)
+    by_age = sorted(rows, key=lambda row: int(row["Age"]))
+    assert by_age[0]["Age check"] == "check ID" and float(by_age[0]["P(≥18)"]) < 0.5  # the child of 3-9
+    assert by_age[-1]["Age check"] == "over 18" and float(by_age[-1]["P(≥18)"]) > 0.9  # the person of 70+
+    assert any("not proof of age" in caption.value for caption in at.caption)
