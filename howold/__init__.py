@@ -44,6 +44,7 @@ _EXPORTS = {
     "DetectOptions": "howold.options",
     # inputs, images in and out
     "find_inputs": "howold.inputs",
+    "check_outputs": "howold.inputs",
     "IMAGE_SUFFIXES": "howold.io",
     "load_image": "howold.io",
     "save_image": "howold.io",
@@ -57,6 +58,7 @@ _EXPORTS = {
     "csv_rows": "howold.report",
     "results_csv": "howold.report",
     "results_json": "howold.report",
+    "ResultsFile": "howold.report",
     # errors
     "HowoldError": "howold.errors",
     "ImageError": "howold.errors",
@@ -100,6 +102,7 @@ __all__ = [
     "Detection",
     "DetectOptions",
     "find_inputs",
+    "check_outputs",
     "IMAGE_SUFFIXES",
     "load_image",
     "save_image",
@@ -112,6 +115,7 @@ __all__ = [
     "csv_rows",
     "results_csv",
     "results_json",
+    "ResultsFile",
     "HowoldError",
     "ImageError",
     "ModelError",
@@ -157,7 +161,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from howold.draw import annotate, annotate_tracks, face_thumbnail, reading_order
     from howold.errors import HowoldError, ImageError, ModelError, NoModelError, OptionError, VideoError
     from howold.extras import MissingExtraError, install_hint, missing_module, require_extra
-    from howold.inputs import find_inputs
+    from howold.inputs import check_outputs, find_inputs
     from howold.io import IMAGE_SUFFIXES, encode_png, load_image, save_image
     from howold.options import DetectOptions, VideoOptions
     from howold.pipeline import (
@@ -170,7 +174,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         failed,
         predict,
     )
-    from howold.report import CSV_COLUMNS, csv_rows, results_csv, results_json
+    from howold.report import CSV_COLUMNS, ResultsFile, csv_rows, results_csv, results_json
     from howold.video import (
         Person,
         TrackedFace,

@@ -12,6 +12,7 @@ written.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -44,6 +45,7 @@ from howold import (
     failed_video,
     is_video,
 )
+from howold._files import check_regular
 
 _INT_COLUMNS = {"face", "width", "height", "person", "frames", "faces_dropped"}
 _FLOAT_COLUMNS = {"age", "age_low", "age_high", "score", "x1", "y1", "x2", "y2", "first_seen", "last_seen", "time"}
@@ -121,6 +123,7 @@ class Analyser:
         video = is_video(path)
         try:
             if video:
+                check_regular(path, source)  # the video decoder opens the path itself: no FIFO, no device
                 result = analyse_video(self.predictor, str(path), name=source)
             else:
                 result = self.predictor.analyse(str(path), name=source)
@@ -158,7 +161,7 @@ class PartsOutput:
         done: set[str] = set()
         if resume:
             for path in self._committed(include_out=True):
-                done.update(pq.read_table(path, columns=["source"]).column("source").to_pylist())
+                done.update(map(canonical, pq.read_table(path, columns=["source"]).column("source").to_pylist()))
         self._next = max((int(p.stem.split("-")[1]) for p in self._part_files()), default=-1) + 1
         return done
 
@@ -181,16 +184,20 @@ class PartsOutput:
         """
         temporary = self.out.with_name(f".{self.out.name}.tmp")
         seen: set[str] = set()
-        with pq.ParquetWriter(temporary, SCHEMA) as writer:
-            for path in self._committed(include_out=resume):
-                table = pq.read_table(path, schema=SCHEMA)
-                sources = table.column("source").to_pylist()
-                if seen:
-                    table = table.filter(pa.array([source not in seen for source in sources]))
-                writer.write_table(table)
-                seen.update(sources)
-        _fsync(temporary)
-        os.replace(temporary, self.out)
+        try:
+            with pq.ParquetWriter(temporary, SCHEMA) as writer:
+                for path in self._committed(include_out=resume):
+                    table = pq.read_table(path, schema=SCHEMA)
+                    sources = [canonical(source) for source in table.column("source").to_pylist()]
+                    if seen:
+                        table = table.filter(pa.array([source not in seen for source in sources]))
+                    writer.write_table(table)
+                    seen.update(sources)
+            _fsync(temporary)
+            os.replace(temporary, self.out)
+        except BaseException:  # a full disk must not keep a half-written copy on it
+            temporary.unlink(missing_ok=True)
+            raise
         shutil.rmtree(self.parts)
 
     def _committed(self, include_out: bool) -> list[Path]:
@@ -199,6 +206,13 @@ class PartsOutput:
 
     def _part_files(self) -> list[Path]:
         return sorted(self.parts.glob("part-*.parquet")) if self.parts.is_dir() else []
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def canonical(path: str) -> str:
+    """A photo's identity in a batch: its absolute path with symlinks, `..` and `.` resolved, so that
+    `in/a.jpg`, `$PWD/in/a.jpg` and `in/../in/a.jpg` are one photo, analysed and written once."""
+    return os.path.realpath(path)
 
 
 def _fsync(path: Path) -> None:
@@ -292,6 +306,7 @@ def run_batch(
     started = time.perf_counter()
     output = PartsOutput(out)
     done = output.open(resume)
+    photos = list(dict.fromkeys(map(canonical, photos)))  # each photo once, however its path was spelled
     todo = [p for p in photos if p not in done]
     counts = {"ok": 0, "no_face": 0, "error": 0}
     if on_progress and len(todo) < len(photos):
@@ -375,7 +390,7 @@ def _cluster_address(address: str | None) -> str | None:
 def _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options):
     """Yield, per finished batch, one list of rows per photo."""
     size = actors or max(1, cluster_cpus() // cpus_per_actor)
-    items = [{"source": source, "path": os.path.abspath(source)} for source in todo]
+    items = [{"source": source, "path": source} for source in todo]  # canonical paths: absolute already
     dataset = ray.data.from_items(items).map_batches(
         Analyser,
         fn_constructor_kwargs={"predictor_options": options},
