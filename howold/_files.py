@@ -43,10 +43,12 @@ def read_regular(path: str | os.PathLike, label: str, limit: int = MAX_READ_BYTE
     permission) passes through for the caller to word."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
     with os.fdopen(fd, "rb", buffering=0) as file:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise ImageError(not_regular_message(label, mode))
-        return _capped(file, label, limit)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError(not_regular_message(label, info.st_mode))
+        if info.st_size > limit:
+            raise ImageError(_too_large(label, limit))
+        return _capped(file, label, limit, first=info.st_size + 1)
 
 
 def read_stdin(limit: int = MAX_READ_BYTES, stream: BinaryIO | None = None) -> bytes:
@@ -65,12 +67,18 @@ def check_regular(path: str | os.PathLike, label: str | None = None) -> None:
         raise VideoError(not_regular_message(label or str(path), mode))
 
 
-def _capped(file: BinaryIO, label: str, limit: int) -> bytes:
-    chunks, size = [], 0
+def _capped(file: BinaryIO, label: str, limit: int, first: int = _CHUNK) -> bytes:
+    """Read to the end, refusing past `limit`; a file of known size comes in one read (no second copy)."""
+    chunks, size, want = [], 0, first
     while size <= limit:
-        chunk = file.read(min(_CHUNK, limit + 1 - size))
+        chunk = file.read(min(want, limit + 1 - size))
         if not chunk:
-            return b"".join(chunks)
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
         chunks.append(chunk)
         size += len(chunk)
-    raise ImageError(f"{label}: is larger than {limit // 2**20} MiB, more than howold reads from one file.")
+        want = _CHUNK
+    raise ImageError(_too_large(label, limit))
+
+
+def _too_large(label: str, limit: int) -> str:
+    return f"{label}: is larger than {limit // 2**20} MiB, more than howold reads from one file."

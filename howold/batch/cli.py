@@ -97,6 +97,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
             predictor_options=options,
             ray_address=args.ray_address,
             on_progress=progress.update if progress else None,
+            quiet=args.quiet,
         )
     finally:
         if progress:

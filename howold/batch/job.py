@@ -288,13 +288,15 @@ def run_batch(
     predictor_options: dict[str, Any] | None = None,
     ray_address: str | None = None,
     on_progress: Callable[[int], None] | None = None,
+    quiet: bool = False,
 ) -> BatchSummary:
     """Analyse `photos` on Ray and write their rows to the Parquet file `out`; return a summary.
 
     `actors` Predictors run at once, each on `cpus_per_actor` CPUs (default: as many actors as
     the cluster has CPUs). Ray starts locally unless `ray_address` or $RAY_ADDRESS names a
     cluster, or Ray is already initialised. `on_progress(n)` is called as n more photos are done
-    (first with those skipped as already written).
+    (first with those skipped as already written). With `quiet`, what Ray writes to stderr while
+    the job runs goes to `<out>.parts/ray-stderr.log` instead (kept when the job fails).
     """
     if batch_size < 1 or cpus_per_actor < 1 or (actors is not None and actors < 1):
         raise HowoldError("--actors, --cpus-per-actor and --batch-size must be at least 1.")
@@ -312,30 +314,8 @@ def run_batch(
     if on_progress and len(todo) < len(photos):
         on_progress(len(photos) - len(todo))
     if todo:
-        local_cpus = max(os.cpu_count() or 1, (actors or 1) * cpus_per_actor)
-        started_ray = start_ray(ray_address, num_cpus=local_cpus)
-        written = 0
-        batches = _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options)
-        try:
-            with _terminate_as_interrupt():
-                for rows in batches:
-                    _write(output, [row for photo in rows for row in photo], written)
-                    written += len(rows)
-                    for photo in rows:
-                        for row in photo:
-                            counts[row["status"]] += 1
-                    if on_progress:
-                        on_progress(len(rows))
-        except ray.exceptions.RayError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise HowoldError(
-                f"the Ray job failed ({first}); the {written} photo(s) finished are kept in "
-                f"{output.parts}, so run the same command with --resume to continue."
-            ) from exc
-        finally:
-            batches.close()  # Ray Data's iterator must clean up while Ray still runs, or it starts a new Ray
-            if started_ray:
-                _shutdown_ray()
+        with _stderr_to(output.parts / "ray-stderr.log" if quiet else None):
+            _run_on_ray(todo, output, counts, actors, cpus_per_actor, batch_size, options, ray_address, on_progress)
     try:
         output.merge(resume)
     except OSError as exc:
@@ -352,6 +332,55 @@ def run_batch(
         errors=counts["error"],
         seconds=time.perf_counter() - started,
     )
+
+
+def _run_on_ray(todo, output: PartsOutput, counts: dict[str, int], actors, cpus_per_actor, batch_size, options,
+                ray_address, on_progress) -> None:
+    """Analyse `todo` on Ray, committing each finished batch to `output` and counting its rows."""
+    local_cpus = max(os.cpu_count() or 1, (actors or 1) * cpus_per_actor)
+    started_ray = start_ray(ray_address, num_cpus=local_cpus)
+    written = 0
+    batches = _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options)
+    try:
+        with _terminate_as_interrupt():
+            for rows in batches:
+                _write(output, [row for photo in rows for row in photo], written)
+                written += len(rows)
+                for photo in rows:
+                    for row in photo:
+                        counts[row["status"]] += 1
+                if on_progress:
+                    on_progress(len(rows))
+    except ray.exceptions.RayError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HowoldError(
+            f"the Ray job failed ({first}); the {written} photo(s) finished are kept in "
+            f"{output.parts}, so run the same command with --resume to continue."
+        ) from exc
+    finally:
+        batches.close()  # Ray Data's iterator must clean up while Ray still runs, or it starts a new Ray
+        if started_ray:
+            _shutdown_ray()
+
+
+@contextmanager
+def _stderr_to(path: Path | None) -> Iterator[None]:
+    """Point file descriptor 2 at `path` (None: leave it), for what Ray's processes write there: its
+    core worker logs errors to stderr whatever the log level, and ray 2.60 logs one for every actor
+    Ray Data builds (ray-project/ray#53727)."""
+    if path is None:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "ab") as log:
+            os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _write(output: PartsOutput, rows: list[dict[str, Any]], written: int) -> None:
