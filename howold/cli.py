@@ -178,13 +178,13 @@ def _analyse_all(predictor, files: list[Path], video, targets: dict[Path, Path],
     stdin = read_stdin() if Path(STDIO) in files else None
     for path in _progress(files, quiet=args.quiet or videos):
         if is_video(path):
-            from howold import failed_video
+            from howold import VideoResult
             from howold.cli_video import predict_video
 
             try:
                 check_regular(path)  # the video decoder opens the path itself: no FIFO, no device
             except HowoldError as exc:
-                result = failed_video(str(path), exc)
+                result = VideoResult(source=str(path), error=str(exc))
             else:
                 result = predict_video(predictor, path, video, targets.get(path) if annotating else None, args)
         else:

@@ -127,6 +127,8 @@ class Analyser:
                 result = analyse_video(self.predictor, str(path), name=source)
             else:
                 result = self.predictor.analyse(str(path), name=source)
+        except HowoldError as exc:  # check_regular's: the readers give a result with its error instead
+            result = VideoResult(source=source, error=str(exc)) if video else PhotoResult(source, error=str(exc))
         except Exception as exc:  # a file that trips a library bug must not stop the job
             result = failed_video(source, exc) if video else failed(source, exc)
         return result_rows(result)
