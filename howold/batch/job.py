@@ -212,9 +212,11 @@ class PartsOutput:
 
 @functools.lru_cache(maxsize=1 << 16)
 def canonical(path: str) -> str:
-    """A photo's identity in a batch: its absolute path with symlinks, `..` and `.` resolved, so that
-    `in/a.jpg`, `$PWD/in/a.jpg` and `in/../in/a.jpg` are one photo, analysed and written once."""
-    return os.path.realpath(path)
+    """A photo's identity in a batch: its folder's resolved path (absolute; `..`, `.` and symlinks
+    resolved) and its own name, so that `in/a.jpg`, `$PWD/in/a.jpg` and `in/../in/a.jpg` are one
+    photo, analysed and written once. The name itself is kept: a link named `clip.mp4` stays a video."""
+    folder, name = os.path.split(path)
+    return os.path.join(os.path.realpath(folder or "."), name)
 
 
 def _fsync(path: Path) -> None:
