@@ -300,7 +300,7 @@ def run_batch(
     the cluster has CPUs). Ray starts locally unless `ray_address` or $RAY_ADDRESS names a
     cluster, or Ray is already initialised. `on_progress(n)` is called as n more photos are done
     (first with those skipped as already written). With `quiet`, what Ray writes to stderr while
-    the job runs goes to `<out>.parts/ray-stderr.log` instead (kept when the job fails).
+    the job runs goes to `<out>.parts/.ray-stderr.log` instead (kept when the job fails).
     """
     if batch_size < 1 or cpus_per_actor < 1 or (actors is not None and actors < 1):
         raise HowoldError("--actors, --cpus-per-actor and --batch-size must be at least 1.")
@@ -318,7 +318,7 @@ def run_batch(
     if on_progress and len(todo) < len(photos):
         on_progress(len(photos) - len(todo))
     if todo:
-        with _stderr_to(output.parts / "ray-stderr.log" if quiet else None):
+        with _stderr_to(output.parts / ".ray-stderr.log" if quiet else None):
             _run_on_ray(todo, output, counts, actors, cpus_per_actor, batch_size, options, ray_address, on_progress)
     try:
         output.merge(resume)
