@@ -46,6 +46,7 @@ _EXPORTS = {
     "DetectOptions": "howold.options",
     # inputs, images in and out
     "find_inputs": "howold.inputs",
+    "check_outputs": "howold.inputs",
     "IMAGE_SUFFIXES": "howold.io",
     "load_image": "howold.io",
     "save_image": "howold.io",
@@ -60,6 +61,7 @@ _EXPORTS = {
     "csv_rows": "howold.report",
     "results_csv": "howold.report",
     "results_json": "howold.report",
+    "ResultsFile": "howold.report",
     # errors
     "HowoldError": "howold.errors",
     "ImageError": "howold.errors",
@@ -105,6 +107,7 @@ __all__ = [
     "Detection",
     "DetectOptions",
     "find_inputs",
+    "check_outputs",
     "IMAGE_SUFFIXES",
     "load_image",
     "save_image",
@@ -118,6 +121,7 @@ __all__ = [
     "csv_rows",
     "results_csv",
     "results_json",
+    "ResultsFile",
     "HowoldError",
     "ImageError",
     "ModelError",
@@ -163,7 +167,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from howold.draw import annotate, annotate_tracks, face_thumbnail, reading_order
     from howold.errors import HowoldError, ImageError, ModelError, NoModelError, OptionError, VideoError
     from howold.extras import MissingExtraError, install_hint, missing_module, require_extra
-    from howold.inputs import find_inputs
+    from howold.inputs import check_outputs, find_inputs
     from howold.io import IMAGE_SUFFIXES, encode_png, load_image, save_image
     from howold.options import AgeCheck, DetectOptions, VideoOptions
     from howold.pipeline import (
@@ -176,7 +180,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         failed,
         predict,
     )
-    from howold.report import AGE_CHECK_COLUMNS, CSV_COLUMNS, csv_rows, results_csv, results_json
+    from howold.report import AGE_CHECK_COLUMNS, CSV_COLUMNS, ResultsFile, csv_rows, results_csv, results_json
     from howold.video import (
         Person,
         TrackedFace,

@@ -104,59 +104,110 @@ def _add_predict(commands) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from howold import Predictor, failed, find_inputs, is_video
+    from howold import Predictor, check_outputs, find_inputs
 
     if args.json == STDIO and args.csv == STDIO:
         raise HowoldError("--json - and --csv - would both write to stdout; send one of them to a file.")
     if args.paths.count(STDIO) > 1:
         raise HowoldError("- (stdin) can be read once; give it once.")
+    if args.json and args.csv and args.json != STDIO and Path(args.json).resolve() == Path(args.csv).resolve():
+        raise HowoldError(f"--json and --csv both name {args.json}; give each its own file.")
     table = sys.stderr if STDIO in (args.json, args.csv) else sys.stdout  # stdout carries the results
     check = AgeCheck.from_arguments(args)
     predictor = Predictor(
         model=args.model if args.model else _default_model(), **asdict(DetectOptions.from_arguments(args))
     )
     video = VideoOptions.from_arguments(args)
-    files = [Path(path) for path in find_inputs(args.paths, args.recursive)]
-    videos = any(is_video(path) for path in files)
+    skipped: list[str] = []
+    files = [Path(path) for path in find_inputs(args.paths, args.recursive, on_skip=skipped.append)]
+    for note in skipped:
+        print(f"howold: {note}", file=sys.stderr)
     targets = annotation_targets(files, args.paths, Path(args.annotate)) if args.annotate else {}
+    outputs = [(option, name) for option, name in (("--json", args.json), ("--csv", args.csv)) if name]
+    check_outputs(outputs + [(f"--annotate {args.annotate}", target) for target in targets.values()],
+                  [*files, *(raw for raw in args.paths if raw != STDIO)])  # fmt: skip
     predictor.prepare()
     if predictor.missing_model_reason and not args.quiet:
         print(f"howold: {predictor.missing_model_reason}", file=sys.stderr)
-    results, annotating = [], bool(targets)
-    stdin = sys.stdin.buffer.read() if Path(STDIO) in files else None
-    for path in _progress(files, quiet=args.quiet or videos):
-        if is_video(path):
-            from howold.cli_video import predict_video
-
-            results.append(predict_video(predictor, path, video, targets.get(path) if annotating else None, args))
-            continue
-        source, name = (stdin, "stdin") if path == Path(STDIO) else (path, None)
-        try:
-            result = predictor.analyse(source, name=name)
-        except Exception as exc:  # a photo that trips a bug must not stop the others
-            result = failed(name or str(path), exc)
-        results.append(result)
-        if annotating and result.ok:
-            annotating = _write_annotated(source, result, targets[path], args.landmarks)
-        if not args.quiet:
-            _print_result(result, many=len(files) > 1, stream=table, check=check)
-    if not args.quiet:
-        _print_warning_notes(results, stream=table)
-    if args.json:
-        from howold import results_json
-
-        _write_text(args.json, results_json(results, per_frame=args.per_frame, check=check,
-                                            distribution=args.distribution))
-    if args.csv:
-        from howold import results_csv
-
-        _write_text(args.csv, results_csv(results, per_frame=args.per_frame, check=check))
+    writers = _open_results(args, check)  # before any work: a path that cannot be written fails now
+    try:
+        results, annotating = _analyse_all(predictor, files, video, targets, args, table, writers, check)
+    except KeyboardInterrupt:
+        done = _finish(writers)
+        kept = f"; the {done} result(s) finished are in {', '.join(w.target for w in writers)}" if writers else ""
+        print(f"howold: interrupted{kept}.", file=sys.stderr)
+        return 130
+    except BaseException:
+        for writer in writers:
+            writer.discard()
+        raise
+    _finish(writers)
     failures = [r for r in results if not r.ok]
     if failures:
         print(f"\n{len(failures)} of {len(results)} file(s) failed:", file=sys.stderr)
         for result in failures:
             print(f"  {result.error}", file=sys.stderr)
-    return 1 if failures or annotating != bool(targets) else 0
+    return 1 if failures or skipped or annotating != bool(targets) else 0
+
+
+def _open_results(args: argparse.Namespace, check: AgeCheck | None = None) -> list:
+    from howold import ResultsFile
+
+    writers = []
+    try:
+        for name, kind in ((args.json, "json"), (args.csv, "csv")):
+            if name:
+                writers.append(ResultsFile(name, kind, per_frame=args.per_frame, stdout=sys.stdout, check=check,
+                                           distribution=args.distribution))
+    except HowoldError:
+        for writer in writers:
+            writer.discard()
+        raise
+    return writers
+
+
+def _finish(writers: list) -> int:
+    """Complete each results file with what was analysed; return how many results they hold."""
+    for writer in writers:
+        writer.finish()
+    return writers[0].count if writers else 0
+
+
+def _analyse_all(predictor, files: list[Path], video, targets: dict[Path, Path], args, table, writers, check=None):
+    """Analyse each file in turn, handing each result to the results files as soon as it is known."""
+    from howold import failed, is_video
+    from howold._files import check_regular, read_stdin
+
+    results, annotating = [], bool(targets)
+    videos = any(is_video(path) for path in files)
+    stdin = read_stdin() if Path(STDIO) in files else None
+    for path in _progress(files, quiet=args.quiet or videos):
+        if is_video(path):
+            from howold import VideoResult
+            from howold.cli_video import predict_video
+
+            try:
+                check_regular(path)  # the video decoder opens the path itself: no FIFO, no device
+            except HowoldError as exc:
+                result = VideoResult(source=str(path), error=str(exc))
+            else:
+                result = predict_video(predictor, path, video, targets.get(path) if annotating else None, args)
+        else:
+            source, name = (stdin, "stdin") if path == Path(STDIO) else (path, None)
+            try:
+                result = predictor.analyse(source, name=name)
+            except Exception as exc:  # a photo that trips a bug must not stop the others
+                result = failed(name or str(path), exc)
+            if annotating and result.ok:
+                annotating = _write_annotated(source, result, targets[path], args.landmarks)
+            if not args.quiet:
+                _print_result(result, many=len(files) > 1, stream=table, check=check)
+        results.append(result)
+        for writer in writers:
+            writer.add(result)
+    if not args.quiet:
+        _print_warning_notes(results, stream=table)
+    return results, annotating
 
 
 def _default_model():
@@ -259,20 +310,6 @@ def _write_annotated(source, result, target: Path, landmarks: bool) -> bool:
               "the results still are.", file=sys.stderr)  # fmt: skip
         return False
     return True
-
-
-def _write_text(name: str, text: str) -> None:
-    """Write the results to the file `name`, or to stdout for `-`."""
-    if name == STDIO:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    path = Path(name)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise HowoldError(f"{path}: cannot write the results ({exc.strerror or exc}).") from exc
 
 
 if __name__ == "__main__":

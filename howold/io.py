@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from howold._files import read_regular
 from howold.errors import ImageError, brief
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
@@ -80,7 +81,7 @@ def _read(source: str | os.PathLike | bytes | bytearray | memoryview, name: str 
         if path.is_dir():
             raise ImageError(f"{label}: is a folder, not an image file.")
         try:
-            data = path.read_bytes()
+            data = read_regular(path, label)  # a regular file only, and at most MAX_READ_BYTES
         except OSError as exc:
             raise ImageError(f"{label}: cannot be read ({exc.strerror or exc}).") from exc
     if not data:

@@ -1,12 +1,18 @@
-"""Results as files people download: JSON (the schema shared by CLI, API and batch) and CSV."""
+"""Results as files people download: JSON (the schema shared by CLI, API and batch) and CSV, whole
+or written as the results come (`ResultsFile`)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
+import textwrap
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
 
+from howold.errors import HowoldError
 from howold.options import AgeCheck
 from howold.pipeline import PhotoResult
 from howold.video import VideoResult
@@ -30,12 +36,12 @@ def results_json(results: Sequence[PhotoResult | VideoResult], per_frame: bool =
     """Return the results as a JSON document: {"howold_version": ..., "results": [...]}; a video's
     entry lists its persons, and with `per_frame` every analysed frame's faces too. A photo's faces
     carry the answer to `check` and, with `distribution`, their age distribution (Face.to_dict)."""
-    from howold import __version__
-
-    entries = [r.to_dict(per_frame=per_frame) if isinstance(r, VideoResult) else r.to_dict(check, distribution)
-               for r in results]
-    payload = {"howold_version": __version__, "results": entries}
-    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    buffer = io.StringIO()
+    writer = _JsonWriter(buffer, per_frame, check, distribution)
+    for result in results:
+        writer.add(result)
+    writer.close()
+    return buffer.getvalue()
 
 
 def results_csv(results: Sequence[PhotoResult | VideoResult], per_frame: bool = False,
@@ -44,10 +50,106 @@ def results_csv(results: Sequence[PhotoResult | VideoResult], per_frame: bool = 
     frame with `per_frame`), plus one per file without a face or with an error; with `check` the
     AGE_CHECK_COLUMNS follow."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS + (AGE_CHECK_COLUMNS if check else ()))
-    writer.writeheader()
-    writer.writerows(csv_rows(results, per_frame, check))
+    writer = _CsvWriter(buffer, per_frame, check)
+    for result in results:
+        writer.add(result)
+    writer.close()
     return buffer.getvalue()
+
+
+class _JsonWriter:
+    """The JSON document written one result at a time; the same bytes as json.dumps(indent=2) of it."""
+
+    def __init__(self, stream: TextIO, per_frame: bool, check: AgeCheck | None = None,
+                 distribution: bool = False) -> None:
+        from howold import __version__
+
+        self.stream, self.per_frame, self.count = stream, per_frame, 0
+        self.check, self.distribution = check, distribution
+        stream.write(f'{{\n  "howold_version": {json.dumps(__version__)},\n  "results": [')
+
+    def add(self, result: PhotoResult | VideoResult) -> None:
+        if isinstance(result, VideoResult):
+            entry = result.to_dict(per_frame=self.per_frame)
+        else:
+            entry = result.to_dict(self.check, self.distribution)
+        text = textwrap.indent(json.dumps(entry, indent=2, ensure_ascii=False), "    ")  # strings hold no raw newline
+        self.stream.write(("\n" if self.count == 0 else ",\n") + text)
+        self.count += 1
+
+    def close(self) -> None:
+        self.stream.write("\n  ]\n}\n" if self.count else "]\n}\n")
+
+
+class _CsvWriter:
+    def __init__(self, stream: TextIO, per_frame: bool, check: AgeCheck | None = None) -> None:
+        self.per_frame, self.check = per_frame, check
+        self.writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS + (AGE_CHECK_COLUMNS if check else ()))
+        self.writer.writeheader()
+
+    def add(self, result: PhotoResult | VideoResult) -> None:
+        self.writer.writerows(csv_rows([result], self.per_frame, self.check))
+
+    def close(self) -> None:
+        pass
+
+
+class ResultsFile:
+    """A results file (`kind` "json" or "csv") written as the results come, so that an interrupted run
+    keeps what it did. Each result goes at once to a hidden file beside `target` (`.NAME.partial`)
+    and is flushed; `finish()` completes the document and renames it into place, so `target` is
+    either a whole document or untouched. `-` writes to stdout. Opening it checks that `target`
+    can be written, so a wrong path fails before any work."""
+
+    def __init__(self, target: str, kind: str, per_frame: bool = False, stdout: TextIO | None = None,
+                 check: AgeCheck | None = None, distribution: bool = False) -> None:
+        self.target, self.count = target, 0
+        if target == "-":
+            self.path = self.partial = None
+            self.stream = stdout
+        else:
+            self.path = Path(target)
+            self.partial = self.path.with_name(f".{self.path.name}.partial")
+            try:
+                if self.path.is_dir():
+                    raise IsADirectoryError(21, "is a folder")
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.stream = open(self.partial, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            except OSError as exc:
+                raise HowoldError(f"{self.path}: cannot write the results ({exc.strerror or exc}).") from exc
+        self._writer = (_JsonWriter(self.stream, per_frame, check, distribution) if kind == "json"
+                        else _CsvWriter(self.stream, per_frame, check))
+
+    def add(self, result: PhotoResult | VideoResult) -> None:
+        self._guarded(self._writer.add, result)
+        self.count += 1
+
+    def finish(self) -> None:
+        """Complete the document and put it in place (the results so far, when a run was stopped)."""
+        self._guarded(self._writer.close)
+        if self.path is None:
+            return
+        try:
+            os.fsync(self.stream.fileno())
+            self.stream.close()
+            os.replace(self.partial, self.path)
+        except OSError as exc:
+            self.discard()
+            raise HowoldError(f"{self.path}: cannot write the results ({exc.strerror or exc}).") from exc
+
+    def discard(self) -> None:
+        """Drop the unfinished file (the target is left as it was)."""
+        if self.partial is not None:
+            self.stream.close()
+            self.partial.unlink(missing_ok=True)
+
+    def _guarded(self, write, *args) -> None:
+        try:
+            write(*args)
+            self.stream.flush()
+        except OSError as exc:
+            self.discard()
+            raise HowoldError(f"{self.target}: cannot write the results ({exc.strerror or exc}).") from exc
 
 
 def csv_rows(results: Sequence[PhotoResult | VideoResult], per_frame: bool = False,

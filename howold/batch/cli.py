@@ -76,7 +76,7 @@ def add_batch_command(subparsers) -> None:
 
 def run_batch_command(args: argparse.Namespace) -> int:
     require_extra("batch", "batch")
-    from howold import Predictor, find_inputs
+    from howold import Predictor, check_outputs, find_inputs
     from howold.batch import job
 
     options: dict = asdict(DetectOptions.from_arguments(args))
@@ -86,7 +86,9 @@ def run_batch_command(args: argparse.Namespace) -> int:
     reason = Predictor(**options).missing_model_reason
     if reason and not args.quiet:
         print(f"howold: {reason}", file=sys.stderr)
-    photos = find_inputs(args.inputs, recursive=args.recursive)
+    photos = find_inputs(args.inputs, recursive=args.recursive, on_skip=lambda note: print(f"howold: {note}",
+                                                                                           file=sys.stderr))
+    check_outputs([("--out", args.out)], [*photos, *args.inputs])
     progress = None if args.quiet else _progress_bar(len(photos))
     try:
         summary = job.run_batch(
@@ -101,6 +103,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
             on_progress=progress.update if progress else None,
             check=check,
             distribution=args.distribution,
+            quiet=args.quiet,
         )
     finally:
         if progress:

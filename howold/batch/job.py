@@ -12,6 +12,7 @@ written.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -46,6 +47,7 @@ from howold import (
     failed_video,
     is_video,
 )
+from howold._files import check_regular
 
 _INT_COLUMNS = {"face", "width", "height", "person", "frames", "faces_dropped"}
 _FLOAT_COLUMNS = {"age", "age_low", "age_high", "score", "x1", "y1", "x2", "y2", "first_seen", "last_seen", "time",
@@ -135,9 +137,12 @@ class Analyser:
         video = is_video(path)
         try:
             if video:
+                check_regular(path, source)  # the video decoder opens the path itself: no FIFO, no device
                 result = analyse_video(self.predictor, str(path), name=source)
             else:
                 result = self.predictor.analyse(str(path), name=source)
+        except HowoldError as exc:  # check_regular's: the readers give a result with its error instead
+            result = VideoResult(source=source, error=str(exc)) if video else PhotoResult(source, error=str(exc))
         except Exception as exc:  # a file that trips a library bug must not stop the job
             result = failed_video(source, exc) if video else failed(source, exc)
         return result_rows(result, self.check, self.distribution)
@@ -172,7 +177,7 @@ class PartsOutput:
         done: set[str] = set()
         if resume:
             for path in self._committed(include_out=True):
-                done.update(pq.read_table(path, columns=["source"]).column("source").to_pylist())
+                done.update(map(canonical, pq.read_table(path, columns=["source"]).column("source").to_pylist()))
         self._next = max((int(p.stem.split("-")[1]) for p in self._part_files()), default=-1) + 1
         return done
 
@@ -195,16 +200,20 @@ class PartsOutput:
         """
         temporary = self.out.with_name(f".{self.out.name}.tmp")
         seen: set[str] = set()
-        with pq.ParquetWriter(temporary, SCHEMA) as writer:
-            for path in self._committed(include_out=resume):
-                table = pq.read_table(path, schema=SCHEMA)
-                sources = table.column("source").to_pylist()
-                if seen:
-                    table = table.filter(pa.array([source not in seen for source in sources]))
-                writer.write_table(table)
-                seen.update(sources)
-        _fsync(temporary)
-        os.replace(temporary, self.out)
+        try:
+            with pq.ParquetWriter(temporary, SCHEMA) as writer:
+                for path in self._committed(include_out=resume):
+                    table = pq.read_table(path, schema=SCHEMA)
+                    sources = [canonical(source) for source in table.column("source").to_pylist()]
+                    if seen:
+                        table = table.filter(pa.array([source not in seen for source in sources]))
+                    writer.write_table(table)
+                    seen.update(sources)
+            _fsync(temporary)
+            os.replace(temporary, self.out)
+        except BaseException:  # a full disk must not keep a half-written copy on it
+            temporary.unlink(missing_ok=True)
+            raise
         shutil.rmtree(self.parts)
 
     def _committed(self, include_out: bool) -> list[Path]:
@@ -213,6 +222,15 @@ class PartsOutput:
 
     def _part_files(self) -> list[Path]:
         return sorted(self.parts.glob("part-*.parquet")) if self.parts.is_dir() else []
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def canonical(path: str) -> str:
+    """A photo's identity in a batch: its folder's resolved path (absolute; `..`, `.` and symlinks
+    resolved) and its own name, so that `in/a.jpg`, `$PWD/in/a.jpg` and `in/../in/a.jpg` are one
+    photo, analysed and written once. The name itself is kept: a link named `clip.mp4` stays a video."""
+    folder, name = os.path.split(path)
+    return os.path.join(os.path.realpath(folder or "."), name)
 
 
 def _fsync(path: Path) -> None:
@@ -290,6 +308,7 @@ def run_batch(
     on_progress: Callable[[int], None] | None = None,
     check: AgeCheck | None = None,
     distribution: bool = False,
+    quiet: bool = False,
 ) -> BatchSummary:
     """Analyse `photos` on Ray and write their rows to the Parquet file `out`; return a summary.
 
@@ -297,7 +316,8 @@ def run_batch(
     the cluster has CPUs). Ray starts locally unless `ray_address` or $RAY_ADDRESS names a
     cluster, or Ray is already initialised. `on_progress(n)` is called as n more photos are done
     (first with those skipped as already written). `check` and `distribution` add the age check's
-    columns and the age distribution to the photos' face rows (see SCHEMA).
+    columns and the age distribution to the photos' face rows (see SCHEMA). With `quiet`, what Ray
+    writes to stderr while the job runs goes to `<out>.parts/.ray-stderr.log` instead (kept when the job fails).
     """
     if batch_size < 1 or cpus_per_actor < 1 or (actors is not None and actors < 1):
         raise HowoldError("--actors, --cpus-per-actor and --batch-size must be at least 1.")
@@ -309,35 +329,15 @@ def run_batch(
     started = time.perf_counter()
     output = PartsOutput(out)
     done = output.open(resume)
+    photos = list(dict.fromkeys(map(canonical, photos)))  # each photo once, however its path was spelled
     todo = [p for p in photos if p not in done]
     counts = {"ok": 0, "no_face": 0, "error": 0}
     if on_progress and len(todo) < len(photos):
         on_progress(len(photos) - len(todo))
     if todo:
-        local_cpus = max(os.cpu_count() or 1, (actors or 1) * cpus_per_actor)
-        started_ray = start_ray(ray_address, num_cpus=local_cpus)
-        written = 0
-        batches = _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options, check, distribution)
-        try:
-            with _terminate_as_interrupt():
-                for rows in batches:
-                    _write(output, [row for photo in rows for row in photo], written)
-                    written += len(rows)
-                    for photo in rows:
-                        for row in photo:
-                            counts[row["status"]] += 1
-                    if on_progress:
-                        on_progress(len(rows))
-        except ray.exceptions.RayError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise HowoldError(
-                f"the Ray job failed ({first}); the {written} photo(s) finished are kept in "
-                f"{output.parts}, so run the same command with --resume to continue."
-            ) from exc
-        finally:
-            batches.close()  # Ray Data's iterator must clean up while Ray still runs, or it starts a new Ray
-            if started_ray:
-                _shutdown_ray()
+        with _stderr_to(output.parts / ".ray-stderr.log" if quiet else None):
+            _run_on_ray(todo, output, counts, actors, cpus_per_actor, batch_size, options, ray_address, on_progress,
+                        check, distribution)
     try:
         output.merge(resume)
     except OSError as exc:
@@ -354,6 +354,55 @@ def run_batch(
         errors=counts["error"],
         seconds=time.perf_counter() - started,
     )
+
+
+def _run_on_ray(todo, output: PartsOutput, counts: dict[str, int], actors, cpus_per_actor, batch_size, options,
+                ray_address, on_progress, check=None, distribution=False) -> None:
+    """Analyse `todo` on Ray, committing each finished batch to `output` and counting its rows."""
+    local_cpus = max(os.cpu_count() or 1, (actors or 1) * cpus_per_actor)
+    started_ray = start_ray(ray_address, num_cpus=local_cpus)
+    written = 0
+    batches = _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options, check, distribution)
+    try:
+        with _terminate_as_interrupt():
+            for rows in batches:
+                _write(output, [row for photo in rows for row in photo], written)
+                written += len(rows)
+                for photo in rows:
+                    for row in photo:
+                        counts[row["status"]] += 1
+                if on_progress:
+                    on_progress(len(rows))
+    except ray.exceptions.RayError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HowoldError(
+            f"the Ray job failed ({first}); the {written} photo(s) finished are kept in "
+            f"{output.parts}, so run the same command with --resume to continue."
+        ) from exc
+    finally:
+        batches.close()  # Ray Data's iterator must clean up while Ray still runs, or it starts a new Ray
+        if started_ray:
+            _shutdown_ray()
+
+
+@contextmanager
+def _stderr_to(path: Path | None) -> Iterator[None]:
+    """Point file descriptor 2 at `path` (None: leave it), for what Ray's processes write there: its
+    core worker logs errors to stderr whatever the log level, and ray 2.60 logs one for every actor
+    Ray Data builds (ray-project/ray#53727)."""
+    if path is None:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "ab") as log:
+            os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _write(output: PartsOutput, rows: list[dict[str, Any]], written: int) -> None:
@@ -392,7 +441,7 @@ def _cluster_address(address: str | None) -> str | None:
 def _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options, check=None, distribution=False):
     """Yield, per finished batch, one list of rows per photo."""
     size = actors or max(1, cluster_cpus() // cpus_per_actor)
-    items = [{"source": source, "path": os.path.abspath(source)} for source in todo]
+    items = [{"source": source, "path": source} for source in todo]  # canonical paths: absolute already
     dataset = ray.data.from_items(items).map_batches(
         Analyser,
         fn_constructor_kwargs={"predictor_options": options, "check": check, "distribution": distribution},

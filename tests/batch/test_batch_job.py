@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
+import signal
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -65,7 +68,7 @@ def test_resume_reads_parts_and_ignores_cut_short_ones(tmp_path):
     first.write(_rows("a", "b"))
     (first.parts / ".part-000001.parquet.tmp").write_bytes(b"cut short by a kill")
     second = PartsOutput(out)
-    assert second.open(resume=True) == {"a", "b"}
+    assert second.open(resume=True) == {os.path.realpath("a"), os.path.realpath("b")}  # identities: absolute
     assert second.write(_rows("c")).name == "part-000001.parquet"
     second.merge(resume=True)
     assert pq.read_table(out).column("source").to_pylist() == ["a", "b", "c"]
@@ -160,3 +163,35 @@ def test_nothing_left_to_do_only_merges(photo_folder, tmp_path):
     summary = run_batch([str(photo_folder / "gradient.png")], out, resume=True)
     assert (summary.photos, summary.skipped) == (0, 1)
     assert pq.read_table(out).num_rows == 1 and not output.parts.exists()
+
+
+def test_resumed_with_the_folder_spelled_otherwise_each_photo_once(ray_address, photo_folder, tmp_path, monkeypatch):
+    monkeypatch.chdir(photo_folder.parent)
+    out = tmp_path / "out.parquet"
+    first = run_batch(find_inputs([photo_folder.name])[:3], out, actors=1, batch_size=2)  # `in`
+    spelled = f"{photo_folder}/../{photo_folder.name}/."  # `$PWD/in/../in/.`
+    again = run_batch(find_inputs([spelled]), out, resume=True, actors=1, batch_size=2)
+    photos = sorted(str(p) for p in photo_folder.iterdir() if p.suffix in (".jpg", ".png"))
+    assert (first.photos, again.skipped, again.photos) == (3, 3, len(photos) - 3)
+    rows = _by_source(pq.read_table(out))
+    assert sorted(rows) == photos and len(rows[str(photo_folder / "composite.png")]) == 4
+
+
+def test_a_merge_that_fails_leaves_no_half_written_copy(tmp_path):
+    out = tmp_path / "out.parquet"
+    output = PartsOutput(out)
+    output.open(resume=False)
+    for part in range(4):
+        output.write(_rows(*(f"photo-{part}-{n:05d}.jpg" for n in range(3000))))
+    parts = sorted(output.parts.iterdir())
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+    resource.setrlimit(resource.RLIMIT_FSIZE, (max(p.stat().st_size for p in parts) + 4096, limit[1]))
+    try:  # what a disk that fills during the merge does: the parts fit, the merged file does not
+        with pytest.raises(OSError, match="File too large"):
+            output.merge(resume=False)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+        signal.signal(signal.SIGXFSZ, previous)
+    assert sorted(output.parts.iterdir()) == parts and not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == [output.parts.name]  # no .out.parquet.tmp

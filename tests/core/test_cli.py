@@ -6,8 +6,10 @@ import csv
 import json
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +163,62 @@ def test_bad_option_values_get_one_sentence(face_paths):
     run = howold("predict", face_paths[0], "--min-score", "3")
     assert run.returncode == 1 and "--min-score must be between 0 and 1" in run.stderr
 
+
+
+def test_results_json_is_the_document_json_dumps_writes(tiny_model, photos):
+    from howold import Predictor, __version__, failed, results_json
+
+    predictor = Predictor(model=tiny_model)
+    results = [predictor.analyse(path) for path in sorted(photos.glob("*.*g"))] + [failed("x\n\"é", ValueError("a\nb"))]
+    for some in ([], results):
+        whole = {"howold_version": __version__, "results": [r.to_dict() for r in some]}
+        assert results_json(some) == json.dumps(whole, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_an_unwritable_results_file_fails_before_any_work(tiny_model, photos, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("a file where a folder should be")
+    run = howold("predict", photos, "--model", tiny_model, "--csv", tmp_path / "r.csv", "--json", blocker / "r.json")
+    assert run.returncode == 1 and run.stdout == ""  # no photo was analysed: its table would be on stdout
+    assert run.stderr == f"howold: {blocker / 'r.json'}: cannot write the results (File exists).\n"
+    assert list(tmp_path.iterdir()) == [blocker]  # nor is the CSV begun
+
+
+def test_json_and_csv_to_one_file_is_refused(face_paths, tmp_path):
+    run = howold("predict", face_paths[0], "--json", tmp_path / "r.out", "--csv", tmp_path / "." / "r.out")
+    message = f"howold: --json and --csv both name {tmp_path / 'r.out'}; give each its own file.\n"
+    assert run.returncode == 1 and run.stderr == message
+
+
+def test_ctrl_c_keeps_the_results_finished(tiny_model, face_paths, tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for number in range(300):
+        shutil.copy(face_paths[number % len(face_paths)], folder / f"p{number:03d}.jpg")
+    out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
+    partial = tmp_path / ".r.json.partial"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "howold.cli", "predict", str(folder), "--model", str(tiny_model), "-q",
+         "--json", str(out_json), "--csv", str(out_csv)], stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while run.poll() is None and time.monotonic() < deadline and _written(partial) < 3:
+            time.sleep(0.05)
+        assert run.poll() is None, "the run ended before it could be interrupted"
+        run.send_signal(signal.SIGINT)
+        stderr = run.communicate(timeout=60)[1]
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    results = json.loads(out_json.read_text())["results"]  # a whole document, with what was done
+    assert run.returncode == 130 and 3 <= len(results) < 300 and not partial.exists()
+    assert stderr == f"howold: interrupted; the {len(results)} result(s) finished are in {out_json}, {out_csv}.\n"
+    assert [r["source"] for r in results] == [str(folder / f"p{n:03d}.jpg") for n in range(len(results))]
+    assert [row["source"] for row in csv.DictReader(out_csv.open())] == [r["source"] for r in results]
+
+
+def _written(partial: Path) -> int:
+    """How many results a results file being written holds so far."""
+    return partial.read_text().count('"source"') if partial.exists() else 0

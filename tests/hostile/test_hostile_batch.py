@@ -5,6 +5,7 @@ processes can be told from any other Ray's by their command lines."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+pq = pytest.importorskip("pyarrow.parquet", reason="needs the [batch] extra: pip install -e '.[batch]'")
 pytest.importorskip("ray.data", reason="needs the [batch] extra: pip install -e '.[batch]'")
 
 pytestmark = pytest.mark.slow
@@ -115,3 +117,40 @@ def test_sigterm_stops_like_ctrl_c(photos, tmp_path, ray_tmp):
     assert "SIGTERM received" not in stderr and "Traceback" not in stderr
     assert list(parts.glob("part-*.parquet")) and not out.exists()  # kept for --resume
     assert_no_ray_left(ray_tmp)
+
+
+@pytest.mark.parametrize("out", ["photos/p00.jpg", "results.parquet"])
+def test_out_onto_an_input_is_refused_before_ray_starts(photos, tmp_path, out):
+    target = tmp_path / out
+    if target.suffix == ".parquet":
+        target.symlink_to(photos / "p01.jpg")  # an output name that leads to a photo
+    before = {path.name: path.read_bytes() for path in photos.iterdir()}
+    run = subprocess.run([sys.executable, "-m", "howold.cli", "batch", str(photos), "--out", str(target), "-q"],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert re.fullmatch(rf"howold: --out {re.escape(str(target))} is the input .*p0[01]\.jpg; writing there would "
+                        r"destroy it, so name another file\.\n", run.stderr)  # fmt: skip
+    assert {path.name: path.read_bytes() for path in photos.iterdir()} == before
+    assert not list(tmp_path.glob("*.parts"))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and /dev/zero")
+def test_fifos_and_devices_are_error_rows_and_quiet_is_quiet(photos, tmp_path, ray_tmp):
+    os.mkfifo(photos / "x.jpg")
+    os.mkfifo(tmp_path / "y.mp4")
+    (tmp_path / "zero.png").symlink_to("/dev/zero")
+    (tmp_path / "list.txt").write_text(f"{photos / 'x.jpg'}\ny.mp4\nzero.png\n")
+    out = tmp_path / "results.parquet"
+    run = subprocess.run(
+        [sys.executable, "-m", "howold.cli", "batch", str(photos), str(tmp_path / "list.txt"), "--out", str(out),
+         "--actors", "1", "-q"], capture_output=True, text=True, timeout=EXIT_BOUND_S, env=batch_env(ray_tmp),
+    )  # fmt: skip
+    assert run.returncode == 0 and run.stderr == "" and run.stdout == ""  # -q: not even Ray's core_worker.cc line
+    rows = pq.read_table(out).to_pylist()
+    errors = {Path(row["source"]).name: row["error"] for row in rows if row["status"] == "error"}
+    assert errors == {
+        "x.jpg": f"{photos / 'x.jpg'}: is a FIFO (named pipe), not a regular file; only regular files are read.",
+        "y.mp4": f"{tmp_path / 'y.mp4'}: is a FIFO (named pipe), not a regular file; only regular files are read.",
+        "zero.png": f"{tmp_path / 'zero.png'}: is a character device, not a regular file; only regular files are read.",
+    }  # fmt: skip
+    assert len(rows) == 24 + 3  # the folder skips the FIFO in it; the list names it
