@@ -17,6 +17,7 @@ import streamlit as st
 
 from howold import (
     VIDEO_SUFFIXES,
+    WARNING_LABELS,
     Predictor,
     VideoOptions,
     VideoResult,
@@ -26,9 +27,12 @@ from howold import (
     encode_png,
     install_hint,
     missing_module,
+    results_csv,
+    results_json,
 )
 
 VIDEO_TYPES = tuple(sorted(suffix.lstrip(".") for suffix in VIDEO_SUFFIXES))
+THUMB_ROW_PX = 72  # the person table's row height: its face thumbnails show at this size (Streamlit's rows are 35)
 WEBCAM_FPS = 5.0  # frames a second the webcam's faces are analysed at; the picture itself runs at full rate
 
 
@@ -70,7 +74,7 @@ def person_table(result: VideoResult) -> dict[str, list]:
         "Range": [f"{round(p.age_low)}–{round(p.age_high)}" if p.age is not None else "—" for p in persons],
         "Seen (s)": [f"{p.first_seen:.1f}–{p.last_seen:.1f}" for p in persons],
         "Frames": [p.frames for p in persons],
-        "Warnings": [", ".join(p.warnings) for p in persons],
+        "Warnings": [", ".join(WARNING_LABELS[w] for w in p.warnings) for p in persons],
     }
 
 
@@ -102,7 +106,8 @@ def video_section(load: Callable[[str | None], Predictor], model: str | None, mi
     st.markdown(f"**{heading}** · {result.duration:.1f} s, {result.frames_analysed} frames analysed")
     if count:
         st.dataframe(
-            person_table(result), hide_index=True, key="persons",
+            person_table(result), hide_index=True, key="persons", row_height=THUMB_ROW_PX,
+            height="content",
             column_config={"Face": st.column_config.ImageColumn("Face", width="small")},
         )  # fmt: skip
     st.video(annotated, format="video/mp4")
@@ -110,6 +115,15 @@ def video_section(load: Callable[[str | None], Predictor], model: str | None, mi
     st.download_button(
         "Download annotated video (MP4)", data=annotated, file_name=f"{stem}_howold.mp4", mime="video/mp4",
         on_click="ignore", icon=":material/movie:",
+    )  # fmt: skip
+    csv_column, json_column, _ = st.columns([1, 1, 3])
+    csv_column.download_button(
+        "Download CSV", data=results_csv([result]), file_name=f"{stem}_howold.csv", mime="text/csv",
+        key="video-csv", on_click="ignore", icon=":material/table:",
+    )  # fmt: skip
+    json_column.download_button(
+        "Download JSON", data=results_json([result]), file_name=f"{stem}_howold.json", mime="application/json",
+        key="video-json", on_click="ignore", icon=":material/data_object:",
     )  # fmt: skip
 
 
