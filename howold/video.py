@@ -24,6 +24,7 @@ from howold.persons import SHARED, combine, effective_looks, look_weight
 from howold.pipeline import (
     CHILD_AGE,
     ELDERLY_AGE,
+    PHOTO_WARNINGS,
     QUALITY_WARNINGS,
     WIDE_RANGE_YEARS,
     Face,
@@ -135,6 +136,11 @@ class VideoResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def photo_warnings(self) -> tuple[str, ...]:
+        """The PHOTO_WARNINGS every person carries (a black-and-white clip): said once for the clip."""
+        return tuple(w for w in PHOTO_WARNINGS if self.persons and all(w in p.warnings for p in self.persons))
 
     @property
     def notes(self) -> tuple[str, ...]:

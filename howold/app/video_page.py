@@ -66,7 +66,7 @@ def _analyse_clip(data, name, fps, min_score, max_side, predictor) -> tuple[Vide
 
 def person_table(result: VideoResult) -> dict[str, list]:
     """One row per person: number, face thumbnail (a PNG data URI), age, range, when seen, frames, warnings."""
-    persons = result.persons
+    persons, clip = result.persons, result.photo_warnings
     return {
         "Person": [p.person for p in persons],
         "Face": [_data_uri(p.thumbnail) for p in persons],
@@ -74,7 +74,7 @@ def person_table(result: VideoResult) -> dict[str, list]:
         "Range": [f"{round(p.age_low)}–{round(p.age_high)}" if p.age is not None else "—" for p in persons],
         "Seen (s)": [f"{p.first_seen:.1f}–{p.last_seen:.1f}" for p in persons],
         "Frames": [p.frames for p in persons],
-        "Warnings": [", ".join(WARNING_LABELS[w] for w in p.warnings) for p in persons],
+        "Warnings": [", ".join(WARNING_LABELS[w] for w in p.warnings if w not in clip) for p in persons],
     }
 
 
@@ -103,7 +103,8 @@ def video_section(load: Callable[[str | None], Predictor], model: str | None, mi
         st.caption(note)
     count = len(result.persons)
     heading = "No face found in the clip" if not count else f"{count} person{'s' if count != 1 else ''} found"
-    st.markdown(f"**{heading}** · {result.duration:.1f} s, {result.frames_analysed} frames analysed")
+    clip_notes = "".join(f" · the clip: {WARNING_LABELS[w]} (every person)" for w in result.photo_warnings)
+    st.markdown(f"**{heading}** · {result.duration:.1f} s, {result.frames_analysed} frames analysed{clip_notes}")
     if count:
         st.dataframe(
             person_table(result), hide_index=True, key="persons", row_height=THUMB_ROW_PX,
