@@ -53,7 +53,7 @@ def test_video_upload_gives_one_row_per_person(browser, app_url, face_images, ha
     assert page.locator('[data-testid="stVideo"]').count() == 1
     mp4 = download(page, "Download annotated video (MP4)")
     assert mp4[4:8] == b"ftyp" and len(mp4) > 10_000
-    persons = json.loads(download(page, "Download JSON"))[0]["persons"]  # the clip's results as files too
+    persons = json.loads(download(page, "Download JSON"))["results"][0]["persons"]  # the clip's results as files too
     assert [p["person"] for p in persons] == [1, 2] and {p["frames"] for p in persons} == {8}
     csv_rows = list(csv.DictReader(io.StringIO(download(page, "Download CSV").decode("utf-8"))))
     assert len(csv_rows) == 2 and {row["source"] for row in csv_rows} == {"pair.mp4"}
