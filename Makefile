@@ -10,6 +10,7 @@ test: install-dev browser postgres  ## install everything, then run the whole te
 demo:  ## install the inference package and estimate ages on a sample photo
 	$(PIP) install -q -e .
 	howold predict tests/fixtures/faces --annotate out/annotated --json out/results.json
+	@echo "note: wrote the annotated photos to out/annotated/ and every result to out/results.json"
 
 app:  ## install the web app and open it
 	$(PIP) install -q -e ".[app]"

@@ -94,6 +94,8 @@ def sidecar_path(model_path: str | os.PathLike) -> Path:
 def read_model_info(model_path: str | os.PathLike) -> ModelInfo:
     """Return the parsed sidecar of a model file, or raise ModelError saying what is wrong."""
     path = sidecar_path(model_path)
+    if Path(model_path).suffix.lower() != ".onnx" and Path(model_path).is_file():
+        raise ModelError(f"{model_path}: is not an age model (an ONNX file, .onnx, with its .json sidecar beside it).")
     if not path.is_file():
         raise ModelError(f"{model_path}: its sidecar {path.name} is missing (export writes both files).")
     try:

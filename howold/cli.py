@@ -81,7 +81,7 @@ def _add_predict(commands) -> None:
         "predict",
         help="estimate the age of every face in photos, and of every person in videos",
         description="Estimate the age of every face in the given photos, and of every person in the given videos "
-                    "(.mp4 .mov .mkv .webm .avi): files, folders, glob patterns or .txt lists of paths.",
+                    "(.mp4 .m4v .mov .mkv .webm .avi): files, folders, glob patterns or .txt lists of paths.",
     )
     predict.add_argument("paths", nargs="+", metavar="PATH",
                          help="photo or video files, folders, patterns, lists; - reads one photo from stdin")
@@ -118,6 +118,7 @@ def run_predict(args: argparse.Namespace) -> int:
         model=args.model if args.model else _default_model(), **asdict(DetectOptions.from_arguments(args))
     )
     video = VideoOptions.from_arguments(args)
+    _check_lists(args.paths, quiet=args.quiet)
     skipped: list[str] = []
     files = [Path(path) for path in find_inputs(args.paths, args.recursive, on_skip=skipped.append)]
     for note in skipped:
@@ -210,6 +211,19 @@ def _analyse_all(predictor, files: list[Path], video, targets: dict[Path, Path],
     return results, annotating
 
 
+def _check_lists(paths: Sequence[str], quiet: bool) -> None:
+    """Say which arguments are read as lists of paths (a .txt or .lst file), and refuse a list that
+    names no existing file or folder (a text file given by mistake)."""
+    from howold.inputs import listed_paths
+
+    for raw, entries in listed_paths(paths).items():
+        if not any(Path(entry).exists() for entry in entries):
+            raise HowoldError(f"{raw} is read as a list of paths, one per line, but none of its "
+                              f"{len(entries)} line(s) names an existing file or folder.")
+        if not quiet:
+            print(f"howold: {raw}: read as a list of {len(entries)} path(s), one per line.", file=sys.stderr)
+
+
 def _default_model():
     from howold import DEFAULT_MODEL_PATH
 
@@ -240,8 +254,9 @@ def _print_result(result, many: bool, stream=sys.stdout, check: AgeCheck | None 
             box = ", ".join(f"{v:.0f}" for v in face.box)
             lines.append(
                 f"{indent}{number:>4}  {face.label:<14} {_check_cells(face, check)}{face.score:>5.2f}  {box:<24} "
-                f"{', '.join(face.warnings)}"
+                f"{', '.join(result.face_warnings(number - 1))}"
             )
+        lines += photo_warning_lines(result, indent)
     if result.faces_dropped:
         lines.append(f"{indent}{result.faces_dropped} smaller face(s) left out: at most {len(result.faces)} per photo.")
     tqdm.write("\n".join(lines), file=stream)
@@ -255,6 +270,11 @@ def _check_cells(face, check: AgeCheck | None) -> str:
     if answer is None:
         return f"{'?':>7}  {'?':<10} "
     return f"{answer['p_over']:>7.2f}  {check.verdict_label(answer['verdict']):<10} "
+
+
+def photo_warning_lines(result, indent: str = "") -> list[str]:
+    """One line per warning of the whole photo (`PhotoResult.photo_warnings`), said once under its table."""
+    return [f"{indent}the photo: {name} (every face)" for name in result.photo_warnings]
 
 
 def _print_warning_notes(results, stream=sys.stdout) -> None:

@@ -56,5 +56,6 @@ def print_persons(result: VideoResult, file=None) -> None:
         for person in result.persons:
             seen = f"{person.first_seen:.1f}–{person.last_seen:.1f}"
             lines.append(f"  {person.person:>6}  {person.label:<14} {seen:<13} {person.frames:>6}  "
-                         f"{', '.join(person.warnings)}")
+                         f"{', '.join(w for w in person.warnings if w not in result.photo_warnings)}")
+        lines += [f"  the clip: {name} (every person)" for name in result.photo_warnings]
     print("\n".join(lines), file=file or sys.stdout)

@@ -103,23 +103,36 @@ def place_labels(
     the same with its number alone ('#3', the text up to the first space; `in_legend`). A face with
     no room even for that gets `box=None`.
     """
-    measure = measure or label_size
+    tries = [(text, text.split(" ")[0]) for text in texts]
+    spots = _place(size, boxes, tries, measure or label_size, display_side)
     smallest = min_text_size(size, display_side)
-    taken: list[Rect] = []
     labels = []
-    for i, (box, text) in enumerate(zip(boxes, texts, strict=True)):
-        others = [_grow(b, 1) for j, b in enumerate(boxes) if j != i]
-        label = Label(i, text.split(" ")[0], None, smallest, in_legend=True)
-        for short, candidate_text in ((False, text), (True, text.split(" ")[0])):
-            spot = _first_free(box, candidate_text, font_sizes(box, size, display_side), others + taken, size, measure)
-            if spot is not None:
-                rect, font_size = spot
-                label = Label(i, candidate_text, rect, font_size, in_legend=short and candidate_text != text)
-                break
-        if label.box is not None:
-            taken.append(label.box)
-        labels.append(label)
+    for i, (text, spot) in enumerate(zip(texts, spots, strict=True)):
+        if spot is None:
+            labels.append(Label(i, text.split(" ")[0], None, smallest, in_legend=True))
+        else:
+            rect, font_size, chosen = spot
+            labels.append(Label(i, chosen, rect, font_size, in_legend=chosen != text))
     return tuple(labels)
+
+
+def _place(size, boxes, tries, measure, display_side) -> list[tuple[Rect, int, str] | None]:
+    """For each face in order, the first of its texts (longest first) that finds a free spot at one of
+    its font sizes: (rect, font size, text), or None. Spots avoid every other face's box and every
+    label placed before."""
+    taken: list[Rect] = []
+    spots = []
+    for i, (box, texts) in enumerate(zip(boxes, tries, strict=True)):
+        others = [_grow(b, 1) for j, b in enumerate(boxes) if j != i]
+        spot = None
+        for text in texts:
+            found = _first_free(box, text, font_sizes(box, size, display_side), others + taken, size, measure)
+            if found is not None:
+                spot = (*found, text)
+                taken.append(found[0])
+                break
+        spots.append(spot)
+    return spots
 
 
 def _first_free(box, text, sizes, obstacles, image_size, measure) -> tuple[Rect, int] | None:
@@ -294,27 +307,41 @@ def _font(size: int):
 
 
 def annotate_tracks(image: np.ndarray, faces: Sequence, settled: dict[int, str]) -> np.ndarray:
-    """Return a copy of a video frame with each tracked face boxed and labelled '#2 · 34 (31-37)' (the
-    person's settling age, `settled[person]`), and the frame's own estimate smaller under the box
-    ('now 36'). `faces` are `howold.video.TrackedFace`; a face not yet tracked gets its box only."""
+    """Return a copy of a video frame with each tracked face boxed and labelled '#2 · 34 (31-37) · now 36'
+    (the person's settling age, `settled[person]`, then the frame's own estimate). Labels are placed
+    by `track_labels`, as a photo's are: none covers another face or label. `faces` are
+    `howold.video.TrackedFace`."""
     canvas = Image.fromarray(image).convert("RGB")
     draw = ImageDraw.Draw(canvas)
-    boxes = [tracked.face.box for tracked in faces]
-    texts = [f"#{t.person} · {settled.get(t.person, t.face.label)}".replace("–", "-") if t.person else "?"
-             for t in faces]
-    labels = place_labels(canvas.size, boxes, texts)
-    for tracked, label in zip(faces, labels):
-        face = tracked.face
-        colour = _colour(face, False) if tracked.person else LEGEND_BACKGROUND
-        draw.rectangle(face.box, outline=colour, width=line_width(face.box, canvas.size))
-        if tracked.person and label.box is not None:
-            _draw_label(draw, label, colour)
-        if face.age is not None:
-            size = max(min_text_size(canvas.size), label.size * 2 // 3)
-            x1, _, _, y2 = face.box
-            now = Label(0, f"now {round(face.age)}", None, size)
-            width, height = label_size(now.text, size)
-            left = min(max(0.0, x1), canvas.width - width)
-            top = min(y2 + 1, canvas.height - height)
-            _draw_label(draw, Label(0, now.text, (left, top, left + width, top + height), size), LEGEND_BACKGROUND)
+    labels = track_labels(canvas.size, faces, settled)
+    for tracked in faces:
+        draw.rectangle(tracked.face.box, outline=_colour(tracked.face, False),
+                       width=line_width(tracked.face.box, canvas.size))
+    for label in labels:
+        if label.box is not None:
+            _draw_label(draw, label, _colour(faces[label.face].face, False))
     return np.asarray(canvas)
+
+
+def track_labels(size: tuple[int, int], faces: Sequence, settled: dict[int, str],
+                 display_side: int = DISPLAY_SIDE) -> tuple[Label, ...]:
+    """The labels of one video frame's tracked faces, placed like a photo's (`place_labels`).
+
+    A frame has no room for a legend, so each face takes the longest text that fits: the person's
+    number, settling age and the frame's estimate ('#2 · 34 (31-37) · now 36'), then without the
+    frame's estimate, then the number alone. A face not (yet) given a person shows its own
+    estimate ('now 36'). `box` is None for a face with no room for even that.
+    """
+    tries = []
+    for tracked in faces:
+        face = tracked.face
+        now = [] if face.age is None else [f"now {round(face.age)}"]
+        if tracked.person:
+            full = f"#{tracked.person} · {settled.get(tracked.person, face.label)}".replace("–", "-")
+            tries.append(tuple(f"{full} · {text}" for text in now) + (full, f"#{tracked.person}"))
+        else:
+            tries.append(tuple(now) or ("?",))
+    spots = _place(size, [t.face.box for t in faces], tries, label_size, display_side)
+    smallest = min_text_size(size, display_side)
+    return tuple(Label(i, tries[i][-1], None, smallest) if spot is None else Label(i, spot[2], spot[0], spot[1])
+                 for i, spot in enumerate(spots))

@@ -56,7 +56,7 @@ WARNING_LABELS = {
     "poor_light": "poor light",
     "child": "child",
     "elderly": "elderly",
-    "low_confidence": "wide age range",
+    "low_confidence": "low confidence",
 }
 WARNING_NOTES = {
     "small_face": f"The face is less than {SMALL_FACE_PX} pixels across, too small to show much of its age.",
@@ -76,6 +76,9 @@ WARNING_NOTES = {
 WARNINGS = tuple(WARNING_NOTES)
 # the photo's own faults: a face with any of them is "poor" and its range takes the model's temperature_poor
 QUALITY_WARNINGS = ("small_face", "blurry", "greyscale", "poor_light")
+# faults of the whole photo rather than of one face: when every face carries one, tables and galleries name
+# it once for the photo (`PhotoResult.photo_warnings`); JSON and CSV keep it on each face, for programs
+PHOTO_WARNINGS = ("greyscale",)
 
 
 def age_label(age: float | None, low: float | None, high: float | None) -> str:
@@ -173,6 +176,16 @@ class PhotoResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def photo_warnings(self) -> tuple[str, ...]:
+        """The PHOTO_WARNINGS that every face carries: faults of the photo, to be said once for it."""
+        return tuple(w for w in PHOTO_WARNINGS if self.faces and all(w in face.warnings for face in self.faces))
+
+    def face_warnings(self, index: int) -> tuple[str, ...]:
+        """Face `index`'s warnings less the photo's own (`photo_warnings`), for tables and galleries."""
+        photo = self.photo_warnings
+        return tuple(w for w in self.faces[index].warnings if w not in photo)
 
     def to_dict(self, check: AgeCheck | None = None, distribution: bool = False) -> dict[str, Any]:
         """Return the result as the JSON schema shared by the CLI, the API and batch jobs; `check`

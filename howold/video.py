@@ -24,6 +24,7 @@ from howold.persons import SHARED, combine, effective_looks, look_weight
 from howold.pipeline import (
     CHILD_AGE,
     ELDERLY_AGE,
+    PHOTO_WARNINGS,
     QUALITY_WARNINGS,
     WIDE_RANGE_YEARS,
     Face,
@@ -135,6 +136,11 @@ class VideoResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def photo_warnings(self) -> tuple[str, ...]:
+        """The PHOTO_WARNINGS every person carries (a black-and-white clip): said once for the clip."""
+        return tuple(w for w in PHOTO_WARNINGS if self.persons and all(w in p.warnings for p in self.persons))
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -318,7 +324,7 @@ def analyse_video(
     `source` is a file or the bytes of one. A clip that cannot be read gives a result with
     `error`, not a raise. `per_frame=True` keeps every analysed frame's faces in `frames`;
     `annotate_to` (a file or a buffer) gets an MP4 of every frame with each person's box, number
-    and settling age (the frame's own estimate smaller below); `on_frame(n,
+    and settling age, then the frame's own estimate, in one label placed like a photo's; `on_frame(n,
     t)` is called after each analysed frame (n analysed so far, t its time), for progress bars;
     `detect` replaces the predictor's detection options.
     """

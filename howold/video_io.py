@@ -84,13 +84,15 @@ class VideoReader:
         self.truncated = False
         if isinstance(source, bytes):  # an upload, read from memory
             if not source:
-                raise VideoError(f"{self.label}: the file is empty.")
+                raise VideoError(f"{self.label}: the file is empty (0 bytes).")
             target = io.BytesIO(source)
         else:
             path = Path(source)
             if not path.is_file():
                 reason = "no such file" if not path.exists() else "is not a file"
                 raise VideoError(f"{self.label}: {reason}.")
+            if path.stat().st_size == 0:  # as a photo's: FFmpeg would only say it found no format
+                raise VideoError(f"{self.label}: the file is empty (0 bytes).")
             target = os.fspath(path)
         try:
             self._container = av.open(target, metadata_errors="ignore")

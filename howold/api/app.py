@@ -318,6 +318,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="howold",
         version=__version__,
         summary="Find every face in a photo and estimate how old each person looks, with a range.",
+        description=versions_text(state.settings.model),
         lifespan=lifespan,
     )
     app.state.howold = state
@@ -359,3 +360,15 @@ def _one_sentence(errors: list[dict[str, Any]]) -> str:
     message = str(error.get("msg", "is invalid")).rstrip(".")
     label = f"{where.capitalize()} parameter {field}" if field else where.capitalize()
     return f"{label}: {message}."
+
+
+def versions_text(model: str | None) -> str:
+    """The /docs page's line on versions: the package's (the page's version) is not the age model's."""
+    from howold import DEFAULT_MODEL_PATH, read_model_info
+
+    try:
+        info = read_model_info(model or DEFAULT_MODEL_PATH)
+        served = f"the age model {info.name} {info.version}"
+    except HowoldError:
+        served = "no age model (faces are found, not aged)"
+    return f"The version above is howold's ({__version__}); it serves {served}, described at GET /v1/model."

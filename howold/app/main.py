@@ -45,7 +45,7 @@ SORTS = {"position": "Position", "age": "Age, youngest first"}
 THUMB_PX = 100  # gallery cards' width in screen pixels: three fit side by side on a 390-pixel phone
 PAGE_WIDTH_PX = 820  # the photo's width on the page on a 1280-pixel laptop screen: labels are sized for it
 COLOUR_TEXT = (
-    "**Yellow box:** an age estimate · **red box:** a wide age range, the model is unsure · "
+    "**Yellow box:** an age estimate · **red box:** low confidence, a wide age range · "
     "**blue box:** the face you chose."
 )
 NO_MODEL_TEXT = "No age model is installed, so faces are found and boxed but not aged (shown as “?”)."
@@ -208,14 +208,16 @@ def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: s
     if not count:
         st.warning(
             "No face found in this photo. Faces that are very small, turned away or hidden may be "
-            "missed: try a lower detection threshold or a larger maximum image side."
+            "missed: try a lower detection threshold or a larger maximum image side. Faces upside down "
+            "or on their side are not found: if the photo is turned, rotate it upright and upload it again."
         )
         st.image(pixels, width="content")
         return result
     state = f"face-{key}-{hashlib.sha1(data).hexdigest()[:12]}"
     chosen = st.session_state.get(state)
     chosen = chosen if chosen is not None and chosen < count else None
-    st.caption(f"{count} face{'s' if count > 1 else ''} found · {result.width}×{result.height} pixels")
+    photo_notes = "".join(f" · the photo: {WARNING_LABELS[w]} (every face)" for w in result.photo_warnings)
+    st.caption(f"{count} face{'s' if count > 1 else ''} found · {result.width}×{result.height} pixels{photo_notes}")
     stretch = result.width >= PAGE_WIDTH_PX  # large photos fill the column; small ones keep their size
     shown_side = round(min(result.width, PAGE_WIDTH_PX) * max(result.width, result.height) / result.width)
     annotated = annotate(
@@ -228,10 +230,11 @@ def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: s
         required=True,
     )  # fmt: skip
     order = face_order(result.faces, by or "position")
-    gallery(pixels, result.faces, order, chosen, state)
+    gallery(pixels, result.faces, order, chosen, state, photo=result.photo_warnings)
     table_key = f"table-{state}-{chosen}"  # a new table when the choice changes, so its selected row follows
     st.dataframe(
         face_table(result, order, settings.check), hide_index=True, key=table_key, selection_mode="single-row",
+        height="content",  # every row, without a scroll bar inside the table
         on_select=functools.partial(_choose_row, table_key, state, order),
         selection_default={"selection": {"rows": [order.index(chosen)] if chosen is not None else []}},
     )  # fmt: skip
@@ -247,8 +250,10 @@ def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: s
     return result
 
 
-def gallery(pixels: np.ndarray, faces: Sequence[Face], order: Sequence[int], chosen: int | None, state: str) -> None:
-    """Every face as a card: its crop, number, age and range; choosing a card highlights the face."""
+def gallery(pixels: np.ndarray, faces: Sequence[Face], order: Sequence[int], chosen: int | None, state: str,
+            photo: Sequence[str] = ()) -> None:
+    """Every face as a card: its crop, number, age, range and warnings (less the `photo`'s own, said
+    once above); choosing a card highlights the face."""
     with st.container(horizontal=True, gap="small", key=f"gallery-{state}"):
         for index in order:
             face = faces[index]
@@ -260,8 +265,8 @@ def gallery(pixels: np.ndarray, faces: Sequence[Face], order: Sequence[int], cho
                     type="primary" if index == chosen else "secondary", width="stretch",
                     icon=":material/visibility:" if index == chosen else None,
                 )  # fmt: skip
-                notes = [WARNING_LABELS[w] for w in face.warnings]
-                st.caption("  \n".join([_range(face)] + notes))
+                notes = [f":red[{WARNING_LABELS[w]}]" for w in face.warnings if w not in photo]
+                st.markdown("  \n".join([f"**{_range(face)}**"] + notes))
 
 
 def face_order(faces: Sequence[Face], by: str) -> list[int]:
@@ -290,7 +295,7 @@ def face_table(result: PhotoResult, order: Sequence[int] | None = None,
             rows[check.column].append("?" if answer is None else f"{answer['p_over']:.2f}")
             rows["Age check"].append("?" if answer is None else check.verdict_label(answer["verdict"]))
         rows["Detection score"].append(f"{face.score:.3f}")
-        rows["Warnings"].append(", ".join(WARNING_LABELS[w] for w in face.warnings) or "—")
+        rows["Warnings"].append(", ".join(WARNING_LABELS[w] for w in result.face_warnings(index)) or "—")
     return rows
 
 

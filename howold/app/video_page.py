@@ -17,6 +17,7 @@ import streamlit as st
 
 from howold import (
     VIDEO_SUFFIXES,
+    WARNING_LABELS,
     Predictor,
     VideoOptions,
     VideoResult,
@@ -26,9 +27,12 @@ from howold import (
     encode_png,
     install_hint,
     missing_module,
+    results_csv,
+    results_json,
 )
 
 VIDEO_TYPES = tuple(sorted(suffix.lstrip(".") for suffix in VIDEO_SUFFIXES))
+THUMB_ROW_PX = 72  # the person table's row height: its face thumbnails show at this size (Streamlit's rows are 35)
 WEBCAM_FPS = 5.0  # frames a second the webcam's faces are analysed at; the picture itself runs at full rate
 
 
@@ -62,7 +66,7 @@ def _analyse_clip(data, name, fps, min_score, max_side, predictor) -> tuple[Vide
 
 def person_table(result: VideoResult) -> dict[str, list]:
     """One row per person: number, face thumbnail (a PNG data URI), age, range, when seen, frames, warnings."""
-    persons = result.persons
+    persons, clip = result.persons, result.photo_warnings
     return {
         "Person": [p.person for p in persons],
         "Face": [_data_uri(p.thumbnail) for p in persons],
@@ -70,7 +74,7 @@ def person_table(result: VideoResult) -> dict[str, list]:
         "Range": [f"{round(p.age_low)}–{round(p.age_high)}" if p.age is not None else "—" for p in persons],
         "Seen (s)": [f"{p.first_seen:.1f}–{p.last_seen:.1f}" for p in persons],
         "Frames": [p.frames for p in persons],
-        "Warnings": [", ".join(p.warnings) for p in persons],
+        "Warnings": [", ".join(WARNING_LABELS[w] for w in p.warnings if w not in clip) for p in persons],
     }
 
 
@@ -99,10 +103,12 @@ def video_section(load: Callable[[str | None], Predictor], model: str | None, mi
         st.caption(note)
     count = len(result.persons)
     heading = "No face found in the clip" if not count else f"{count} person{'s' if count != 1 else ''} found"
-    st.markdown(f"**{heading}** · {result.duration:.1f} s, {result.frames_analysed} frames analysed")
+    clip_notes = "".join(f" · the clip: {WARNING_LABELS[w]} (every person)" for w in result.photo_warnings)
+    st.markdown(f"**{heading}** · {result.duration:.1f} s, {result.frames_analysed} frames analysed{clip_notes}")
     if count:
         st.dataframe(
-            person_table(result), hide_index=True, key="persons",
+            person_table(result), hide_index=True, key="persons", row_height=THUMB_ROW_PX,
+            height="content",
             column_config={"Face": st.column_config.ImageColumn("Face", width="small")},
         )  # fmt: skip
     st.video(annotated, format="video/mp4")
@@ -110,6 +116,15 @@ def video_section(load: Callable[[str | None], Predictor], model: str | None, mi
     st.download_button(
         "Download annotated video (MP4)", data=annotated, file_name=f"{stem}_howold.mp4", mime="video/mp4",
         on_click="ignore", icon=":material/movie:",
+    )  # fmt: skip
+    csv_column, json_column, _ = st.columns([1, 1, 3])
+    csv_column.download_button(
+        "Download CSV", data=results_csv([result]), file_name=f"{stem}_howold.csv", mime="text/csv",
+        key="video-csv", on_click="ignore", icon=":material/table:",
+    )  # fmt: skip
+    json_column.download_button(
+        "Download JSON", data=results_json([result]), file_name=f"{stem}_howold.json", mime="application/json",
+        key="video-json", on_click="ignore", icon=":material/data_object:",
     )  # fmt: skip
 
 

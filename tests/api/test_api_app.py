@@ -230,3 +230,13 @@ def test_openapi_describes_the_upload_and_docs_are_served(client):
     assert client.get("/docs").status_code == 200
 
 
+
+
+def test_docs_show_a_box_of_numbers_and_say_which_version_is_which(client):
+    spec = client.get("/openapi.json").json()
+    face = spec["components"]["schemas"]["FaceSchema"]["properties"]
+    assert all(isinstance(v, float) for v in face["box"]["examples"][0])  # not [null, null, null, null]
+    assert all(isinstance(v, float) for point in face["landmarks"]["examples"][0] for v in point)
+    from howold import __version__
+
+    assert f"howold's ({__version__})" in spec["info"]["description"] and "GET /v1/model" in spec["info"]["description"]

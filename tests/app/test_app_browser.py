@@ -137,6 +137,9 @@ def test_group_photo_shows_every_face_and_highlights_the_chosen_one(page, has_mo
     rows = face_rows(page)
     assert [row["Face"] for row in rows] == numbers[: len(rows)]  # the same order as the gallery
     assert photo_caption(page).startswith("Choose a face below")
+    assert page.locator('[data-testid="stDataFrame"]').first.bounding_box()["height"] >= 35 * 30  # no inner scroll
+    page.get_by_text("the photo: greyscale (every face)").wait_for()  # said once for the photo
+    assert not any("greyscale" in row["Warnings"] for row in rows)
 
     card = page.get_by_role("button", name=re.compile(rf"^#{numbers[4]} · "))
     card.click()  # a gallery card
@@ -158,7 +161,7 @@ def test_group_photo_shows_every_face_and_highlights_the_chosen_one(page, has_mo
     expect(chosen).to_have_count(1)
     expect(chosen).to_contain_text(f"#{numbers[1]} · ")
     if has_model:
-        page.locator("text=wide age range >> visible=true").first.wait_for()  # the warning's words, not its name
+        page.locator("text=low confidence >> visible=true").first.wait_for()  # the warning's name, in words
     page.wait_for_timeout(500)
     if os.environ.get("HOWOLD_SCREENSHOT"):
         save_screenshots(page, Path(os.environ["HOWOLD_SCREENSHOT"]))

@@ -101,6 +101,7 @@ def test_photo_with_four_faces(composite_jpeg, has_model):
 def test_no_face_gives_a_message(no_face_png):
     at = run_photos([("gradient.png", no_face_png)])
     assert at.warning[0].value.startswith("No face found in this photo.")
+    assert "rotate it upright" in at.warning[0].value  # an upside-down photo finds no face: say what to do
     assert at.dataframe == [] and at.error == []
     assert at.get("image"), "the photo itself is still shown"
 
@@ -205,9 +206,23 @@ def test_choosing_a_face_highlights_it_and_selects_its_row(composite_jpeg):
 def test_warnings_are_explained_in_plain_sentences(tiny_model, composite_jpeg, monkeypatch):
     monkeypatch.setenv("HOWOLD_MODEL", str(tiny_model))  # its ranges are wide: every face is low_confidence
     at = run_photos([("group.jpg", composite_jpeg)])
-    assert {row["Warnings"].split(", ")[-1] for row in table_rows(at)} == {"wide age range"}
+    assert {row["Warnings"].split(", ")[-1] for row in table_rows(at)} == {"low confidence"}
     text = " ".join(md.value for md in at.markdown)
     assert WARNING_NOTES["low_confidence"] in text and "Yellow box" in text
+
+
+def test_a_greyscale_photo_is_named_once_not_on_every_face(composite, has_model):
+    grey = np.repeat(composite.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+    at = run_photos([("grey.png", encode_png(grey))])
+    assert at.caption[0].value.endswith("· the photo: greyscale (every face)")
+    rows = table_rows(at)
+    assert len(rows) == 4 and not any("greyscale" in row["Warnings"] for row in rows)
+    gallery_text = " ".join(md.value for md in at.markdown)
+    assert "greyscale" not in gallery_text.replace(f"**greyscale:** {WARNING_NOTES['greyscale']}", "")
+    assert WARNING_NOTES["greyscale"] in gallery_text  # its sentence, once
+    result = app_main.analyse(encode_png(grey), "grey.png", app_main.DetectOptions.min_score,
+                              app_main.DetectOptions.max_side, None)
+    assert app_main.results_csv([result]).count("greyscale") == 4  # programs still get it on each face
 
 
 @pytest.mark.parametrize(

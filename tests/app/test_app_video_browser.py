@@ -3,6 +3,9 @@ from the fixture photos goes in through the page's own file input; the per-perso
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 import sys
 from pathlib import Path
@@ -50,5 +53,9 @@ def test_video_upload_gives_one_row_per_person(browser, app_url, face_images, ha
     assert page.locator('[data-testid="stVideo"]').count() == 1
     mp4 = download(page, "Download annotated video (MP4)")
     assert mp4[4:8] == b"ftyp" and len(mp4) > 10_000
+    persons = json.loads(download(page, "Download JSON"))["results"][0]["persons"]  # the clip's results as files too
+    assert [p["person"] for p in persons] == [1, 2] and {p["frames"] for p in persons} == {8}
+    csv_rows = list(csv.DictReader(io.StringIO(download(page, "Download CSV").decode("utf-8"))))
+    assert len(csv_rows) == 2 and {row["source"] for row in csv_rows} == {"pair.mp4"}
     page.get_by_text(re.compile("live camera|Live camera")).first.wait_for()
     page.close()

@@ -222,3 +222,42 @@ def test_ctrl_c_keeps_the_results_finished(tiny_model, face_paths, tmp_path):
 def _written(partial: Path) -> int:
     """How many results a results file being written holds so far."""
     return partial.read_text().count('"source"') if partial.exists() else 0
+
+
+def test_a_text_file_is_read_as_a_list_and_one_naming_no_file_is_refused(tiny_model, face_paths, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hi\n")
+    refused = howold("predict", notes, "--model", tiny_model)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr == (f"howold: {notes} is read as a list of paths, one per line, but none of its "
+                              "1 line(s) names an existing file or folder.\n")  # fmt: skip
+    listed = tmp_path / "photos.txt"
+    listed.write_text(f"{face_paths[0]}\n# a comment\n{face_paths[1]}\n")
+    run = howold("predict", listed, "--model", tiny_model)
+    assert run.returncode == 0 and f"howold: {listed}: read as a list of 2 path(s), one per line." in run.stderr
+
+
+def test_help_names_every_video_type():
+    from howold import VIDEO_SUFFIXES
+
+    help_text = " ".join(howold("predict", "--help").stdout.split())
+    assert all(suffix in help_text for suffix in VIDEO_SUFFIXES)
+
+
+def test_a_photo_given_as_the_model_is_not_an_age_model(face_paths):
+    run = howold("predict", face_paths[0], "--model", face_paths[1])
+    assert run.returncode == 1
+    assert run.stderr == f"howold: {face_paths[1]}: is not an age model (an ONNX file, .onnx, with its .json " \
+                         "sidecar beside it).\n"
+
+
+def test_a_greyscale_photo_gets_one_note_not_one_per_face(tiny_model, composite, tmp_path):
+    grey = tmp_path / "grey.png"
+    Image.fromarray(np.repeat(composite.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)).save(grey)
+    run = howold("predict", grey, "--model", tiny_model, "--json", tmp_path / "r.json")
+    assert run.returncode == 0, run.stderr
+    table, notes = run.stdout.split("\nWarnings:\n")
+    assert table.count("greyscale") == 1 and table.splitlines()[-1] == "the photo: greyscale (every face)"
+    assert "  greyscale: The photo has no colour" in notes
+    faces = json.loads((tmp_path / "r.json").read_text())["results"][0]["faces"]
+    assert len(faces) == 4 and all("greyscale" in face["warnings"] for face in faces)  # programs keep it per face

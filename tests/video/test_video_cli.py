@@ -49,3 +49,16 @@ def test_per_person_csv_and_quiet(clips, tmp_path):
 def test_bad_fps_is_one_sentence(clips):
     run = howold("predict", clips["pan"], "--fps", "500")
     assert run.returncode == 1 and run.stderr.strip() == "howold: --fps must be above 0 and at most 60, got 500.0."
+
+
+def test_a_greyscale_clip_is_named_once_not_on_every_person(two_people, tmp_path):
+    from video_clips import camera, write_clip
+
+    grey = two_people.mean(axis=2, keepdims=True).astype("uint8").repeat(3, axis=2)
+    clip = write_clip(tmp_path / "grey.mp4", camera(grey, 1.0, 10, (640, 360)))
+    run = howold("predict", clip, "--json", tmp_path / "r.json")
+    assert run.returncode == 0, run.stderr
+    table = run.stdout.split("\nWarnings:\n")[0].split("\n", 1)[1]  # below the line naming the clip
+    assert table.count("greyscale") == 1 and table.splitlines()[-1] == "  the clip: greyscale (every person)"
+    persons = json.loads((tmp_path / "r.json").read_text())["results"][0]["persons"]
+    assert len(persons) == 2 and all("greyscale" in p["warnings"] for p in persons)  # JSON keeps it per person

@@ -75,7 +75,7 @@ def head_only(tmp_path, clips):
     ("make", "match"),
     [
         (not_a_video, r"notes\.mp4: is not a video FFmpeg can read \(invalid data"),
-        (empty_file, r"empty\.webm: is not a video FFmpeg can read"),
+        (empty_file, r"empty\.webm: the file is empty \(0 bytes\)"),
         (zero_frames, r"zero\.mp4: holds no video \("),
         (lambda tmp_path: tmp_path / "gone.mp4", r"gone\.mp4: no such file\.$"),
         (head_only, r"cut\.mp4: is not a video FFmpeg can"),
@@ -113,3 +113,11 @@ def test_a_long_clip_streams_in_bounded_memory(tmp_path):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert last.number == 239 and last.time == pytest.approx(7170) and peak < 5_000_000
+
+
+@pytest.mark.parametrize("kind", ["file", "bytes"])
+def test_an_empty_clip_says_so_as_an_empty_photo_does(tmp_path, kind):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(VideoError, match=r"^.*empty\.mp4: the file is empty \(0 bytes\)\.$"):
+        VideoReader(empty if kind == "file" else b"", name=None if kind == "file" else "empty.mp4")
