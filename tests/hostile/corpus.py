@@ -7,6 +7,7 @@ import io
 import struct
 import zlib
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 from PIL import Image
@@ -103,3 +104,44 @@ def corpus() -> list[Case]:
         Case("alpha.webp", save(Image.fromarray(image).convert("RGBA"), "WEBP"), None),
         Case("tiny.bmp", save(image[:1, :1], "BMP"), None),
     ]
+
+
+def ffconcat(target: str) -> bytes:
+    """An FFmpeg concat playlist naming a file on the machine that reads it."""
+    return f"ffconcat version 1.0\nfile {target}\n".encode()
+
+
+SDP = (b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=howold\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+       b"m=video 5004 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n")  # FFmpeg's sdp demuxer binds UDP 5004/5005
+
+
+def frame_copies(width: int, height: int, fps: int, count: int, rgb: bool = True) -> bytes:
+    """An H.264 MP4 of one I-frame and `count - 1` copies of one tiny P-frame (26 bytes at 4K) at
+    `fps`: a few hundred KB that decode to `count` full-size frames. `rgb=False` builds the picture
+    straight in YUV (no RGB frame of that size is ever made, for frames above 8K)."""
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "1000000", "bf": "0"}
+        if rgb:
+            picture = gradient(width, height)
+            picture[::7] = 200  # some detail, so the I-frame is no trivial block
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+        else:
+            frame = av.VideoFrame(width, height, "yuv420p")
+            for plane in frame.planes:
+                plane.update(bytes(plane.buffer_size))
+        packets = []
+        for pts in range(2):
+            frame.pts = pts
+            packets += [bytes(p) for p in stream.encode(frame)]
+        packets += [bytes(p) for p in stream.encode()]
+        for number in range(count):
+            packet = av.Packet(packets[0] if number == 0 else packets[1])
+            packet.pts = packet.dts = number
+            packet.time_base, packet.stream, packet.is_keyframe = Fraction(1, fps), stream, number == 0
+            out.mux(packet)
+    return buffer.getvalue()
