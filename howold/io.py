@@ -61,8 +61,11 @@ def _register_heif() -> None:
         _heif_registered = True
 
 
-def load_image(source: ImageSource, name: str | None = None) -> np.ndarray:
-    """Return the image as an upright RGB uint8 array of shape (H, W, 3)."""
+def load_image(source: ImageSource, name: str | None = None, max_side: int | None = None) -> np.ndarray:
+    """Return the image as an upright RGB uint8 array of shape (H, W, 3); with `max_side`, shrunk
+    so its long side is at most that (a JPEG is decoded at reduced size, never in full)."""
+    if max_side is not None:
+        return open_photo(source, name).shrunk(max_side)[0]
     if isinstance(source, np.ndarray):
         return to_rgb_array(source)
     if isinstance(source, Image.Image):

@@ -387,8 +387,10 @@ def _analyse(session, reader, options, model, per_frame, annotate_to, on_frame, 
         if writer is not None:
             writer.close()
     persons = session.finish()
-    duration = last_time + (1.0 / info.fps if info.fps else 0.0)  # the time the frames read cover
-    if info.duration and not reader.truncated and stopped_at is None:
+    # the time the frames read cover, never the container's word for it, which may be wrong either way
+    # (a Matroska header saying 1 s over 3 s of frames gave "1.0 s" beside persons seen at 2.9 s)
+    duration = last_time + (1.0 / info.fps if info.fps else 0.0)
+    if not info.fps and info.duration and not reader.truncated and stopped_at is None:
         duration = info.duration
     return VideoResult(
         source=info.source, width=info.width, height=info.height, fps=info.fps, duration=duration,

@@ -145,3 +145,17 @@ def frame_copies(width: int, height: int, fps: int, count: int, rgb: bool = True
             packet.time_base, packet.stream, packet.is_keyframe = Fraction(1, fps), stream, number == 0
             out.mux(packet)
     return buffer.getvalue()
+
+
+def scan_bomb(side: int = 8000, repeats: int = 1000) -> bytes:
+    """A flat progressive JPEG whose last refinement scan is repeated `repeats` times (about 95
+    bytes each): every repeat is one more pass over all side x side pixels."""
+    data = save(Image.new("RGB", (side, side), (120, 130, 140)), "JPEG", quality=90, progressive=True)
+    last = data.rindex(b"\xff\xda")
+    return data[:last] + data[last:-2] * repeats + data[-2:]
+
+
+def blank_tail_jpeg() -> bytes:
+    """A baseline JPEG cut to its first third, that still ends with its end marker."""
+    jpeg = save(gradient(640, 480), "JPEG", quality=90)
+    return jpeg[: len(jpeg) // 3] + b"\xff\xd9"
