@@ -175,3 +175,18 @@ def test_an_all_nan_tiff_loads_black_without_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert load_image(data).max() == 0
+
+
+def test_the_scan_count_script_finds_the_bomb(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "baseline.jpg").write_bytes(save(gradient(), "JPEG"))
+    (tmp_path / "progressive.jpg").write_bytes(save(gradient(), "JPEG", progressive=True))
+    (tmp_path / "bomb.jpg").write_bytes(scan_bomb(64, 100))
+    script = Path(__file__).resolve().parents[2] / "scripts" / "jpeg_scans.py"
+    run = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["    1 scans: 1 files", "   10 scans: 1 files", "  109 scans: 1 files",
+                                       "1 above the limit of 64", f"  {tmp_path / 'bomb.jpg'}"]
