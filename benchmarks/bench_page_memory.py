@@ -2,15 +2,17 @@
 the four fixture faces enlarged on a noisy background, rendered by the page's own `render_photo`
 in Streamlit's AppTest, in a fresh process.
 
-    python benchmarks/bench_page_memory.py [--side 9000]
+    python benchmarks/bench_page_memory.py [--side 9000] [--tabs 1]
 
 Prints the process's peak resident memory (ru_maxrss) before the render (models loaded; the JPEG
-is built by a child process) and after it.
+is built by a child process) and after it; with `--tabs N`, N sessions (browser tabs) render it
+one after another and the memory still held once they are gone is printed too.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import resource
 import subprocess
@@ -50,6 +52,7 @@ def peak_mib() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", type=int, default=9000)
+    parser.add_argument("--tabs", type=int, default=1)
     parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)  # the child that builds the JPEG
     args = parser.parse_args()
     if args.write:
@@ -65,12 +68,23 @@ def main() -> None:
 
     Predictor().prepare()  # the models' own memory, counted before the render
     before = peak_mib()
-    at = AppTest.from_function(script, args=(f"big_{args.side}.jpg", data), default_timeout=300)
-    at.run()
-    if at.exception:
-        sys.exit(f"the page failed: {at.exception[0].value}")
-    print(f"{args.side}x{args.side} JPEG, {len(data) / 1e6:.1f} MB, {len(at.dataframe)} table(s): "
-          f"peak RSS {before:.0f} MiB before the render, {peak_mib():.0f} MiB after")
+    tables = 0
+    for tab in range(args.tabs):
+        at = AppTest.from_function(script, args=(f"big_{tab}.jpg", data), default_timeout=300)
+        at.run()
+        if at.exception:
+            sys.exit(f"the page failed: {at.exception[0].value}")
+        tables += len(at.dataframe)
+        del at
+    gc.collect()
+    print(f"{args.side}x{args.side} JPEG, {len(data) / 1e6:.1f} MB, {args.tabs} tab(s), {tables} table(s): "
+          f"peak RSS {before:.0f} MiB before the render, {peak_mib():.0f} MiB after; "
+          f"{resident_mib():.0f} MiB held once the tabs are gone")
+
+
+def resident_mib() -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ names another ONNX age model with its sidecar.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
 import os
@@ -46,6 +47,7 @@ PAGE_WIDTH_PX = 820  # the photo's width on the page on a 1280-pixel laptop scre
 # The page draws on, and shows, a copy of the photo at most this long a side (twice the page's width, for
 # sharp screens), decoded small from the start: an 81-megapixel JPEG peaked at 2 GB when drawn at full size.
 SHOWN_MAX_SIDE = 2 * 1024
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 COLOUR_TEXT = (
     "**Yellow box:** an age estimate · **red box:** a wide age range, the model is unsure · "
     "**blue box:** the face you chose."
@@ -60,6 +62,20 @@ class Settings:
     min_score: float = DetectOptions.min_score
     max_side: int = DetectOptions.max_side  # or DetectOptions.FULL_SIZE
     landmarks: bool = False
+
+
+def hand_back_freed_memory() -> None:
+    """Have glibc map every block of 1 MiB or more on its own, so that a photo's pixels go back to
+    the system once freed. Left to itself, glibc stops mapping blocks the size of one it has freed
+    and keeps them, per thread: three sessions rendering an 81-megapixel JPEG held 1,066 MiB once
+    they were gone (`python benchmarks/bench_page_memory.py --tabs 3`). Not glibc: nothing to do."""
+    try:
+        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, 1 << 20)
+    except (OSError, AttributeError):
+        pass
+
+
+hand_back_freed_memory()  # before any photo is decoded
 
 
 def model_path() -> str | None:

@@ -59,15 +59,18 @@ def test_a_1000_fps_clip_costs_the_page_its_budget_only():
 
 
 @pytest.mark.slow
-def test_an_81_megapixel_jpeg_is_drawn_small(tmp_path):
-    """The page peaked at 1592 MiB on this 9000x9000 JPEG before; it draws on a 2048-pixel copy now."""
+def test_an_81_megapixel_jpeg_is_drawn_small_and_its_memory_given_back():
+    """Three sessions rendering this 9000x9000 JPEG peaked at 2623 MiB and held 1126 MiB once gone
+    before (models: 170 MiB); now the page draws on a 2048-pixel copy and glibc hands freed
+    photos back (746 and 432 MiB measured)."""
     import re
     import subprocess
     import sys
     from pathlib import Path
 
     bench = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_page_memory.py"
-    run = subprocess.run([sys.executable, str(bench)], capture_output=True, text=True, timeout=300)
+    run = subprocess.run([sys.executable, str(bench), "--tabs", "3"], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
-    before, after = map(int, re.search(r"peak RSS (\d+) MiB before the render, (\d+) MiB after", run.stdout).groups())
-    assert after - before < 700, run.stdout
+    found = re.search(r"peak RSS (\d+) MiB before the render, (\d+) MiB after; (\d+) MiB held", run.stdout)
+    before, peak, held = map(int, found.groups())
+    assert peak - before < 900 and held - before < 500, run.stdout
