@@ -104,8 +104,9 @@ class VideoOptions:
     SERVICE_MAX_FPS: ClassVar[float] = 10.0
     PAGE_MAX_SECONDS: ClassVar[float] = 120.0
     # An upload's decoding budget: 60 s at 60 frames a second, and 60 s of 1080p at 30. Decoding alone
-    # took 6.5 ms a 4K frame (2 busy cores; /tmp-built clip of one I-frame and 26-byte copies), so the
-    # budget costs at most ~4 s of decoding (issue 26: a 1000 fps 4K clip cost 121 s before).
+    # took 6.5 ms a 4K frame and 2.5 ms a 720p one (2 busy cores; tests/hostile/corpus.py's frame_copies:
+    # one I-frame, then copies of a 26-byte frame), so the budget is seconds of decoding, not minutes
+    # (issue 26: a 10 s clip of 4K at 1000 frames a second cost 121 s; 6.1 s now on a real server).
     SERVICE_MAX_FRAMES: ClassVar[int] = 3600
     SERVICE_MAX_PIXELS: ClassVar[int] = 1800 * 1920 * 1080
 
