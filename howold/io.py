@@ -28,6 +28,11 @@ IMAGE_SUFFIXES = frozenset(
 SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "DIB", "TIFF", "GIF", "HEIF")
 SUPPORTED_NAMES = "JPEG, PNG, WebP, BMP, TIFF, GIF or HEIC/HEIF"
 
+# The most scans (SOS segments) a JPEG may hold. Each scan is a pass over every pixel: a flat 8000x8000
+# progressive JPEG repeating its last refinement scan 1,000 times (459 KiB) cost 43 s, ~43 ms a
+# 95-byte scan (issue 26). All 37,690 JPEGs of ../shared/data hold 1 scan (baseline); libjpeg's
+# progressive JPEGs hold 10 (colour), 6 (grey) or 18 (CMYK) (`python scripts/jpeg_scans.py FOLDER`).
+MAX_JPEG_SCANS = 64
 ORIENTATION = 0x0112  # the EXIF tag
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -57,15 +62,20 @@ def _register_heif() -> None:
         _heif_registered = True
 
 
-def load_image(source: ImageSource, name: str | None = None) -> np.ndarray:
-    """Return the image as an upright RGB uint8 array of shape (H, W, 3)."""
+def load_image(source: ImageSource, name: str | None = None, max_side: int | None = None) -> np.ndarray:
+    """Return the image as an upright RGB uint8 array of shape (H, W, 3); with `max_side`, shrunk
+    so its long side is at most that (a JPEG is decoded at reduced size, never in full)."""
+    if max_side is not None:
+        return open_photo(source, name).shrunk(max_side)[0]
     if isinstance(source, np.ndarray):
         return to_rgb_array(source)
     if isinstance(source, Image.Image):
         return pil_to_rgb(source)
     data, label = _read(source, name)
     with _decoding(label), _open(data) as image:
+        _check_scans(image, data, label)
         image.load()
+        _check_complete(image, label)
         return pil_to_rgb(image)
 
 
@@ -93,6 +103,47 @@ def _open(data: bytes) -> Image.Image:
     """Open (not yet decode) an image of one of the supported formats; no other decoder is tried."""
     _register_heif()
     return Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS)
+
+
+def jpeg_scans(data: bytes) -> int:
+    """How many scans (SOS segments) a JPEG's bytes hold: 1 for a baseline JPEG, about 10 for a
+    progressive one. The header's segments are skipped (an EXIF thumbnail's scans do not count);
+    after the first scan every SOS marker counts, as entropy-coded data never holds one."""
+    at = 2
+    while at + 4 <= len(data) and data[at] == 0xFF:
+        marker = data[at + 1]
+        if marker == 0xDA:
+            return data.count(b"\xff\xda", at)
+        if marker == 0xFF:  # fill byte
+            at += 1
+        elif marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            at += 2
+        else:
+            at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    return 0
+
+
+def _check_scans(image: Image.Image, data: bytes, label: str) -> None:
+    """Refuse a JPEG of more scans than `MAX_JPEG_SCANS` before decoding it (decoding work grows with them)."""
+    if image.format in ("JPEG", "MPO") and (scans := jpeg_scans(data)) > MAX_JPEG_SCANS:
+        raise ImageError(f"{label}: the JPEG holds {scans:,} scans, more than the {MAX_JPEG_SCANS} a photo "
+                         "ever needs; it may be built to take minutes to decode.")
+
+
+def _check_complete(image: Image.Image, label: str, full_height: int | None = None) -> None:
+    """Refuse a decoded baseline JPEG whose data stopped before its picture did: libjpeg fills the
+    rest with mid-grey (every channel exactly 128) and says nothing when the file still ends with
+    its end marker. Seen as a bottom row of blocks (8 rows at full size; `full_height` for a copy
+    decoded smaller) that is exactly that grey under a top row that is not."""
+    if image.format not in ("JPEG", "MPO") or image.info.get("progressive") or image.height < 2:
+        return
+    rows = max(1, round(8 * image.height / (full_height or image.height)))
+    if 2 * rows > image.height:
+        return
+    bottom = np.asarray(image.crop((0, image.height - rows, image.width, image.height)))
+    if (bottom == 128).all() and not (np.asarray(image.crop((0, 0, image.width, rows))) == 128).all():
+        raise ImageError(f"{label}: the image data is damaged or truncated (its picture data stops early; "
+                         "the rest is blank).")
 
 
 @contextmanager
@@ -200,6 +251,7 @@ class JpegPhoto(Photo):
         with _decoding(self.label), _open(self.data) as image:
             image.draft(None, size[::-1] if self.method in _SWAPS else size)
             image.load()
+            _check_complete(image, self.label, self.raw_size[1])
             small = _rgb(image.transpose(self.method) if self.method is not None else image)
         return cv2.resize(small, size, interpolation=cv2.INTER_AREA), scale
 
@@ -208,6 +260,7 @@ class JpegPhoto(Photo):
             with _decoding(self.label):
                 full = _open(self.data)
                 full.load()
+                _check_complete(full, self.label)
             self._full = full
         with _decoding(self.label):
             piece = self._full.crop(raw_box(box, self.method, self.raw_size))
@@ -220,6 +273,7 @@ def open_photo(source: ImageSource, name: str | None = None) -> Photo:
         return Photo(load_image(source))
     data, label = _read(source, name)
     with _decoding(label), _open(data) as image:
+        _check_scans(image, data, label)
         if image.format in ("JPEG", "MPO"):
             photo = JpegPhoto(data, label, image)
             if photo.shape[0] < 1 or photo.shape[1] < 1:
@@ -281,8 +335,9 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
     if array.dtype == np.bool_:
         return array.astype(np.uint8) * 255
     if np.issubdtype(array.dtype, np.floating):
-        scale = 255.0 if array.size and float(np.nanmax(array)) <= 1.0 else 1.0
-        return np.clip(np.nan_to_num(array) * scale, 0, 255).round().astype(np.uint8)
+        array = np.nan_to_num(array, posinf=255.0, neginf=0.0)  # NaN is black; no warning for an all-NaN image
+        scale = 255.0 if array.size and float(array.max()) <= 1.0 else 1.0
+        return np.clip(array * scale, 0, 255).round().astype(np.uint8)
     if np.issubdtype(array.dtype, np.integer):
         peak = int(array.max()) if array.size else 0
         if peak <= 255:

@@ -82,21 +82,33 @@ class VideoOptions:
 
     `fps`: frames analysed per second of clip (every frame when the clip has fewer), at most
     `MAX_FPS`. `lost_seconds`: how long a face may vanish and keep its person number.
-    `max_seconds`: analyse at most this much of the clip (None: all of it).
+    `max_seconds`: analyse at most this much of the clip (None: all of it). `max_frames` and
+    `max_pixels`: decode at most this many frames, and this many pixels in all (None: no limit);
+    the work a clip costs follows what is decoded, not its duration, so these bound it where
+    seconds cannot (a clip can claim 1000 frames a second).
 
-    The REST API holds uploads to `SERVICE_MAX_SECONDS` of clip, `SERVICE_MAX_MB` of file and
-    `SERVICE_MAX_FPS`, and the web page to `PAGE_MAX_SECONDS`.
+    The REST API holds uploads to `SERVICE_MAX_SECONDS` of clip, `SERVICE_MAX_MB` of file,
+    `SERVICE_MAX_FPS` and the decoding budget `SERVICE_MAX_FRAMES` / `SERVICE_MAX_PIXELS`, and the
+    web page to `PAGE_MAX_SECONDS` and the same budget (`upload`).
     """
 
     fps: float = 5.0
     lost_seconds: float = 3.0  # how long a lost face keeps its person number (howold.track)
     max_seconds: float | None = None
+    max_frames: int | None = None
+    max_pixels: int | None = None
 
     MAX_FPS: ClassVar[float] = 60.0
     SERVICE_MAX_SECONDS: ClassVar[float] = 60.0
     SERVICE_MAX_MB: ClassVar[int] = 50
     SERVICE_MAX_FPS: ClassVar[float] = 10.0
     PAGE_MAX_SECONDS: ClassVar[float] = 120.0
+    # An upload's decoding budget: 60 s at 60 frames a second, and 60 s of 1080p at 30. Decoding alone
+    # took 6.5 ms a 4K frame and 2.5 ms a 720p one (2 busy cores; tests/hostile/corpus.py's frame_copies:
+    # one I-frame, then copies of a 26-byte frame), so the budget is seconds of decoding, not minutes
+    # (issue 26: a 10 s clip of 4K at 1000 frames a second cost 121 s; 6.1 s now on a real server).
+    SERVICE_MAX_FRAMES: ClassVar[int] = 3600
+    SERVICE_MAX_PIXELS: ClassVar[int] = 1800 * 1920 * 1080
 
     def __post_init__(self) -> None:
         if not 0 < self.fps <= self.MAX_FPS:
@@ -105,6 +117,16 @@ class VideoOptions:
             raise OptionError("lost_seconds", f"must be between 0 and 60, got {self.lost_seconds}")
         if self.max_seconds is not None and not self.max_seconds > 0:
             raise OptionError("max_seconds", f"must be above 0, got {self.max_seconds}")
+        for name in ("max_frames", "max_pixels"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int) and value > 0):
+                raise OptionError(name, f"must be a whole number above 0, got {value}")
+
+    @classmethod
+    def upload(cls, fps: float | None = None, max_seconds: float | None = None) -> VideoOptions:
+        """The options for a clip someone uploaded (the API, the page): the decoding budget set."""
+        return cls(fps=fps or cls.fps, max_seconds=max_seconds, max_frames=cls.SERVICE_MAX_FRAMES,
+                   max_pixels=cls.SERVICE_MAX_PIXELS)
 
     # the command-line flag of each option that has one (howold predict)
     FLAGS: ClassVar[dict[str, str]] = {"fps": "--fps"}

@@ -115,7 +115,8 @@ class VideoResult:
 
     `truncated`: the file ended before its container said it would (damaged or cut short), so the
     results cover the part that could be read. `stopped_at`: analysis stopped at this many seconds
-    (the `max_seconds` limit) although the clip goes on.
+    although the clip goes on, because of the limit `stopped_by` names ("seconds", "frames" or
+    "pixels": `VideoOptions.max_seconds`, `max_frames`, `max_pixels`).
     """
 
     source: str
@@ -131,6 +132,7 @@ class VideoResult:
     rotation: int = 0
     truncated: bool = False
     stopped_at: float | None = None
+    stopped_by: str | None = None
     error: str | None = None
 
     @property
@@ -150,7 +152,9 @@ class VideoResult:
             notes.append(f"{self.source}: the file ends early (damaged or cut short); "
                          f"these results cover its first {self.duration:.1f} s.")
         if self.stopped_at is not None:
-            notes.append(f"{self.source}: only the first {self.stopped_at:g} s were analysed (the limit).")
+            limit = {"frames": f"the limit of {self.frames_read:,} decoded frames",
+                     "pixels": "the limit on decoded pixels"}.get(self.stopped_by, "the limit")
+            notes.append(f"{self.source}: only the first {self.stopped_at:g} s were analysed ({limit}).")
         return tuple(notes)
 
     def to_dict(self, per_frame: bool = False) -> dict[str, Any]:
@@ -168,6 +172,7 @@ class VideoResult:
             "persons": [p.to_dict() for p in self.persons],
             "truncated": self.truncated,
             "stopped_at": self.stopped_at,
+            "notes": list(self.notes),
             "error": self.error,
         }
         if per_frame:
@@ -318,6 +323,7 @@ def analyse_video(
     thumbnails: bool = False,
     on_frame: Callable[[int, float], None] | None = None,
     detect: DetectOptions | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> VideoResult:
     """Analyse a clip: each sampled frame's faces aged and tracked, one settled age per person.
 
@@ -326,7 +332,11 @@ def analyse_video(
     `annotate_to` (a file or a buffer) gets an MP4 of every frame with each person's box, number
     and settling age, then the frame's own estimate, in one label placed like a photo's; `on_frame(n,
     t)` is called after each analysed frame (n analysed so far, t its time), for progress bars;
-    `detect` replaces the predictor's detection options.
+    `detect` replaces the predictor's detection options. `should_stop()` is asked before each
+    frame is decoded; True ends the work at once with a `VideoError` (the API's client has gone).
+
+    Frames are decoded within `options.max_frames` and `max_pixels` and converted to RGB only
+    when analysed or drawn; a clip whose frames are above `video_io.MAX_FRAME_PIXELS` is an error.
     """
     options = options or VideoOptions()
     label = name or ("video" if isinstance(source, bytes) else str(source))
@@ -334,7 +344,7 @@ def analyse_video(
     try:
         with VideoReader(source, name=label) as reader:
             session = VideoSession(predictor, _rate(options, reader.info), options, thumbnails, detect)
-            return _analyse(session, reader, options, model, per_frame, annotate_to, on_frame)
+            return _analyse(session, reader, options, model, per_frame, annotate_to, on_frame, should_stop)
     except HowoldError as exc:
         return VideoResult(source=label, model=model, error=str(exc))
     except MemoryError as exc:
@@ -347,18 +357,26 @@ def _rate(options: VideoOptions, info: VideoInfo) -> float:
     return min(options.fps, info.fps) if info.fps > 0 else options.fps
 
 
-def _analyse(session, reader, options, model, per_frame, annotate_to, on_frame) -> VideoResult:
+def _analyse(session, reader, options, model, per_frame, annotate_to, on_frame, should_stop) -> VideoResult:
     info = reader.info
     rate = _rate(options, info)
     sampler = _Sampler(options.fps)
-    writer = VideoWriter(annotate_to, info.fps or rate, info.width, info.height) if annotate_to else None
+    drawn_rate = min(info.fps or rate, options.MAX_FPS)  # a 1000 fps clip's annotated copy plays at 60
+    drawn = _Sampler(drawn_rate)
+    writer = VideoWriter(annotate_to, drawn_rate, info.width, info.height) if annotate_to else None
     frames: list[FrameResult] = []
     faces: tuple[TrackedFace, ...] = ()
-    read, last_time, stopped_at = 0, 0.0, None
+    read, pixels, last_time, stopped_at, stopped_by = 0, 0, 0.0, None, None
     try:
-        for frame in reader.frames():
+        for frame in _until_stopped(reader.frames(), should_stop, info.source):
+            pixels += frame.width * frame.height
             if options.max_seconds is not None and frame.time >= options.max_seconds:
-                stopped_at = options.max_seconds
+                stopped_at, stopped_by = options.max_seconds, "seconds"
+            elif options.max_frames is not None and read >= options.max_frames:
+                stopped_at, stopped_by = round(frame.time, 3), "frames"
+            elif options.max_pixels is not None and pixels > options.max_pixels:
+                stopped_at, stopped_by = round(frame.time, 3), "pixels"
+            if stopped_by is not None:
                 break
             read, last_time = read + 1, frame.time
             if sampler.take(frame.time):
@@ -369,20 +387,33 @@ def _analyse(session, reader, options, model, per_frame, annotate_to, on_frame) 
                     frames.append(FrameResult(frame.number, frame.time, faces))
                 if on_frame:
                     on_frame(session.frames_seen, frame.time)
-            if writer is not None:
+            if writer is not None and drawn.take(frame.time):
                 writer.write(_draw(frame.image, faces, session))
     finally:
         if writer is not None:
             writer.close()
     persons = session.finish()
-    duration = last_time + (1.0 / info.fps if info.fps else 0.0)  # the time the frames read cover
-    if info.duration and not reader.truncated and stopped_at is None:
+    # the time the frames read cover, never the container's word for it, which may be wrong either way
+    # (a Matroska header saying 1 s over 3 s of frames gave "1.0 s" beside persons seen at 2.9 s)
+    duration = last_time + (1.0 / info.fps if info.fps else 0.0)
+    if not info.fps and info.duration and not reader.truncated and stopped_at is None:
         duration = info.duration
     return VideoResult(
         source=info.source, width=info.width, height=info.height, fps=info.fps, duration=duration,
         frames_read=read, frames_analysed=session.frames_seen, persons=persons, frames=tuple(frames),
         model=model, rotation=info.rotation, truncated=reader.truncated, stopped_at=stopped_at,
+        stopped_by=stopped_by,
     )  # fmt: skip
+
+
+def _until_stopped(frames, should_stop: Callable[[], bool] | None, source: str):
+    """The frames, asking `should_stop()` before each is decoded."""
+    while should_stop is None or not should_stop():
+        frame = next(frames, None)
+        if frame is None:
+            return
+        yield frame
+    raise VideoError(f"{source}: the analysis was stopped (the request was cancelled).")
 
 
 def _claimed(frame: FrameResult, claimed: dict[int, int]) -> FrameResult:

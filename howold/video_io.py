@@ -10,9 +10,11 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +24,22 @@ from howold.extras import install_hint
 # File suffixes read as videos (the CLI, the batch job and the page pick these up).
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"})
 EXTRA_MESSAGE = f"reading video needs the [video] extra: {install_hint('video')}"
+
+# The only FFmpeg demuxers a clip is opened with, chosen from its first bytes (`container_format`), never
+# by FFmpeg's own sniffing: its concat, HLS, SDP/RTP and image-sequence demuxers open the files and
+# sockets a "clip" names (an uploaded ffconcat playlist returned the ages in a photo on the server's
+# disk; an SDP one bound UDP ports; issue 26). No protocol may be opened from inside a clip either.
+DEMUXERS = "mov,matroska,avi"
+# The largest frame decoded: 8K UHD. A 753 KB clip of 16000x16000 frames peaked at 4.45 GB (issue 26);
+# the decoders refuse bigger frames themselves (max_pixels), in the probe that opening runs (which
+# decodes a frame) and should a stream change size midway.
+MAX_FRAME_PIXELS = 7680 * 4320
+DECODER_OPTIONS = {"max_pixels": str(MAX_FRAME_PIXELS)}
+# PyAV hands these to the demuxer and, with DECODER_OPTIONS, to the decoders of the opening probe
+OPEN_OPTIONS = {"format_whitelist": DEMUXERS, "protocol_whitelist": "none", "enable_drefs": "0", **DECODER_OPTIONS}
+_IMAGE_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"mif1", b"msf1", b"avif")
+# QuickTime files written before the ftyp box existed start with one of these boxes instead
+_QUICKTIME_BOXES = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
 
 
 @dataclass(frozen=True)
@@ -41,11 +59,20 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class VideoFrame:
-    """One decoded frame: its number in the stream, its time in seconds and its upright RGB pixels."""
+    """One decoded frame: its number in the stream, its time in seconds, its upright size, and its
+    upright RGB pixels (`image`), converted from the decoder's picture only when first asked for, so
+    that frames sampled out cost their decoding and nothing more."""
 
     number: int
     time: float
-    image: np.ndarray
+    width: int
+    height: int
+    decoded: Any = field(repr=False, compare=False)  # PyAV's frame
+    rotation: int = 0
+
+    @cached_property
+    def image(self) -> np.ndarray:
+        return upright(self.decoded.to_ndarray(format="rgb24"), self.rotation)
 
 
 def _av():
@@ -61,20 +88,34 @@ def is_video(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
-def looks_like_video(data: bytes) -> bool:
-    """True when the bytes start like an MP4/MOV, Matroska/WebM or AVI file (photos never do;
-    HEIC shares MP4's box layout but names an image brand)."""
+def container_format(data: bytes) -> str | None:
+    """The FFmpeg demuxer for bytes that start like an MP4/MOV ("mov"), Matroska/WebM ("matroska")
+    or AVI ("avi") file; None for anything else (photos never match: HEIC shares MP4's box layout
+    but names an image brand)."""
     head = bytes(data[:16])
     if head[4:8] == b"ftyp":
-        return head[8:12] not in (b"heic", b"heix", b"heim", b"heis", b"hevc", b"mif1", b"msf1", b"avif")
-    return head.startswith(b"\x1a\x45\xdf\xa3") or (head.startswith(b"RIFF") and head[8:12] == b"AVI ")
+        return None if head[8:12] in _IMAGE_BRANDS else "mov"
+    if head[4:8] in _QUICKTIME_BOXES:
+        return "mov"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "matroska"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "avi"
+    return None
+
+
+def looks_like_video(data: bytes) -> bool:
+    """True when the bytes start like an MP4/MOV, Matroska/WebM or AVI file."""
+    return container_format(data) is not None
 
 
 class VideoReader:
     """An open clip: `info`, then `frames()` streams them. Use as a context manager.
 
-    A file that is missing, not a video, or has no video stream raises `VideoError` on opening.
-    A clip cut short (a truncated download) gives the frames before the damage and sets
+    A file that is missing, not a video, or has no video stream raises `VideoError` on opening, and
+    so does one whose frames are above `MAX_FRAME_PIXELS`. Only the MP4/MOV, Matroska/WebM and AVI
+    demuxers are used (`DEMUXERS`), on the bytes alone: FFmpeg never opens a file or a socket a
+    clip names. A clip cut short (a truncated download) gives the frames before the damage and sets
     `truncated`; damage before any frame raises `VideoError`.
     """
 
@@ -93,21 +134,34 @@ class VideoReader:
                 raise VideoError(f"{self.label}: {reason}.")
             if path.stat().st_size == 0:  # as a photo's: FFmpeg would only say it found no format
                 raise VideoError(f"{self.label}: the file is empty (0 bytes).")
-            target = os.fspath(path)
+            try:  # read through Python, so that FFmpeg opens no file itself, this one included
+                target = path.open("rb")
+            except OSError as exc:
+                raise VideoError(f"{self.label}: cannot be read ({exc.strerror or exc}).") from exc
+        self._file = target
+        head = target.read(16)
+        target.seek(0)
+        demuxer = container_format(head)
+        if demuxer is None:
+            target.close()
+            raise VideoError(f"{self.label}: is not a video FFmpeg can read (not an MP4, MOV, MKV, WebM or AVI file).")
         try:
-            self._container = av.open(target, metadata_errors="ignore")
+            self._container = av.open(target, format=demuxer, options=OPEN_OPTIONS, metadata_errors="ignore")
         except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+            target.close()
             raise VideoError(f"{self.label}: is not a video FFmpeg can read ({_reason(exc)}).") from exc
         if not self._container.streams.video:
-            self._container.close()
+            self.close()
             raise VideoError(f"{self.label}: holds no video (no video stream, or one without frames).")
         self._stream = self._container.streams.video[0]
+        self._check_size(self._stream.codec_context.width, self._stream.codec_context.height)
+        self._stream.codec_context.options = dict(DECODER_OPTIONS)
         self._stream.thread_type = "AUTO"
         self._decoded = self._container.decode(self._stream)
         self._number = 0
         self._first = self._next_frame()  # a file whose first frame cannot be decoded fails here
         if self._first is None:
-            self._container.close()
+            self.close()
             raise VideoError(f"{self.label}: holds no video (its video stream has no frames).")
         self.info = self._describe(self._first)
 
@@ -120,7 +174,7 @@ class VideoReader:
             duration = float(stream.duration * stream.time_base)
         elif container.duration:
             duration = container.duration / 1_000_000
-        height, width = first.image.shape[:2]
+        width, height = first.width, first.height
         frames = stream.frames or (round(duration * fps) if duration and fps else None)
         return VideoInfo(self.label, width, height, fps, duration, frames, self._rotation, stream.codec_context.name)
 
@@ -133,7 +187,7 @@ class VideoReader:
             return None
         except (av.FFmpegError, ValueError, MemoryError) as exc:
             if self._number == 0:
-                self._container.close()
+                self.close()
                 raise VideoError(f"{self.label}: is not a video FFmpeg can decode ({_reason(exc)}).") from exc
             self.truncated = True
             return None
@@ -141,11 +195,18 @@ class VideoReader:
             rate = self._stream.average_rate or self._stream.guessed_rate
             self._fps = float(rate) if rate else 25.0
             self._rotation = round((getattr(frame, "rotation", 0) or 0) / 90) * 90 % 360
+        self._check_size(frame.width, frame.height)
         time = float(frame.time) if frame.time is not None else self._number / self._fps
-        image = upright(frame.to_ndarray(format="rgb24"), self._rotation)
-        frame = VideoFrame(self._number, time, image)
+        width, height = (frame.height, frame.width) if self._rotation in (90, 270) else (frame.width, frame.height)
+        frame = VideoFrame(self._number, time, width, height, frame, self._rotation)
         self._number += 1
         return frame
+
+    def _check_size(self, width: int, height: int) -> None:
+        if width * height > MAX_FRAME_PIXELS:
+            self.close()
+            raise VideoError(f"{self.label}: its frames are {width}x{height} pixels; the limit is "
+                             f"{MAX_FRAME_PIXELS:,} pixels a frame (8K).")
 
     def frames(self) -> Iterator[VideoFrame]:
         """The frames not yet read, in order, upright RGB; stops early (setting `truncated`) at
@@ -160,7 +221,10 @@ class VideoReader:
             self.truncated = True  # the container promises much more than the file holds
 
     def close(self) -> None:
-        self._container.close()
+        container = getattr(self, "_container", None)
+        if container is not None:
+            container.close()
+        self._file.close()
 
     def __enter__(self) -> VideoReader:
         return self

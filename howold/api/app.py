@@ -291,7 +291,7 @@ async def _predict_video(state: ServerState, upload, fps, min_score, max_side) -
                 raise HTTPException(
                     413, f"{upload.name}: the clip is {info.duration:.0f} s long; the limit is {limit:g} s."
                 )
-            options = VideoOptions(fps=fps or VideoOptions.fps, max_seconds=limit)
+            options = VideoOptions.upload(fps, max_seconds=limit)
             detect = detect_options(state.default, min_score, max_side)
             return analyse_video(state.default, upload.data, options, name=upload.name, detect=detect)
 

@@ -105,6 +105,7 @@ class VideoResultSchema(_Strict):
     persons: list[PersonSchema]
     truncated: bool = Field(description="the file ended early; the results cover what could be read")
     stopped_at: float | None = Field(description="analysis stopped at this many seconds (a limit)")
+    notes: list[str] = Field(default=[], description="sentences on how complete the result is (a limit, a cut file)")
     error: str | None
     frames: list[dict[str, Any]] | None = Field(default=None, description="per analysed frame, when asked for")
 

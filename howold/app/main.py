@@ -7,6 +7,7 @@ names another ONNX age model with its sidecar.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
 import os
@@ -44,6 +45,10 @@ MODEL_ENV = "HOWOLD_MODEL"
 SORTS = {"position": "Position", "age": "Age, youngest first"}
 THUMB_PX = 100  # gallery cards' width in screen pixels: three fit side by side on a 390-pixel phone
 PAGE_WIDTH_PX = 820  # the photo's width on the page on a 1280-pixel laptop screen: labels are sized for it
+# The page draws on, and shows, a copy of the photo at most this long a side (twice the page's width, for
+# sharp screens), decoded small from the start: an 81-megapixel JPEG peaked at 2 GB when drawn at full size.
+SHOWN_MAX_SIDE = 2 * 1024
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 COLOUR_TEXT = (
     "**Yellow box:** an age estimate · **red box:** low confidence, a wide age range · "
     "**blue box:** the face you chose."
@@ -65,6 +70,20 @@ AGE_CHECK_TEXT = (
     "An age check is an estimate from a face, not proof of age: it must not be the only check. "
     "See the measured error rates in the README."
 )
+
+
+def hand_back_freed_memory() -> None:
+    """Have glibc map every block of 1 MiB or more on its own, so that a photo's pixels go back to
+    the system once freed. Left to itself, glibc stops mapping blocks the size of one it has freed
+    and keeps them, per thread: three sessions rendering an 81-megapixel JPEG held 1,066 MiB once
+    they were gone (`python benchmarks/bench_page_memory.py --tabs 3`). Not glibc: nothing to do."""
+    try:
+        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, 1 << 20)
+    except (OSError, AttributeError):
+        pass
+
+
+hand_back_freed_memory()  # before any photo is decoded
 
 
 def model_path() -> str | None:
@@ -198,12 +217,14 @@ def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: s
     with st.spinner(f"Looking for faces in {name}…"):
         try:
             result = analyse(data, name, settings.min_score, settings.max_side, model_path())
-            pixels = load_image(data, name=name) if result.ok else None
+            pixels = load_image(data, name=name, max_side=SHOWN_MAX_SIDE) if result.ok else None
         except Exception as exc:  # a photo that trips a bug is its own error; the others still show
             result = failed(name, exc)
     if not result.ok:
         st.error(result.error)
         return result
+    scale = pixels.shape[1] / result.width
+    faces = [shown(face, scale) for face in result.faces]  # boxes on the copy shown
     count = len(result.faces)
     if not count:
         st.warning(
@@ -221,7 +242,7 @@ def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: s
     stretch = result.width >= PAGE_WIDTH_PX  # large photos fill the column; small ones keep their size
     shown_side = round(min(result.width, PAGE_WIDTH_PX) * max(result.width, result.height) / result.width)
     annotated = annotate(
-        pixels, result.faces, landmarks=settings.landmarks, highlight=chosen, display_side=shown_side
+        pixels, faces, landmarks=settings.landmarks, highlight=chosen, display_side=shown_side
     )
     st.image(annotated, width="stretch" if stretch else "content", caption=_chosen_text(result, chosen))
     st.markdown(COLOUR_TEXT)
@@ -230,7 +251,7 @@ def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: s
         required=True,
     )  # fmt: skip
     order = face_order(result.faces, by or "position")
-    gallery(pixels, result.faces, order, chosen, state, photo=result.photo_warnings)
+    gallery(pixels, faces, order, chosen, state, photo=result.photo_warnings)
     table_key = f"table-{state}-{chosen}"  # a new table when the choice changes, so its selected row follows
     st.dataframe(
         face_table(result, order, settings.check), hide_index=True, key=table_key, selection_mode="single-row",
@@ -243,11 +264,19 @@ def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: s
         st.caption(AGE_CHECK_TEXT)
     st.download_button(
         "Download annotated image (PNG)",
-        data=lambda: encode_png(annotate(pixels, result.faces, landmarks=settings.landmarks)),
+        data=lambda: encode_png(annotate(pixels, faces, landmarks=settings.landmarks)),
         file_name=f"{Path(name).stem}_howold.png", mime="image/png",
         key=f"png-{key}-{name}", on_click="ignore", icon=":material/download:",
     )  # fmt: skip
     return result
+
+
+def shown(face: Face, scale: float) -> Face:
+    """The face with its box and landmarks on a copy of the photo `scale` times its size."""
+    if scale == 1:
+        return face
+    box = tuple(v * scale for v in face.box)
+    return replace(face, box=box, landmarks=tuple((x * scale, y * scale) for x, y in face.landmarks))
 
 
 def gallery(pixels: np.ndarray, faces: Sequence[Face], order: Sequence[int], chosen: int | None, state: str,

@@ -57,7 +57,7 @@ def _analyse_clip(data, name, fps, min_score, max_side, predictor) -> tuple[Vide
 
     buffer = io.BytesIO()
     result = analyse_video(
-        predictor, data, VideoOptions(fps=fps, max_seconds=limit), name=name, annotate_to=buffer,
+        predictor, data, VideoOptions.upload(fps, max_seconds=limit), name=name, annotate_to=buffer,
         thumbnails=True, on_frame=advance, detect=replace(predictor.options, min_score=min_score, max_side=max_side),
     )  # fmt: skip
     progress.empty()

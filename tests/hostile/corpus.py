@@ -7,6 +7,7 @@ import io
 import struct
 import zlib
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 from PIL import Image
@@ -97,9 +98,67 @@ def corpus() -> list[Case]:
         Case("bomb.png", png_bomb(), "too large to open safely"),
         Case("bomb.jpg", jpeg_bomb(), "too large to open safely"),
         Case("float.tif", float_tiff(image), None),
+        Case("nan.tif", save(Image.fromarray(np.full((48, 64), np.nan, np.float32), mode="F"), "TIFF"), None),
+        Case("scans.jpg", scan_bomb(256, 100), "109 scans"),
+        Case("blank-tail.jpg", blank_tail_jpeg(), DAMAGED),
         Case("sixteen.png", save(Image.fromarray(image[:, :, 0].astype(np.uint16) * 257), "PNG"), None),
         Case("cmyk.jpg", save(Image.fromarray(image).convert("CMYK"), "JPEG"), None),
         Case("palette.gif", save(Image.fromarray(image).convert("P"), "GIF"), None),
         Case("alpha.webp", save(Image.fromarray(image).convert("RGBA"), "WEBP"), None),
         Case("tiny.bmp", save(image[:1, :1], "BMP"), None),
     ]
+
+
+def ffconcat(target: str) -> bytes:
+    """An FFmpeg concat playlist naming a file on the machine that reads it."""
+    return f"ffconcat version 1.0\nfile {target}\n".encode()
+
+
+SDP = (b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=howold\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+       b"m=video 5004 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n")  # FFmpeg's sdp demuxer binds UDP 5004/5005
+
+
+def frame_copies(width: int, height: int, fps: int, count: int, rgb: bool = True) -> bytes:
+    """An H.264 MP4 of one I-frame and `count - 1` copies of one tiny P-frame (26 bytes at 4K) at
+    `fps`: a few hundred KB that decode to `count` full-size frames. `rgb=False` builds the picture
+    straight in YUV (no RGB frame of that size is ever made, for frames above 8K)."""
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "1000000", "bf": "0"}
+        if rgb:
+            picture = gradient(width, height)
+            picture[::7] = 200  # some detail, so the I-frame is no trivial block
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+        else:
+            frame = av.VideoFrame(width, height, "yuv420p")
+            for plane in frame.planes:
+                plane.update(bytes(plane.buffer_size))
+        packets = []
+        for pts in range(2):
+            frame.pts = pts
+            packets += [bytes(p) for p in stream.encode(frame)]
+        packets += [bytes(p) for p in stream.encode()]
+        for number in range(count):
+            packet = av.Packet(packets[0] if number == 0 else packets[1])
+            packet.pts = packet.dts = number
+            packet.time_base, packet.stream, packet.is_keyframe = Fraction(1, fps), stream, number == 0
+            out.mux(packet)
+    return buffer.getvalue()
+
+
+def scan_bomb(side: int = 8000, repeats: int = 1000) -> bytes:
+    """A flat progressive JPEG whose last refinement scan is repeated `repeats` times (about 95
+    bytes each): every repeat is one more pass over all side x side pixels."""
+    data = save(Image.new("RGB", (side, side), (120, 130, 140)), "JPEG", quality=90, progressive=True)
+    last = data.rindex(b"\xff\xda")
+    return data[:last] + data[last:-2] * repeats + data[-2:]
+
+
+def blank_tail_jpeg() -> bytes:
+    """A baseline JPEG cut to its first third, that still ends with its end marker."""
+    jpeg = save(gradient(640, 480), "JPEG", quality=90)
+    return jpeg[: len(jpeg) // 3] + b"\xff\xd9"

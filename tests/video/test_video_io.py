@@ -74,7 +74,7 @@ def head_only(tmp_path, clips):
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (not_a_video, r"notes\.mp4: is not a video FFmpeg can read \(invalid data"),
+        (not_a_video, r"notes\.mp4: is not a video FFmpeg can read \(not an MP4, MOV"),
         (empty_file, r"empty\.webm: the file is empty \(0 bytes\)"),
         (zero_frames, r"zero\.mp4: holds no video \("),
         (lambda tmp_path: tmp_path / "gone.mp4", r"gone\.mp4: no such file\.$"),
