@@ -8,6 +8,8 @@ work (before it starts, and for a video between analysed frames).
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import hmac
 import logging
 import threading
@@ -334,6 +336,7 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         state.limiter = anyio.CapacityLimiter(state.settings.concurrency)
+        _quiet_accept_errors(asyncio.get_running_loop())
         if state.default is None:
             await anyio.to_thread.run_sync(state.load)
         info = state.default.model_info
@@ -353,6 +356,23 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     guard = [Depends(require_api_key)] if state.settings.api_key else []
     app.include_router(v1, dependencies=guard)
     return app
+
+
+def _quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """Log running out of file descriptors as one line, not asyncio's traceback per failed accept
+    (asyncio then waits a second before it accepts again)."""
+    default = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+            log.error("out of file descriptors (%s); new connections wait a second", exc.strerror)
+        elif default is not None:
+            default(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -50,7 +50,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise HowoldError(f"--workers must be at least 1, got {args.workers}.")
     if not 0 < args.port < 65536:
         raise HowoldError(f"--port must be between 1 and 65535, got {args.port}.")
-    from howold.api.protocol import ConnectionLimits, connection_cap, guarded_protocol
+    from howold.api.protocol import fit_to_open_files, guarded_protocol
 
     settings = _check_settings(Settings)
     predictor = _load_models(settings)  # a damaged model fails here with one sentence, not in a worker
@@ -60,7 +60,7 @@ def run_serve(args: argparse.Namespace) -> int:
         app, factory = create_app(settings, predictor), False
     else:  # each worker process loads its own models
         app, factory = "howold.api.app:create_app", True
-    limits = ConnectionLimits(settings.header_timeout_s, connection_cap(settings.max_connections))
+    limits = fit_to_open_files(settings.header_timeout_s, settings.max_connections)
     uvicorn.run(
         app,
         factory=factory,
@@ -70,6 +70,7 @@ def run_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         log_config=_log_config(),
         http=guarded_protocol(limits),
+        backlog=limits.backlog,
     )
     return 0
 

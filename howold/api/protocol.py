@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import resource
 import time
 from dataclasses import dataclass
@@ -27,23 +28,32 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 log = logging.getLogger("howold.api")
 
-# file descriptors kept free of connections for what the process itself opens (model files, log,
-# thread wake-up pipes, the listening socket); the server holds about 20 once its models are loaded
-RESERVED_FILES = 64
+# file descriptors kept free of connections for what the process opens later (worker threads' wake-up
+# pipes, onnxruntime's cache, log files); a server with its models loaded holds about 12
+RESERVED_FILES = 32
+# connections asyncio may accept in one go (uvicorn's `backlog`, also the listen queue): they hold
+# their descriptors until the next loop turn closes the ones over the cap, so the cap leaves room for
+# two bursts. uvicorn's default of 2048 would take every descriptor at `ulimit -n 1024`.
+MAX_BACKLOG = 128
 
 
 @dataclass(frozen=True)
 class ConnectionLimits:
     header_timeout_s: float
     max_connections: int
+    backlog: int = MAX_BACKLOG
 
 
-def connection_cap(wanted: int) -> int:
-    """`wanted`, or fewer when the open-files limit would run out first."""
+def fit_to_open_files(header_timeout_s: float, wanted: int) -> ConnectionLimits:
+    """The limits for `wanted` connections, fewer when the open-files limit (`ulimit -n`) would run
+    out first: the descriptors open now, `RESERVED_FILES` and two accept bursts stay free."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
-        return wanted
-    return max(1, min(wanted, soft - RESERVED_FILES))
+        return ConnectionLimits(header_timeout_s, wanted)
+    backlog = max(8, min(MAX_BACKLOG, soft // 8))
+    open_now = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else RESERVED_FILES
+    room = soft - open_now - RESERVED_FILES - 2 * backlog
+    return ConnectionLimits(header_timeout_s, max(1, min(wanted, room)), backlog)
 
 
 def guarded_protocol(limits: ConnectionLimits):
