@@ -6,9 +6,9 @@ chunked body), and it must arrive within a time limit, so a stalled client holds
 Before a byte of it is read, the body must fit in what all bodies held in memory may add up to
 (`BodyBudget`; its declared length, or each chunk as it comes when it declares none), or it is
 refused with 503: 40 clients each sending 48 MiB took the server from 297 MiB to 2.2 GB before.
-A multipart form is then parsed in memory, off the event loop, with python-multipart's streaming
-parser (nothing spools to a temporary file) and at most `FORM_MAX_PARTS` parts: a 49 MiB form of
-828k one-byte fields held the event loop for 14-19 s before.
+A multipart form is parsed as it arrives, in memory, off the event loop, with python-multipart's
+streaming parser (nothing spools to a temporary file), and refused as soon as it has more than
+`FORM_MAX_PARTS` parts: a 49 MiB form of 828k one-byte fields held the event loop for 14-19 s before.
 """
 
 from __future__ import annotations
@@ -91,42 +91,49 @@ async def read_upload(request: Request, limit: int, timeout: float, hold: Hold) 
             f"Content type {media_type!r} is not accepted; send an image or video body (image/*, video/* or "
             f"application/octet-stream) or a multipart form with the file in the field '{FORM_FIELD}'.",
         )
+    form = None
+    if is_form:
+        boundary = params.get(b"boundary")
+        if not boundary:
+            raise HTTPException(422, "The multipart form has no boundary in its Content-Type header.")
+        form = FormParser(boundary)
     try:
         with anyio.fail_after(timeout):
-            body = await read_body(request, limit, hold)
+            body = await read_body(request, limit, hold, form)
     except TimeoutError as exc:
         raise HTTPException(
             408,
             f"The upload did not arrive within {timeout:g} s; send the whole photo at once.",
             headers={"Connection": "close"},
         ) from exc
-    if not is_form:
-        return Upload(body, DEFAULT_NAME, media_type)
-    boundary = params.get(b"boundary")
-    if not boundary:
-        raise HTTPException(422, "The multipart form has no boundary in its Content-Type header.")
-    return await anyio.to_thread.run_sync(parse_form, body, boundary)
+    return Upload(body, DEFAULT_NAME, media_type) if form is None else form.result()
 
 
 def _is_image_type(media_type: str) -> bool:
     return media_type == "" or media_type.startswith(("image/", "video/")) or media_type in RAW_TYPES
 
 
-async def read_body(request: Request, limit: int, hold: Hold) -> bytes:
+async def read_body(request: Request, limit: int, hold: Hold, form: FormParser | None = None) -> bytes:
     """Return the whole body, refusing with 413 once it is known to be over `limit` bytes, and
-    with 503 before reading it when `hold` cannot grow to its size."""
+    with 503 before reading it when `hold` cannot grow to its size. With `form`, each chunk goes to
+    it as it arrives (parsed in a worker thread), so a form over its limits is refused at once."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit():
         if int(declared) > limit:
             raise too_large(limit)
         hold.need(int(declared))
     body = bytearray()
+    received = 0
     try:
         async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
+            received += len(chunk)
+            if received > limit:
                 raise too_large(limit)
-            hold.need(len(body))
+            hold.need(received)
+            if form is None:
+                body += chunk
+            elif chunk:
+                await anyio.to_thread.run_sync(form.write, chunk)
     except ClientDisconnect as exc:  # nobody is left to read the answer; keep the log quiet
         raise HTTPException(400, "The client disconnected before the whole upload arrived.") from exc
     return bytes(body)
@@ -143,63 +150,81 @@ def _size(count: int) -> str:
     return f"{count} bytes"
 
 
-class _TooManyParts(Exception):
-    pass
+def _refuse_form(status: int, detail: str) -> HTTPException:
+    # the rest of the body is not read, so the connection cannot carry another request
+    return HTTPException(status, detail, headers={"Connection": "close"})
+
+
+class FormParser:
+    """A multipart/form-data body parsed as it arrives, kept in memory; a form of more than
+    `FORM_MAX_PARTS` parts, or a part with over `FORM_MAX_HEADER_BYTES` of headers, is refused
+    as soon as the parser sees it."""
+
+    def __init__(self, boundary: bytes) -> None:
+        self.parts: list[dict] = []
+        self.field: list[bytes] = []
+        self.value: list[bytes] = []
+        self.header_bytes = 0
+        callbacks = {
+            "on_part_begin": self._begin,
+            "on_header_field": lambda data, start, end: self._header(self.field, data, start, end),
+            "on_header_value": lambda data, start, end: self._header(self.value, data, start, end),
+            "on_header_end": self._header_end,
+            "on_part_data": lambda data, start, end: self.parts[-1]["data"].extend(data[start:end]),
+        }
+        try:
+            self.parser = MultipartParser(boundary, callbacks)
+        except ValueError as exc:
+            raise _refuse_form(422, "The multipart form is malformed and cannot be read.") from exc
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.parser.write(data)
+        except (MultipartParseError, ValueError) as exc:
+            raise _refuse_form(422, "The multipart form is malformed and cannot be read.") from exc
+
+    def _begin(self) -> None:
+        if len(self.parts) == FORM_MAX_PARTS:
+            raise _refuse_form(413, f"The multipart form has more than {FORM_MAX_PARTS} parts; send the file alone.")
+        self.parts.append({"headers": {}, "data": bytearray()})
+        self.header_bytes = 0
+
+    def _header(self, into: list[bytes], data: bytes, start: int, end: int) -> None:
+        self.header_bytes += end - start
+        if self.header_bytes > FORM_MAX_HEADER_BYTES:
+            limit = _size(FORM_MAX_HEADER_BYTES)
+            raise _refuse_form(413, f"A part of the multipart form has more than {limit} of headers.")
+        into.append(data[start:end])
+
+    def _header_end(self) -> None:
+        self.parts[-1]["headers"][b"".join(self.field).decode("latin-1").lower()] = b"".join(self.value)
+        self.field.clear()
+        self.value.clear()
+
+    def result(self) -> Upload:
+        """The first part named `file`, once the whole body has been written."""
+        try:
+            self.parser.finalize()
+        except (MultipartParseError, ValueError) as exc:
+            raise HTTPException(422, "The multipart form is malformed and cannot be read.") from exc
+        for part in self.parts:
+            _, disposition = parse_options_header(part["headers"].get("content-disposition"))
+            if disposition.get(b"name") != FORM_FIELD.encode():
+                continue
+            part_type, _ = parse_options_header(part["headers"].get("content-type"))
+            part_type = part_type.decode("latin-1").lower()
+            if not _is_image_type(part_type):
+                raise HTTPException(
+                    415, f"The form field '{FORM_FIELD}' has content type {part_type!r}, not an image or a video."
+                )
+            name = disposition.get(b"filename", b"").decode("utf-8", "replace")
+            name = PurePosixPath(name.replace("\\", "/")).name.strip()  # no client folders
+            return Upload(bytes(part["data"]), name or DEFAULT_NAME, part_type)
+        raise HTTPException(422, f"The multipart form has no field named '{FORM_FIELD}' with the image.")
 
 
 def parse_form(body: bytes, boundary: bytes) -> Upload:
-    """Return the first part named `file` of a multipart/form-data body held in memory; a form of
-    more than `FORM_MAX_PARTS` parts, or a part with over `FORM_MAX_HEADER_BYTES` of headers, is refused
-    as soon as the parser sees it."""
-    parts: list[dict] = []
-    field: list[bytes] = []
-    value: list[bytes] = []
-    header_bytes = [0]
-
-    def begin() -> None:
-        if len(parts) == FORM_MAX_PARTS:
-            raise _TooManyParts(f"The multipart form has more than {FORM_MAX_PARTS} parts; send the file alone.")
-        parts.append({"headers": {}, "data": bytearray()})
-        header_bytes[0] = 0
-
-    def header_data(into: list[bytes], data: bytes, start: int, end: int) -> None:
-        header_bytes[0] += end - start
-        if header_bytes[0] > FORM_MAX_HEADER_BYTES:
-            limit = _size(FORM_MAX_HEADER_BYTES)
-            raise _TooManyParts(f"A part of the multipart form has more than {limit} of headers.")
-        into.append(data[start:end])
-
-    def header_end() -> None:
-        parts[-1]["headers"][b"".join(field).decode("latin-1").lower()] = b"".join(value)
-        field.clear()
-        value.clear()
-
-    callbacks = {
-        "on_part_begin": begin,
-        "on_header_field": lambda data, start, end: header_data(field, data, start, end),
-        "on_header_value": lambda data, start, end: header_data(value, data, start, end),
-        "on_header_end": header_end,
-        "on_part_data": lambda data, start, end: parts[-1]["data"].extend(data[start:end]),
-    }
-    try:
-        parser = MultipartParser(boundary, callbacks)
-        parser.write(body)
-        parser.finalize()
-    except _TooManyParts as exc:
-        raise HTTPException(413, str(exc)) from exc
-    except (MultipartParseError, ValueError) as exc:
-        raise HTTPException(422, "The multipart form is malformed and cannot be read.") from exc
-    for part in parts:
-        _, disposition = parse_options_header(part["headers"].get("content-disposition"))
-        if disposition.get(b"name") != FORM_FIELD.encode():
-            continue
-        part_type, _ = parse_options_header(part["headers"].get("content-type"))
-        part_type = part_type.decode("latin-1").lower()
-        if not _is_image_type(part_type):
-            raise HTTPException(
-                415, f"The form field '{FORM_FIELD}' has content type {part_type!r}, not an image or a video."
-            )
-        name = disposition.get(b"filename", b"").decode("utf-8", "replace")
-        name = PurePosixPath(name.replace("\\", "/")).name.strip()  # no client folders
-        return Upload(bytes(part["data"]), name or DEFAULT_NAME, part_type)
-    raise HTTPException(422, f"The multipart form has no field named '{FORM_FIELD}' with the image.")
+    """Return the first part named `file` of a multipart/form-data body held in memory."""
+    form = FormParser(boundary)
+    form.write(body)
+    return form.result()
