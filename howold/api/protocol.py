@@ -32,9 +32,12 @@ log = logging.getLogger("howold.api")
 # pipes, onnxruntime's cache, log files); a server with its models loaded holds about 12
 RESERVED_FILES = 32
 # connections asyncio may accept in one go (uvicorn's `backlog`, also the listen queue): they hold
-# their descriptors until the next loop turn closes the ones over the cap, so the cap leaves room for
-# two bursts. uvicorn's default of 2048 would take every descriptor at `ulimit -n 1024`.
-MAX_BACKLOG = 128
+# their descriptors for up to three loop turns (accepted, made and pushing out an old one, closed),
+# so the cap leaves room for four bursts; with room for two, 1,100 reconnecting sockets at
+# `ulimit -n 1024` still ran out (benchmarks/bench_api.py --attack slow-heads). uvicorn's default
+# backlog of 2048 alone would take every descriptor there.
+MAX_BACKLOG = 64
+BURSTS = 4
 
 
 @dataclass(frozen=True)
@@ -46,13 +49,13 @@ class ConnectionLimits:
 
 def fit_to_open_files(header_timeout_s: float, wanted: int) -> ConnectionLimits:
     """The limits for `wanted` connections, fewer when the open-files limit (`ulimit -n`) would run
-    out first: the descriptors open now, `RESERVED_FILES` and two accept bursts stay free."""
+    out first: the descriptors open now, `RESERVED_FILES` and `BURSTS` accept bursts stay free."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return ConnectionLimits(header_timeout_s, wanted)
     backlog = max(8, min(MAX_BACKLOG, soft // 8))
     open_now = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else RESERVED_FILES
-    room = soft - open_now - RESERVED_FILES - 2 * backlog
+    room = soft - open_now - RESERVED_FILES - BURSTS * backlog
     return ConnectionLimits(header_timeout_s, max(1, min(wanted, room)), backlog)
 
 
