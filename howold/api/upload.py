@@ -140,7 +140,9 @@ async def read_body(request: Request, limit: int, hold: Hold, form: FormParser |
 
 
 def too_large(limit: int) -> HTTPException:
-    return HTTPException(413, f"The upload is larger than the limit of {_size(limit)}.")
+    # the rest of the body is not read: without closing, uvicorn would read and discard all of it
+    detail = f"The upload is larger than the limit of {_size(limit)}."
+    return HTTPException(413, detail, headers={"Connection": "close"})
 
 
 def _size(count: int) -> str:
