@@ -3,6 +3,7 @@
     python benchmarks/bench_api.py [--requests 300] [--concurrency 1 4 8] [--workers 1]
     python benchmarks/bench_api.py --requests 100 --concurrency 1 4 --stalled 16   # beside stalled clients
     python benchmarks/bench_api.py --big-jpeg 9000 --concurrency                  # one huge JPEG only
+    python benchmarks/bench_api.py --requests 100 --concurrency 1 4 --attack slow-heads bodies form
 
 Starts `howold serve` on a free 127.0.0.1 port (its settings from HOWOLD_* variables, as
 usual), sends a 640x320 JPEG with two faces (two test fixtures side by side) as a raw body to
@@ -15,6 +16,12 @@ Peak RSS is the server's high-water mark (VmHWM, summed over worker processes), 
 the slow-client attack. `--big-jpeg SIDE` first sends, to a fresh server, a SIDE x SIDE JPEG
 (the four fixture faces scaled up; a few MB) `--big-requests` times, one at a time, and reports
 the time of each and the server's peak RSS.
+
+`--attack NAME ...` measures each level idle and then beside each attack, on one server, and gives
+the p95 ratio (attacked / idle): `slow-heads` holds 1,100 sockets that send half a request line
+(the server under `ulimit -n 1024`, `--open-files`), `bodies` 40 clients that each declare 49 MiB
+and send 48 MiB, then stall, and `form` 2 clients that post 49 MiB forms of 828k one-byte fields;
+each attacker starts again as soon as the server drops it (after 0.1 s when refused).
 """
 
 from __future__ import annotations
@@ -99,6 +106,69 @@ class StalledClients:
             self.dropped += self.running
 
 
+class Attack:
+    """`count` threads running `attack(port)` over and over until the load is done."""
+
+    def __init__(self, url: str, name: str, count: int = 0) -> None:
+        self.port = int(url.rsplit(":", 1)[1])
+        self.name, self.running, self.rounds, self.answers = name, True, 0, {}
+        default, self.attack = {"slow-heads": (1100, self._slow_head), "bodies": (40, self._body),
+                                "form": (2, self._form)}[name]  # fmt: skip
+        count = count or default
+        if name == "form":
+            fields = "".join(f'--b\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\nx\r\n' for i in range(828_000))
+            self.form = f"{fields}--b--\r\n".encode()[: 49 * 2**20]
+        self.threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(count)]
+
+    def __enter__(self) -> Attack:
+        for thread in self.threads:
+            thread.start()
+        time.sleep(3)  # every attacker connected and sending
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.running = False
+
+    def _loop(self) -> None:
+        while self.running:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=60) as sock:
+                    answer = self.attack(sock)
+            except OSError as exc:
+                answer = type(exc).__name__
+            self.rounds += 1
+            self.answers[answer] = self.answers.get(answer, 0) + 1
+            time.sleep(0.1)
+
+    def _head(self, sock: socket.socket) -> str:
+        data = b""
+        while self.running and (chunk := sock.recv(4096)):
+            data += chunk
+        return data.split(b"\r\n", 1)[0].decode("latin-1")[9:12] or "closed"
+
+    def _slow_head(self, sock: socket.socket) -> str:
+        sock.sendall(b"POST /v1/pre")
+        return self._head(sock)
+
+    def _body(self, sock: socket.socket) -> str:
+        sock.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                     b"Content-Length: %d\r\n\r\n" % (49 * 2**20))  # fmt: skip
+        sock.settimeout(0.5)
+        try:
+            return self._head(sock)  # refused before the body
+        except TimeoutError:
+            sock.settimeout(60)
+        chunk = bytes(2**20)
+        for _ in range(48):
+            sock.sendall(chunk)
+        return self._head(sock)
+
+    def _form(self, sock: socket.socket) -> str:
+        sock.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(self.form) + self.form)  # fmt: skip
+        return self._head(sock)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -121,10 +191,12 @@ def peak_rss_mib(pid: int) -> float:
     return total / 1024
 
 
-def start_server(workers: int) -> tuple[subprocess.Popen, str]:
+def start_server(workers: int, open_files: int = 0) -> tuple[subprocess.Popen, str]:
     port = free_port()
     command = [sys.executable, "-m", "howold.cli", "serve", "--port", str(port), "--workers", str(workers),
                "--log-level", "warning"]  # fmt: skip
+    if open_files:
+        command = ["prlimit", f"--nofile={open_files}:{open_files}", *command]
     server = subprocess.Popen(command)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -193,6 +265,10 @@ def main() -> None:
     parser.add_argument("--stalled", type=int, default=0, metavar="N", help="stalled uploads held open during the load")
     parser.add_argument("--big-jpeg", type=int, default=0, metavar="SIDE", help="first send a SIDE x SIDE JPEG")
     parser.add_argument("--big-requests", type=int, default=2, metavar="N", help="times the big JPEG is sent")
+    parser.add_argument("--attack", nargs="*", default=[], choices=("slow-heads", "bodies", "form"),
+                        help="measure beside each attack, against the same load idle")
+    parser.add_argument("--open-files", type=int, default=1024, help="the server's ulimit -n with --attack")
+    parser.add_argument("--attackers", type=int, default=0, help="attackers of each kind (default: as above)")
     args = parser.parse_args()
     body = two_face_jpeg()
     headers = {"content-type": "image/jpeg"}
@@ -201,6 +277,9 @@ def main() -> None:
     if args.big_jpeg:
         big_jpeg_case(args, headers)
     if not args.concurrency:
+        return
+    if args.attack:
+        attack_case(args, body, headers)
         return
     server, url = start_server(args.workers)
     try:
@@ -218,6 +297,32 @@ def main() -> None:
             rss = peak_rss_mib(server.pid)
             figures = f"{result['p50']:.0f} | {result['p95']:.0f} | {result['non2xx']} | {stalled.dropped} | {rss:.0f}"
             print(f"| {concurrency} | {args.requests} | {result['rps']:.1f} | {figures} |", flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def attack_case(args, body: bytes, headers: dict) -> None:
+    server, url = start_server(args.workers, args.open_files)
+    try:
+        httpx.post(f"{url}/v1/predict", content=body, headers=headers, timeout=60)
+        print(f"server: ulimit -n {args.open_files}, workers {args.workers}; CPUs: {os.cpu_count()}; "
+              f"load average before: {os.getloadavg()[0]:.1f}\n")  # fmt: skip
+        print("| attack | concurrency | p50 ms | p95 ms | p95 / idle p95 | non-2xx | server peak RSS MiB "
+              "| attack answers |")
+        print("|---|---:|---:|---:|---:|---:|---:|---|")
+        for concurrency in args.concurrency:
+            idle = asyncio.run(load(url, body, args.requests, concurrency, headers))
+            print(f"| none | {concurrency} | {idle['p50']:.0f} | {idle['p95']:.0f} | 1 | {idle['non2xx']} | "
+                  f"{peak_rss_mib(server.pid):.0f} | |", flush=True)  # fmt: skip
+            for name in args.attack:
+                with Attack(url, name, args.attackers) as attack:
+                    result = asyncio.run(load(url, body, args.requests, concurrency, headers))
+                answers = ", ".join(f"{k}: {v}" for k, v in sorted(attack.answers.items()))
+                print(f"| {name} | {concurrency} | {result['p50']:.0f} | {result['p95']:.0f} | "
+                      f"{result['p95'] / idle['p95']:.2f} | {result['non2xx']} | {peak_rss_mib(server.pid):.0f} | "
+                      f"{answers} |", flush=True)  # fmt: skip
+                time.sleep(2)  # the attackers' sockets are closed
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -1,17 +1,22 @@
 """The howold REST API: `create_app()` builds the FastAPI application.
 
-The models load once, in the lifespan, before the first request. Inference is CPU-bound and
-runs in worker threads, at most `concurrency` at once, so the event loop keeps answering.
+The models load once, in the lifespan, before the first request (or before the server starts,
+when `howold serve` hands them in). Inference is CPU-bound and runs in worker threads, at most
+`concurrency` at once, so the event loop keeps answering; a client that disconnects stops its
+work (before it starts, and for a video between analysed frames).
 """
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import hmac
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
@@ -43,9 +48,10 @@ from howold.api.schemas import (
     VideoResultSchema,
 )
 from howold.api.settings import Settings
-from howold.api.upload import FORM_FIELD, read_upload, too_large
+from howold.api.upload import FORM_FIELD, BodyBudget, read_upload, too_large
 
 log = logging.getLogger("howold.api")
+T = TypeVar("T")
 
 IMAGE_MEDIA_TYPES = (
     "image/jpeg",
@@ -63,11 +69,12 @@ IMAGE_MEDIA_TYPES = (
 class ServerState:
     """What the app holds between requests: settings, loaded predictors, requests in flight."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, predictor: Predictor | None = None) -> None:
         self.settings = settings
-        self.default: Predictor | None = None
+        self.default = predictor
         self.in_flight = 0  # touched only on the event loop thread
         self.limiter: anyio.CapacityLimiter | None = None
+        self.bodies = BodyBudget(settings.max_bodies_bytes, settings.retry_after_s)
 
     def load(self) -> None:
         """Load the models (blocking; run once at start-up)."""
@@ -242,19 +249,22 @@ async def predict(
     # a body declared as a photo or a video is held to its own limit while it arrives; any other to the larger
     limit = photo_limit if declared.startswith("image/") else video_limit if declared.startswith("video/") else (
         max(photo_limit, video_limit))
-    upload = await read_upload(request, limit, settings.body_timeout_s)
-    video = upload.media_type.startswith("video/") or is_video(upload.name) or looks_like_video(upload.data)
-    if len(upload.data) > (video_limit if video else photo_limit):
-        raise too_large(video_limit if video else photo_limit)
-    if video:
-        return await _predict_video(state, upload, fps, min_score, max_side)
-    with state.admit():
+    with state.bodies.hold() as hold:  # the body stays in memory until the answer is ready
+        upload = await read_upload(request, limit, settings.body_timeout_s, hold)
+        video = upload.media_type.startswith("video/") or is_video(upload.name) or looks_like_video(upload.data)
+        if len(upload.data) > (video_limit if video else photo_limit):
+            raise too_large(video_limit if video else photo_limit)
+        if video:
+            return await _predict_video(request, state, upload, fps, min_score, max_side)
+        with state.admit():
 
-        def run() -> PhotoResult:
-            options = detect_options(state.default, min_score, max_side)
-            return state.default.analyse(upload.data, name=upload.name, options=options)
+            def run(left: threading.Event) -> PhotoResult:
+                if left.is_set():  # the client left while the request waited for a worker
+                    raise ClientLeft
+                options = detect_options(state.default, min_score, max_side)
+                return state.default.analyse(upload.data, name=upload.name, options=options)
 
-        result = await anyio.to_thread.run_sync(run, limiter=state.limiter)
+            result = await run_for_client(request, run, state.limiter)
     if not result.ok:
         raise HTTPException(422, result.error)
     return result.to_dict(check, distribution)
@@ -278,11 +288,53 @@ def detect_options(predictor: Predictor, min_score: float | None, max_side: int 
     return replace(predictor.options, **{k: v for k, v in given.items() if v is not None})
 
 
-async def _predict_video(state: ServerState, upload, fps, min_score, max_side) -> dict[str, Any]:
+class ClientLeft(Exception):
+    """The client closed its connection before its answer was ready."""
+
+
+def _stop_if_left(left: threading.Event) -> Callable[[int, float], None]:
+    def on_frame(frames: int, time: float) -> None:
+        if left.is_set():
+            log.info("the client left; video analysis stopped after %d frames (%.1f s of clip)", frames, time)
+            raise ClientLeft
+
+    return on_frame
+
+
+async def run_for_client(request: Request, work: Callable[[threading.Event], T], limiter) -> T:
+    """Return `work(left)` run in a worker thread; `left` is set as soon as the client disconnects,
+    so the work can stop (it raises ClientLeft), and a request still waiting for a worker never starts.
+    The body must have been read: the next ASGI message is then the disconnect."""
+    left = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        left.set()
+        scope.cancel()  # the work stops waiting for a worker; a running one stops at its next check
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch, group.cancel_scope)
+        try:
+            outcome["value"] = await anyio.to_thread.run_sync(work, left, limiter=limiter)
+        except Exception as exc:  # raised after the group, not wrapped in an ExceptionGroup
+            outcome["error"] = exc
+        group.cancel_scope.cancel()
+    if left.is_set() or isinstance(outcome.get("error"), ClientLeft):
+        raise HTTPException(400, "The client disconnected before the answer was ready.")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+async def _predict_video(request: Request, state: ServerState, upload, fps, min_score, max_side) -> dict[str, Any]:
     limit = state.settings.max_video_seconds
     with state.admit():
 
-        def run():
+        def run(left: threading.Event):
+            if left.is_set():
+                raise ClientLeft
             try:
                 info = probe_video(upload.data, name=upload.name)
             except HowoldError as exc:
@@ -293,22 +345,26 @@ async def _predict_video(state: ServerState, upload, fps, min_score, max_side) -
                 )
             options = VideoOptions.upload(fps, max_seconds=limit)
             detect = detect_options(state.default, min_score, max_side)
-            return analyse_video(state.default, upload.data, options, name=upload.name, detect=detect)
+            return analyse_video(state.default, upload.data, options, name=upload.name, detect=detect,
+                                 on_frame=_stop_if_left(left))  # fmt: skip
 
-        result = await anyio.to_thread.run_sync(run, limiter=state.limiter)
+        result = await run_for_client(request, run, state.limiter)
     if not result.ok:
         raise HTTPException(422, result.error)
     return result.to_dict()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Return the API application; settings come from HOWOLD_* environment variables by default."""
-    state = ServerState(settings or Settings())
+def create_app(settings: Settings | None = None, predictor: Predictor | None = None) -> FastAPI:
+    """Return the API application; settings come from HOWOLD_* environment variables by default,
+    and the models load at start-up unless `predictor` (prepared) is given."""
+    state = ServerState(settings or Settings(), predictor)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         state.limiter = anyio.CapacityLimiter(state.settings.concurrency)
-        await anyio.to_thread.run_sync(state.load)
+        _quiet_accept_errors(asyncio.get_running_loop())
+        if state.default is None:
+            await anyio.to_thread.run_sync(state.load)
         info = state.default.model_info
         log.info("howold models loaded; age model: %s", f"{info.name} {info.version}" if info else "none")
         yield
@@ -327,6 +383,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     guard = [Depends(require_api_key)] if state.settings.api_key else []
     app.include_router(v1, dependencies=guard)
     return app
+
+
+def _quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """Log running out of file descriptors as one line, not asyncio's traceback per failed accept
+    (asyncio then waits a second before it accepts again)."""
+    default = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+            log.error("out of file descriptors (%s); new connections wait a second", exc.strerror)
+        elif default is not None:
+            default(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

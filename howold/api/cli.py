@@ -16,7 +16,8 @@ def add_serve_command(subparsers) -> None:
         description=(
             "Serve the REST API: POST /v1/predict, GET /healthz, /readyz, /v1/model, docs at /docs. "
             "Other settings come from HOWOLD_* environment variables: HOWOLD_API_KEY, HOWOLD_MODEL, "
-            "HOWOLD_MAX_UPLOAD_MB (20), HOWOLD_BODY_TIMEOUT_S (30), HOWOLD_MAX_IN_FLIGHT (16), HOWOLD_CONCURRENCY, "
+            "HOWOLD_MAX_UPLOAD_MB (20), HOWOLD_BODY_TIMEOUT_S (30), HOWOLD_HEADER_TIMEOUT_S (10), "
+            "HOWOLD_MAX_CONNECTIONS (1000), HOWOLD_MAX_BODIES_MB (256), HOWOLD_MAX_IN_FLIGHT (16), HOWOLD_CONCURRENCY, "
             f"HOWOLD_MIN_SCORE ({DetectOptions.min_score}), HOWOLD_MAX_SIDE ({DetectOptions.max_side}), "
             "HOWOLD_THREADS."
         ),
@@ -49,15 +50,27 @@ def run_serve(args: argparse.Namespace) -> int:
         raise HowoldError(f"--workers must be at least 1, got {args.workers}.")
     if not 0 < args.port < 65536:
         raise HowoldError(f"--port must be between 1 and 65535, got {args.port}.")
-    _check_settings(Settings)
+    from howold.api.protocol import fit_to_open_files, guarded_protocol
+
+    settings = _check_settings(Settings)
+    predictor = _load_models(settings)  # a damaged model fails here with one sentence, not in a worker
+    if args.workers == 1:
+        from howold.api.app import create_app
+
+        app, factory = create_app(settings, predictor), False
+    else:  # each worker process loads its own models
+        app, factory = "howold.api.app:create_app", True
+    limits = fit_to_open_files(settings.header_timeout_s, settings.max_connections)
     uvicorn.run(
-        "howold.api.app:create_app",
-        factory=True,
+        app,
+        factory=factory,
         host=args.host,
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
         log_config=_log_config(),
+        http=guarded_protocol(limits),
+        backlog=limits.backlog,
     )
     return 0
 
@@ -72,11 +85,23 @@ def _check_settings(settings_class):
         settings = settings_class()
     except ValidationError as exc:
         error = exc.errors()[0]
+        message = error["msg"].removeprefix("Value error, ")
+        if not error["loc"]:  # a rule between settings
+            raise HowoldError(f"HOWOLD_* settings: {message}.") from exc
         name = "HOWOLD_" + "_".join(str(p) for p in error["loc"]).upper()
-        raise HowoldError(f"{name}: {error['msg']}.") from exc
+        raise HowoldError(f"{name}: {message}.") from exc
     if settings.model:
         Predictor(model=settings.model)  # raises ModelError naming what is wrong
     return settings
+
+
+def _load_models(settings):
+    """The server's predictor, its models loaded; a missing or damaged model raises ModelError."""
+    from howold.api.app import ServerState
+
+    state = ServerState(settings)
+    state.load()
+    return state.default
 
 
 def _log_config() -> dict:

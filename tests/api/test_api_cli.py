@@ -33,8 +33,10 @@ def test_help_does_not_import_the_web_stack():
         (["--port", "70000"], {}, "--port must be between"),
         ([], {"HOWOLD_MAX_UPLOAD_MB": "-1"}, "HOWOLD_MAX_UPLOAD_MB: Input should be greater than 0"),
         ([], {"HOWOLD_MODEL": "/nowhere/model.onnx"}, "no such model file"),
+        ([], {"HOWOLD_BODY_TIMEOUT_S": "inf"}, "HOWOLD_BODY_TIMEOUT_S: Input should be a finite number."),
+        ([], {"HOWOLD_MAX_BODIES_MB": "8"}, "max_bodies_mb (8) must hold the largest upload (50 MiB)."),
     ],
-    ids=["workers", "port", "bad-env", "missing-model"],
+    ids=["workers", "port", "bad-env", "missing-model", "infinite-timeout", "budget-below-an-upload"],
 )
 def test_mistakes_fail_before_the_server_starts(monkeypatch, capsys, argv, env, words):
     pytest.importorskip("uvicorn", reason="needs the [api] extra")
