@@ -346,7 +346,7 @@ async def _predict_video(request: Request, state: ServerState, upload, fps, min_
             options = VideoOptions.upload(fps, max_seconds=limit)
             detect = detect_options(state.default, min_score, max_side)
             return analyse_video(state.default, upload.data, options, name=upload.name, detect=detect,
-                                 on_frame=_stop_if_left(left))  # fmt: skip
+                                 on_frame=_stop_if_left(left), should_stop=left.is_set)  # fmt: skip
 
         result = await run_for_client(request, run, state.limiter)
     if not result.ok:
