@@ -13,6 +13,10 @@ def create_session(model: bytes | str | os.PathLike, threads: int | None = None,
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    # Idle intra-op threads spin by default, waiting for the next node: on howold's small networks that
+    # burns CPU time the run does not use (UTKFace chips through howold predict, 2 threads: see
+    # benchmarks/bench_against.py). Off, the threads sleep between nodes; the outputs are the same.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
