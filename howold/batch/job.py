@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,6 +74,8 @@ class BatchSummary:
     no_face: int
     errors: int
     seconds: float
+    nodes: tuple[int, ...] = ()  # photos analysed on each Ray node, most first
+
 
     @property
     def photos_per_second(self) -> float:
@@ -115,7 +118,8 @@ class Analyser:
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
         sources = [str(s) for s in batch["source"]]
         rows = [json.dumps(self.rows(path, source)) for path, source in zip(batch["path"], sources)]
-        return {"source": sources, "rows": rows}
+        node = ray.get_runtime_context().get_node_id()
+        return {"source": sources, "rows": rows, "node": [node] * len(sources)}
 
     def rows(self, path: str, source: str) -> list[dict[str, Any]]:
         video = is_video(path)
@@ -294,6 +298,7 @@ def run_batch(
     done = output.open(resume)
     todo = [p for p in photos if p not in done]
     counts = {"ok": 0, "no_face": 0, "error": 0}
+    per_node: dict[str, int] = {}
     if on_progress and len(todo) < len(photos):
         on_progress(len(photos) - len(todo))
     if todo:
@@ -303,7 +308,9 @@ def run_batch(
         batches = _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options)
         try:
             with _terminate_as_interrupt():
-                for rows in batches:
+                for rows, nodes in batches:
+                    for node in nodes:
+                        per_node[node] = per_node.get(node, 0) + 1
                     _write(output, [row for photo in rows for row in photo], written)
                     written += len(rows)
                     for photo in rows:
@@ -336,6 +343,7 @@ def run_batch(
         no_face=counts["no_face"],
         errors=counts["error"],
         seconds=time.perf_counter() - started,
+        nodes=tuple(sorted(per_node.values(), reverse=True)),
     )
 
 
@@ -373,30 +381,44 @@ def _cluster_address(address: str | None) -> str | None:
 
 
 def _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options):
-    """Yield, per finished batch, one list of rows per photo."""
+    """Yield, per finished batch, one list of rows per photo and the Ray node id each photo ran on."""
     size = actors or max(1, cluster_cpus() // cpus_per_actor)
     items = [{"source": source, "path": os.path.abspath(source)} for source in todo]
-    dataset = ray.data.from_items(items).map_batches(
-        Analyser,
-        fn_constructor_kwargs={"predictor_options": options},
-        compute=ray.data.ActorPoolStrategy(size=size),
-        num_cpus=cpus_per_actor,
-        batch_size=batch_size,
-        batch_format="numpy",
-    )
+    with warnings.catch_warnings():  # Ray 2.60 names extra remote arguments deprecated, yet its own
+        # actor pool (actor_pool_map_operator.py) says to pass max_restarts=0 this way
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        dataset = _map_batches(ray.data.from_items(items), size, cpus_per_actor, batch_size, options)
     batches = dataset.iter_batches(batch_size=None, batch_format="numpy")
     try:
         for batch in batches:
-            yield [json.loads(text) for text in batch["rows"]]
+            yield [json.loads(text) for text in batch["rows"]], [str(node) for node in batch["node"]]
     finally:  # however the loop ends (a write error, Ctrl+C), clean up while Ray still runs
         getattr(batches, "close", lambda: None)()
 
 
+def _map_batches(dataset, size: int, cpus_per_actor: int, batch_size: int, options):
+    return dataset.map_batches(
+        Analyser,
+        fn_constructor_kwargs={"predictor_options": options},
+        compute=ray.data.ActorPoolStrategy(size=size),
+        num_cpus=cpus_per_actor,
+        # no restarts: a restarted actor needs its constructor's arguments kept in the object store, which
+        # Ray announces with a core_worker.cc error line on every run, even under -q; a dead actor ends
+        # the job with its photos so far kept for --resume
+        max_restarts=0,
+        batch_size=batch_size,
+        batch_format="numpy",
+    )
+
+
 def print_summary(summary: BatchSummary, file=sys.stderr) -> None:
     skipped = f", {summary.skipped} skipped as already written" if summary.skipped else ""
+    nodes = ""
+    if len(summary.nodes) > 1:
+        nodes = f" on {len(summary.nodes)} Ray nodes ({' + '.join(str(n) for n in summary.nodes)})"
     print(
         f"howold batch: {summary.photos} photo(s) in {summary.seconds:.1f} s "
-        f"({summary.photos_per_second:.1f}/s){skipped}: {summary.faces} face row(s), "
+        f"({summary.photos_per_second:.1f}/s){nodes}{skipped}: {summary.faces} face row(s), "
         f"{summary.no_face} without a face, {summary.errors} error(s) -> {summary.out}",
         file=file,
     )
