@@ -10,7 +10,9 @@ environment's; no second venv), this one by another. Each photo goes to both in 
 photo by photo, so that load from other processes falls on both alike; each reports the best of `--repeats`
 calls of its CPU time (process time) and wall time. A third process, on one onnxruntime thread, times this
 checkout's `predict` and the networks alone on each photo: the detector once at its input size (the photo
-shrunk to max_side) and the age model on one crop per face, the least any photo can cost. With
+shrunk to max_side) and the age model on one crop per face, the least any photo can cost; and the networks
+as run, on exactly the inputs `predict` gave them (refinement patches and small faces' framings included),
+so that what is left is the overhead around them. With
 `--outputs`, the two checkouts' faces are compared too (bit-identical ages, boxes and warnings or not): run it
 against the main checkout to show a change leaves the outputs alone.
 
@@ -75,6 +77,7 @@ def worker(mode: str) -> None:
             answer["faces"] = [face.to_dict() for face in predictor.predict(path)]
         if mode == "nets":
             answer["nets"] = best(networks_alone(predictor, load_image(path), np), repeats)
+            answer["as_run"] = best(networks_as_run(predictor, path), repeats)
         print(json.dumps(answer), flush=True)
 
 
@@ -100,6 +103,38 @@ def networks_alone(predictor, image, np):
         detector.run(None, {"input": blob})
         if batch is not None:
             age.run(None, {model._input_name: batch})
+
+    return run
+
+
+class Recording:
+    """An onnxruntime session that keeps every input it is run on."""
+
+    def __init__(self, session, feeds: list) -> None:
+        self.session, self.feeds = session, feeds
+
+    def run(self, outputs, feeds):
+        self.feeds.append((self.session, feeds))
+        return self.session.run(outputs, feeds)
+
+
+def networks_as_run(predictor, path):
+    """A call that runs the networks on exactly the inputs `predict` gave them on this photo (the
+    refinement patches and the small faces' framings included), and nothing else."""
+    feeds: list = []
+    owners = (predictor.detector, predictor.age_model)
+    sessions = [owner._session for owner in owners]
+    for owner, session in zip(owners, sessions):
+        owner._session = Recording(session, feeds)
+    try:
+        predictor.predict(path)
+    finally:
+        for owner, session in zip(owners, sessions):
+            owner._session = session
+
+    def run():
+        for session, feed in feeds:
+            session.run(None, feed)
 
     return run
 
@@ -145,11 +180,11 @@ def compare(old_tree: Path, args: argparse.Namespace) -> None:
     print(f"old: {old_tree} ({revision(old_tree)}); new: {ROOT} ({revision(ROOT)}); best of {args.repeats}; "
           f"load average at start {os.getloadavg()[0]:.1f}\n")
     print("| photos | old CPU ms | new CPU ms | new / old CPU | old wall ms | new wall ms | new / old wall |"
-          " new 1 thread CPU ms | networks alone CPU ms | new / networks |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          " new 1 thread CPU ms | networks alone CPU ms | new / networks | networks as run CPU ms | new / as run |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     differing = 0
     for name, paths in sets.items():
-        totals = {key: 0.0 for key in ("old cpu", "old wall", "new cpu", "new wall", "one cpu", "nets cpu")}
+        totals = {key: 0.0 for key in ("old cpu", "old wall", "new cpu", "new wall", "one cpu", "nets cpu", "run cpu")}
         for index, path in enumerate(paths):
             order = ("old", "new") if index % 2 == 0 else ("new", "old")
             answers = {}
@@ -163,13 +198,15 @@ def compare(old_tree: Path, args: argparse.Namespace) -> None:
                 answer = nets.ask({"path": path, "repeats": args.repeats})
                 totals["one cpu"] += answer["predict"]["cpu"]
                 totals["nets cpu"] += answer["nets"]["cpu"]
+                totals["run cpu"] += answer["as_run"]["cpu"]
         mean = {key: value / len(paths) for key, value in totals.items()}
         line = (f"| {name} | {mean['old cpu']:.1f} | {mean['new cpu']:.1f} | {mean['new cpu'] / mean['old cpu']:.2f} "
                 f"| {mean['old wall']:.1f} | {mean['new wall']:.1f} | {mean['new wall'] / mean['old wall']:.2f} |")
         if nets:
-            line += f" {mean['one cpu']:.1f} | {mean['nets cpu']:.1f} | {mean['one cpu'] / mean['nets cpu']:.2f} |"
+            line += (f" {mean['one cpu']:.1f} | {mean['nets cpu']:.1f} | {mean['one cpu'] / mean['nets cpu']:.2f} "
+                     f"| {mean['run cpu']:.1f} | {mean['one cpu'] / mean['run cpu']:.2f} |")
         else:
-            line += " | | |"
+            line += " | | | | |"
         print(line, flush=True)
     if args.outputs:
         total = sum(len(p) for p in sets.values())
