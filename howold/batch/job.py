@@ -20,7 +20,6 @@ import signal
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -75,7 +74,6 @@ class BatchSummary:
     errors: int
     seconds: float
     nodes: tuple[int, ...] = ()  # photos analysed on each Ray node, most first
-
 
     @property
     def photos_per_second(self) -> float:
@@ -384,31 +382,20 @@ def _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options):
     """Yield, per finished batch, one list of rows per photo and the Ray node id each photo ran on."""
     size = actors or max(1, cluster_cpus() // cpus_per_actor)
     items = [{"source": source, "path": os.path.abspath(source)} for source in todo]
-    with warnings.catch_warnings():  # Ray 2.60 names extra remote arguments deprecated, yet its own
-        # actor pool (actor_pool_map_operator.py) says to pass max_restarts=0 this way
-        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
-        dataset = _map_batches(ray.data.from_items(items), size, cpus_per_actor, batch_size, options)
+    dataset = ray.data.from_items(items).map_batches(
+        Analyser,
+        fn_constructor_kwargs={"predictor_options": options},
+        compute=ray.data.ActorPoolStrategy(size=size),
+        num_cpus=cpus_per_actor,
+        batch_size=batch_size,
+        batch_format="numpy",
+    )
     batches = dataset.iter_batches(batch_size=None, batch_format="numpy")
     try:
         for batch in batches:
             yield [json.loads(text) for text in batch["rows"]], [str(node) for node in batch["node"]]
     finally:  # however the loop ends (a write error, Ctrl+C), clean up while Ray still runs
         getattr(batches, "close", lambda: None)()
-
-
-def _map_batches(dataset, size: int, cpus_per_actor: int, batch_size: int, options):
-    return dataset.map_batches(
-        Analyser,
-        fn_constructor_kwargs={"predictor_options": options},
-        compute=ray.data.ActorPoolStrategy(size=size),
-        num_cpus=cpus_per_actor,
-        # no restarts: a restarted actor needs its constructor's arguments kept in the object store, which
-        # Ray announces with a core_worker.cc error line on every run, even under -q; a dead actor ends
-        # the job with its photos so far kept for --resume
-        max_restarts=0,
-        batch_size=batch_size,
-        batch_format="numpy",
-    )
 
 
 def print_summary(summary: BatchSummary, file=sys.stderr) -> None:
