@@ -319,7 +319,8 @@ class Predictor:
             return [FaceEstimate(_face(d, None, None, None, None)) for d in kept], dropped
         info = self.age_model.info
         crops = np.stack([_crop(photo, d.landmarks, info.crop_size, info.crop_margin) for d in kept])
-        quality = [quality_warnings(d, crop) for d, crop in zip(kept, crops)]
+        sharpness = [blur_variance(crop) for crop in crops]
+        quality = [quality_warnings(d, crop, s) for d, crop, s in zip(kept, crops, sharpness)]
         poor = np.array([bool(q) for q in quality])
         estimates = self._ages(photo, kept, crops, poor, framings)
         faces = [
@@ -327,7 +328,7 @@ class Predictor:
                 _face(d, crop, estimates.age[i], estimates.low[i], estimates.high[i], quality[i],
                       AgeDistribution.from_array(estimates.probs[i], info.min_age)),
                 probs=estimates.probs[i],
-                sharpness=blur_variance(crop),
+                sharpness=sharpness[i],
             )
             for i, (d, crop) in enumerate(zip(kept, crops))
         ]
@@ -337,15 +338,17 @@ class Predictor:
               framings: bool) -> AgeEstimates:
         """The faces' ages from their crops; with `framings`, faces under the detector's refine_below
         are read from their SMALL_FACE_FRAMINGS instead (the first of which is the crop as cut)."""
-        logits = self.age_model.logits(crops)  # (flip views, faces, ages)
         small = [i for i, d in enumerate(kept) if framings and min(d.width, d.height) < self.detector.refine_below]
         others = SMALL_FACE_FRAMINGS[1:]
         if not small or not others:
-            return self.age_model.estimates_from_logits(logits, poor=poor)
+            return self.age_model.estimates_from_logits(self.age_model.logits(crops), poor=poor)
         info = self.age_model.info
         moved = np.stack([reframed_landmarks(kept[i].landmarks, others) for i in small], axis=1)  # (framings, faces)
         extra = np.stack([_crop(photo, points, info.crop_size, info.crop_margin) for points in moved.reshape(-1, 5, 2)])
-        extra_logits = self.age_model.logits(extra)
+        # one run for the crops as cut and the framings: onnxruntime gives each crop the same logits in any
+        # batch (tests/core/test_pipeline_framings.py), and a second run costs its own overhead
+        both = self.age_model.logits(np.concatenate([crops, extra]))  # (flip views, faces + framings, ages)
+        logits, extra_logits = both[:, : len(crops)], both[:, len(crops) :]
         # every face gets len(SMALL_FACE_FRAMINGS) views; a large face's are copies of its one crop's,
         # whose average is that crop's own distribution
         every = np.concatenate([logits] * len(SMALL_FACE_FRAMINGS))
@@ -366,12 +369,13 @@ def _crop(photo: Photo, landmarks: np.ndarray, size: int, margin: float) -> np.n
     return crop_face(photo.region((x0, y0, x1, y1)), landmarks - np.array([x0, y0]), size, margin)
 
 
-def quality_warnings(detection: Detection, crop: np.ndarray | None) -> list[str]:
-    """The photo's faults that make a face's age less sure (QUALITY_WARNINGS)."""
+def quality_warnings(detection: Detection, crop: np.ndarray | None, sharpness: float | None = None) -> list[str]:
+    """The photo's faults that make a face's age less sure (QUALITY_WARNINGS); `sharpness`, the crop's
+    `blur_variance` when the caller has it already."""
     warnings = ["small_face"] if min(detection.width, detection.height) < SMALL_FACE_PX else []
     if crop is None:
         return warnings
-    if blur_variance(crop) < BLUR_VARIANCE:
+    if (blur_variance(crop) if sharpness is None else sharpness) < BLUR_VARIANCE:
         warnings.append("blurry")
     if colour_spread(crop) < GREY_SPREAD:
         warnings.append("greyscale")

@@ -82,6 +82,7 @@ class BatchSummary:
     no_face: int
     errors: int
     seconds: float
+    nodes: tuple[int, ...] = ()  # photos analysed on each Ray node, most first
 
     @property
     def photos_per_second(self) -> float:
@@ -131,7 +132,8 @@ class Analyser:
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
         sources = [str(s) for s in batch["source"]]
         rows = [json.dumps(self.rows(path, source)) for path, source in zip(batch["path"], sources)]
-        return {"source": sources, "rows": rows}
+        node = ray.get_runtime_context().get_node_id()
+        return {"source": sources, "rows": rows, "node": [node] * len(sources)}
 
     def rows(self, path: str, source: str) -> list[dict[str, Any]]:
         video = is_video(path)
@@ -332,12 +334,13 @@ def run_batch(
     photos = list(dict.fromkeys(map(canonical, photos)))  # each photo once, however its path was spelled
     todo = [p for p in photos if p not in done]
     counts = {"ok": 0, "no_face": 0, "error": 0}
+    per_node: dict[str, int] = {}
     if on_progress and len(todo) < len(photos):
         on_progress(len(photos) - len(todo))
     if todo:
         with _stderr_to(output.parts / ".ray-stderr.log" if quiet else None):
-            _run_on_ray(todo, output, counts, actors, cpus_per_actor, batch_size, options, ray_address, on_progress,
-                        check, distribution)
+            _run_on_ray(todo, output, counts, per_node, actors, cpus_per_actor, batch_size, options, ray_address,
+                        on_progress, check, distribution)
     try:
         output.merge(resume)
     except OSError as exc:
@@ -353,19 +356,23 @@ def run_batch(
         no_face=counts["no_face"],
         errors=counts["error"],
         seconds=time.perf_counter() - started,
+        nodes=tuple(sorted(per_node.values(), reverse=True)),
     )
 
 
-def _run_on_ray(todo, output: PartsOutput, counts: dict[str, int], actors, cpus_per_actor, batch_size, options,
-                ray_address, on_progress, check=None, distribution=False) -> None:
-    """Analyse `todo` on Ray, committing each finished batch to `output` and counting its rows."""
+def _run_on_ray(todo, output: PartsOutput, counts: dict[str, int], per_node: dict[str, int], actors,
+                cpus_per_actor, batch_size, options, ray_address, on_progress, check=None, distribution=False) -> None:
+    """Analyse `todo` on Ray, committing each finished batch to `output` and counting its rows and
+    the photos each Ray node ran (`per_node`)."""
     local_cpus = max(os.cpu_count() or 1, (actors or 1) * cpus_per_actor)
     started_ray = start_ray(ray_address, num_cpus=local_cpus)
     written = 0
     batches = _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options, check, distribution)
     try:
         with _terminate_as_interrupt():
-            for rows in batches:
+            for rows, nodes in batches:
+                for node in nodes:
+                    per_node[node] = per_node.get(node, 0) + 1
                 _write(output, [row for photo in rows for row in photo], written)
                 written += len(rows)
                 for photo in rows:
@@ -439,7 +446,7 @@ def _cluster_address(address: str | None) -> str | None:
 
 
 def _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options, check=None, distribution=False):
-    """Yield, per finished batch, one list of rows per photo."""
+    """Yield, per finished batch, one list of rows per photo and the Ray node id each photo ran on."""
     size = actors or max(1, cluster_cpus() // cpus_per_actor)
     items = [{"source": source, "path": source} for source in todo]  # canonical paths: absolute already
     dataset = ray.data.from_items(items).map_batches(
@@ -453,16 +460,19 @@ def _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options, check=Non
     batches = dataset.iter_batches(batch_size=None, batch_format="numpy")
     try:
         for batch in batches:
-            yield [json.loads(text) for text in batch["rows"]]
+            yield [json.loads(text) for text in batch["rows"]], [str(node) for node in batch["node"]]
     finally:  # however the loop ends (a write error, Ctrl+C), clean up while Ray still runs
         getattr(batches, "close", lambda: None)()
 
 
 def print_summary(summary: BatchSummary, file=sys.stderr) -> None:
     skipped = f", {summary.skipped} skipped as already written" if summary.skipped else ""
+    nodes = ""
+    if len(summary.nodes) > 1:
+        nodes = f" on {len(summary.nodes)} Ray nodes ({' + '.join(str(n) for n in summary.nodes)})"
     print(
         f"howold batch: {summary.photos} photo(s) in {summary.seconds:.1f} s "
-        f"({summary.photos_per_second:.1f}/s){skipped}: {summary.faces} face row(s), "
+        f"({summary.photos_per_second:.1f}/s){nodes}{skipped}: {summary.faces} face row(s), "
         f"{summary.no_face} without a face, {summary.errors} error(s) -> {summary.out}",
         file=file,
     )
