@@ -122,6 +122,9 @@ EXACT_SETS = (("utkface", "utkface", "test", "UTKFace-test"), ("aaf", "aaf", "te
               ("fgnet", "fgnet", "test", "FG-NET test people"))
 
 
+SET_KEYS = frozenset({key for key, *_ in EXACT_SETS} | {"fairface"})
+
+
 def load_samples(data: Path, limit: int | None) -> dict[str, list[Sample]]:
     samples: dict[str, list[Sample]] = {}
     for key, folder, split, label in EXACT_SETS:
@@ -489,6 +492,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"peers' environments (default {PEERS_DIR}; env HOWOLD_PEERS_DIR)",
     )
     parser.add_argument("--data", type=Path, default=DATA, help=f"shared data folder (default {DATA})")
+    parser.add_argument("--sets", default=None,
+                        help="comma-separated subset of utkface,aaf,fgnet,fairface (default: all four)")
     parser.add_argument("--limit", type=int, default=None, help="use N photos per set, spread evenly (quick run)")
     parser.add_argument("--out", type=Path, default=None, help="write summaries and per-photo results as JSON")
     parser.add_argument(
@@ -517,6 +522,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"--tools: unknown {sorted(unknown)}; expected some of {', '.join(TOOLS)}")
     samples = load_samples(args.data, args.limit)
+    if args.sets:
+        wanted = {name.strip() for name in args.sets.split(",") if name.strip()}
+        if wanted - SET_KEYS:
+            raise SystemExit(f"--sets: unknown {sorted(wanted - SET_KEYS)}; "
+                             f"expected some of {', '.join(sorted(SET_KEYS))}")
+        samples = {key: rows for key, rows in samples.items() if key in wanted}
     if not samples:
         print(f"skip: no benchmark data under {args.data} (see its README)")
         return 0
