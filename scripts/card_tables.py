@@ -47,7 +47,7 @@ def main() -> None:
     load = lambda name: json.loads((out / f"{name}.json").read_text())  # noqa: E731
     tables = {"utkface_test": ("by_age_band", "by_gender", "by_race"), "utkface_test_e2e": (),
               "utkface_val": (), "aaf_val": (), "aaf_test_e2e": ("by_age_band", "by_gender"),
-              "fgnet_e2e": ("by_age_band",)}
+              "fgnet_test_e2e": ("by_age_band",)}
     for name, groups in tables.items():
         if not (out / f"{name}.json").is_file():
             continue
