@@ -166,11 +166,11 @@ class AgeCheck:
     MAX_AGE: ClassVar[float] = 120.0
     PASS_PROBABILITY: ClassVar[float] = 0.5
     # the smallest whole margin (challenge - over) that passes under 1% of the people younger than the threshold
-    # as over it, on UTKFace test, AAF test and FG-NET test people pooled (7,125 faces, model 0.4.0, end to end;
+    # as over it, on UTKFace test, AAF test and FG-NET test people pooled (7,125 faces, model 1.0.0, end to end;
     # chosen on those test sets, as issue 30 asks): python benchmarks/bench_age_checks.py. Over 18 at +13
-    # (challenge 31): 0.7% of minors passed (10 of 1,372), 40.9% of adults asked for ID; with no margin 17.1%
-    # of minors passed; "Challenge 25" (+7) passes 6.3%.
-    CHALLENGE_MARGINS: ClassVar[dict[int, float]] = {13: 15.0, 16: 15.0, 18: 13.0, 21: 13.0, 25: 12.0}
+    # (challenge 31): 0.7% of minors passed (10 of 1,372), 40.5% of adults asked for ID; with no margin 15.1%
+    # of minors passed; "Challenge 25" (+7) passes 3.9%.
+    CHALLENGE_MARGINS: ClassVar[dict[int, float]] = {13: 14.0, 16: 14.0, 18: 13.0, 21: 12.0, 25: 12.0}
     FLAGS: ClassVar[dict[str, str]] = {"over": "--over", "challenge": "--challenge"}
     VERDICTS: ClassVar[tuple[str, ...]] = ("over", "check_id")
 
