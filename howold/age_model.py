@@ -129,8 +129,9 @@ def write_model_info(model_path: str | os.PathLike, info: ModelInfo) -> Path:
     return path
 
 
-def update_model_info(model_path: str | os.PathLike, metrics: dict[str, Any] | None = None,
-                      **changes: Any) -> ModelInfo:
+def update_model_info(
+    model_path: str | os.PathLike, metrics: dict[str, Any] | None = None, **changes: Any
+) -> ModelInfo:
     """Read a model's sidecar, change the given fields, merge `metrics` into its metrics, check the
     result and write it back; return the new ModelInfo."""
     info = read_model_info(model_path)
@@ -260,9 +261,7 @@ class AgeModel:
             if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[1] != 3:
                 raise ModelError(f"{self.path}: expected one NCHW image input with 3 channels.")
             if isinstance(outputs[0].shape[-1], int) and outputs[0].shape[-1] != classes:
-                raise ModelError(
-                    f"{self.path}: outputs {outputs[0].shape[-1]} ages but the sidecar says {classes}."
-                )
+                raise ModelError(f"{self.path}: outputs {outputs[0].shape[-1]} ages but the sidecar says {classes}.")
             self._input_name = inputs[0].name
             self._session = session
         return self
@@ -307,8 +306,9 @@ class AgeModel:
         chunks = [self._logits(crops[i : i + batch_size]) for i in range(0, len(crops), batch_size)]
         return np.concatenate(chunks, axis=1)
 
-    def estimates_from_logits(self, logits: np.ndarray, temperature: float | None = None,
-                              poor: np.ndarray | None = None) -> AgeEstimates:
+    def estimates_from_logits(
+        self, logits: np.ndarray, temperature: float | None = None, poor: np.ndarray | None = None
+    ) -> AgeEstimates:
         """Return the estimates for logits from `logits()`, at the sidecar's or the given temperature;
         rows marked `poor` take the sidecar's `temperature_poor` (when it has one)."""
         temperature = self.info.temperature if temperature is None else temperature

@@ -125,7 +125,7 @@ class FaceDetector:
             raise ImageError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
         small, scale = downscale(image, options.max_side)
         faces = self.detect_scaled(small, scale, image.shape[:2], options)
-        return self.refine_small(faces, lambda box: image[box[1]:box[3], box[0]:box[2]], image.shape[:2])
+        return self.refine_small(faces, lambda box: image[box[1] : box[3], box[0] : box[2]], image.shape[:2])
 
     def detect_scaled(
         self, small: np.ndarray, scale: float, full_shape: tuple[int, int], options: DetectOptions | None = None
@@ -160,13 +160,13 @@ class FaceDetector:
             )
         return faces
 
-
     def refine_small(self, faces: list[Detection], read_region, shape: tuple[int, int]) -> list[Detection]:
         """`refine` each face smaller than `refine_below`; `read_region((x0, y0, x1, y1))` gives the
         full-resolution pixels of a box of the (height, width) = `shape` photo. Two detections
         refined onto one face keep the better-scored one (faces come best first)."""
-        refined = [self.refine(read_region, shape, f) if min(f.width, f.height) < self.refine_below else f
-                   for f in faces]
+        refined = [
+            self.refine(read_region, shape, f) if min(f.width, f.height) < self.refine_below else f for f in faces
+        ]
         boxes = np.array([f.box for f in refined], dtype=np.float32).reshape(-1, 4)
         return [refined[i] for i in sorted(_nms(boxes, np.array([f.score for f in refined]), self.nms_iou))]
 
@@ -188,15 +188,19 @@ class FaceDetector:
             origin = np.array([x0, y0], np.float32)
             shift = REFINE_PATCH_PX / 2 - zoom * (centre - origin)
             matrix = np.array([[zoom, 0, shift[0]], [0, zoom, shift[1]]], np.float32)
-            patch = cv2.warpAffine(np.ascontiguousarray(read_region((x0, y0, x1, y1))), matrix,
-                                   (REFINE_PATCH_PX, REFINE_PATCH_PX),
-                                   flags=cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR,
-                                   borderMode=cv2.BORDER_REPLICATE)
+            patch = cv2.warpAffine(
+                np.ascontiguousarray(read_region((x0, y0, x1, y1))),
+                matrix,
+                (REFINE_PATCH_PX, REFINE_PATCH_PX),
+                flags=cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
             found = self.detect_scaled(patch, 1.0, patch.shape[:2], patch_options)
             if not found:
                 return face
-            boxes = [np.clip((np.asarray(f.box).reshape(2, 2) - shift) / zoom + origin, 0, [width, height])
-                     for f in found]
+            boxes = [
+                np.clip((np.asarray(f.box).reshape(2, 2) - shift) / zoom + origin, 0, [width, height]) for f in found
+            ]
             overlaps = [box_iou(face.box, box.ravel()) for box in boxes]
             best = int(np.argmax(overlaps))
             if overlaps[best] < 0.5:  # the patch's face is another one (this one cut by the border, say)

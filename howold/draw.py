@@ -315,16 +315,18 @@ def annotate_tracks(image: np.ndarray, faces: Sequence, settled: dict[int, str])
     draw = ImageDraw.Draw(canvas)
     labels = track_labels(canvas.size, faces, settled)
     for tracked in faces:
-        draw.rectangle(tracked.face.box, outline=_colour(tracked.face, False),
-                       width=line_width(tracked.face.box, canvas.size))
+        draw.rectangle(
+            tracked.face.box, outline=_colour(tracked.face, False), width=line_width(tracked.face.box, canvas.size)
+        )
     for label in labels:
         if label.box is not None:
             _draw_label(draw, label, _colour(faces[label.face].face, False))
     return np.asarray(canvas)
 
 
-def track_labels(size: tuple[int, int], faces: Sequence, settled: dict[int, str],
-                 display_side: int = DISPLAY_SIDE) -> tuple[Label, ...]:
+def track_labels(
+    size: tuple[int, int], faces: Sequence, settled: dict[int, str], display_side: int = DISPLAY_SIDE
+) -> tuple[Label, ...]:
     """The labels of one video frame's tracked faces, placed like a photo's (`place_labels`).
 
     A frame has no room for a legend, so each face takes the longest text that fits: the person's
@@ -343,5 +345,7 @@ def track_labels(size: tuple[int, int], faces: Sequence, settled: dict[int, str]
             tries.append(tuple(now) or ("?",))
     spots = _place(size, [t.face.box for t in faces], tries, label_size, display_side)
     smallest = min_text_size(size, display_side)
-    return tuple(Label(i, tries[i][-1], None, smallest) if spot is None else Label(i, spot[2], spot[0], spot[1])
-                 for i, spot in enumerate(spots))
+    return tuple(
+        Label(i, tries[i][-1], None, smallest) if spot is None else Label(i, spot[2], spot[0], spot[1])
+        for i, spot in enumerate(spots)
+    )

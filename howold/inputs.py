@@ -174,5 +174,8 @@ def _has_nested_media(folder: Path) -> bool:
 
 def listed_paths(inputs: Iterable[str | Path]) -> dict[str, list[str]]:
     """The inputs that are lists of paths (existing .txt or .lst files), each with the paths it lists."""
-    return {str(raw): _read_list(Path(raw)) for raw in inputs
-            if Path(raw).suffix.lower() in LIST_SUFFIXES and Path(raw).is_file()}
+    return {
+        str(raw): _read_list(Path(raw))
+        for raw in inputs
+        if Path(raw).suffix.lower() in LIST_SUFFIXES and Path(raw).is_file()
+    }

@@ -135,9 +135,13 @@ class Face:
         if self.distribution is None:
             return None
         p_challenge = self.distribution.p_at_least(check.challenge)
-        return {"over": check.over, "p_over": round(self.distribution.p_at_least(check.over), 4),
-                "challenge": check.challenge, "p_challenge": round(p_challenge, 4),
-                "verdict": check.verdict(p_challenge)}
+        return {
+            "over": check.over,
+            "p_over": round(self.distribution.p_at_least(check.over), 4),
+            "challenge": check.challenge,
+            "p_challenge": round(p_challenge, 4),
+            "verdict": check.verdict(p_challenge),
+        }
 
     def to_dict(self, check: AgeCheck | None = None, distribution: bool = False) -> dict[str, Any]:
         """Return the face as plain JSON-ready values (ages rounded to 0.1 year); with `check` its
@@ -325,8 +329,15 @@ class Predictor:
         estimates = self._ages(photo, kept, crops, poor, framings)
         faces = [
             FaceEstimate(
-                _face(d, crop, estimates.age[i], estimates.low[i], estimates.high[i], quality[i],
-                      AgeDistribution.from_array(estimates.probs[i], info.min_age)),
+                _face(
+                    d,
+                    crop,
+                    estimates.age[i],
+                    estimates.low[i],
+                    estimates.high[i],
+                    quality[i],
+                    AgeDistribution.from_array(estimates.probs[i], info.min_age),
+                ),
                 probs=estimates.probs[i],
                 sharpness=sharpness[i],
             )
@@ -334,8 +345,9 @@ class Predictor:
         ]
         return faces, dropped
 
-    def _ages(self, photo: Photo, kept: list[Detection], crops: np.ndarray, poor: np.ndarray,
-              framings: bool) -> AgeEstimates:
+    def _ages(
+        self, photo: Photo, kept: list[Detection], crops: np.ndarray, poor: np.ndarray, framings: bool
+    ) -> AgeEstimates:
         """The faces' ages from their crops; with `framings`, faces under the detector's refine_below
         are read from their SMALL_FACE_FRAMINGS instead (the first of which is the crop as cut)."""
         small = [i for i, d in enumerate(kept) if framings and min(d.width, d.height) < self.detector.refine_below]
@@ -352,7 +364,7 @@ class Predictor:
         # every face gets len(SMALL_FACE_FRAMINGS) views; a large face's are copies of its one crop's,
         # whose average is that crop's own distribution
         every = np.concatenate([logits] * len(SMALL_FACE_FRAMINGS))
-        every[len(logits):, small] = extra_logits.reshape(-1, len(small), extra_logits.shape[-1])
+        every[len(logits) :, small] = extra_logits.reshape(-1, len(small), extra_logits.shape[-1])
         return self.age_model.estimates_from_logits(every, poor=poor)
 
 
@@ -397,8 +409,15 @@ def clipped_share(crop: np.ndarray) -> float:
     return float(np.count_nonzero((grey <= dark) | (grey >= bright)) / grey.size)
 
 
-def _face(detection: Detection, crop, age, low, high, quality: list[str] | None = None,
-          distribution: AgeDistribution | None = None) -> Face:
+def _face(
+    detection: Detection,
+    crop,
+    age,
+    low,
+    high,
+    quality: list[str] | None = None,
+    distribution: AgeDistribution | None = None,
+) -> Face:
     warnings = quality_warnings(detection, crop) if quality is None else list(quality)
     if age is not None and age < CHILD_AGE:
         warnings.append("child")

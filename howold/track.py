@@ -116,4 +116,3 @@ class FaceTracker:
             return None
         self._pending.remove(best)
         return best[0], best[1]
-

@@ -70,8 +70,10 @@ class Person:
         return age_label(self.age, self.age_low, self.age_high)
 
     def to_dict(self) -> dict[str, Any]:
-        rounded = {key: None if value is None else round(value, 1)
-                   for key, value in (("age", self.age), ("age_low", self.age_low), ("age_high", self.age_high))}
+        rounded = {
+            key: None if value is None else round(value, 1)
+            for key, value in (("age", self.age), ("age_low", self.age_low), ("age_high", self.age_high))
+        }
         return {
             "person": self.person,
             "first_seen": round(self.first_seen, 3),
@@ -149,11 +151,15 @@ class VideoResult:
         """Plain sentences about how complete the result is."""
         notes = []
         if self.truncated:
-            notes.append(f"{self.source}: the file ends early (damaged or cut short); "
-                         f"these results cover its first {self.duration:.1f} s.")
+            notes.append(
+                f"{self.source}: the file ends early (damaged or cut short); "
+                f"these results cover its first {self.duration:.1f} s."
+            )
         if self.stopped_at is not None:
-            limit = {"frames": f"the limit of {self.frames_read:,} decoded frames",
-                     "pixels": "the limit on decoded pixels"}.get(self.stopped_by, "the limit")
+            limit = {
+                "frames": f"the limit of {self.frames_read:,} decoded frames",
+                "pixels": "the limit on decoded pixels",
+            }.get(self.stopped_by, "the limit")
             notes.append(f"{self.source}: only the first {self.stopped_at:g} s were analysed ({limit}).")
         return tuple(notes)
 
@@ -197,8 +203,14 @@ class VideoSession:
     best look. `detect` replaces the predictor's detection options for these frames.
     """
 
-    def __init__(self, predictor: Predictor, fps: float, options: VideoOptions | None = None,
-                 thumbnails: bool = False, detect: DetectOptions | None = None) -> None:
+    def __init__(
+        self,
+        predictor: Predictor,
+        fps: float,
+        options: VideoOptions | None = None,
+        thumbnails: bool = False,
+        detect: DetectOptions | None = None,
+    ) -> None:
         self.predictor = predictor
         self.options = options or VideoOptions()
         self.detect = predictor.options if detect is None else detect
@@ -441,5 +453,16 @@ def failed_video(source: str, exc: BaseException, model: str | None = None) -> V
     return VideoResult(source=source, model=model, error=error)
 
 
-__all__ = ["FrameResult", "Person", "TrackedFace", "VideoError", "VideoInfo", "VideoOptions", "VideoResult",
-           "VideoSession", "analyse_video", "failed_video", "probe_video"]
+__all__ = [
+    "FrameResult",
+    "Person",
+    "TrackedFace",
+    "VideoError",
+    "VideoInfo",
+    "VideoOptions",
+    "VideoResult",
+    "VideoSession",
+    "analyse_video",
+    "failed_video",
+    "probe_video",
+]

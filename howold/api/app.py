@@ -180,10 +180,11 @@ async def model(state: State) -> dict[str, Any]:
 
 AGE_CHECK_HELP = {
     "over": f"photos: the age to check, 0 to {AgeCheck.MAX_AGE:g}; each face gets `age_check` with the "
-            "probability that the person is at least that old and a verdict",
+    "probability that the person is at least that old and a verdict",
     "challenge": "with `over`: answer 'over' only when the person more likely than not is at least this old, "
-                 "else 'check_id' (default: `over` plus the measured margin, "
-                 + ", ".join(f"{t}: +{m:g}" for t, m in AgeCheck.CHALLENGE_MARGINS.items()) + ")",
+    "else 'check_id' (default: `over` plus the measured margin, "
+    + ", ".join(f"{t}: +{m:g}" for t, m in AgeCheck.CHALLENGE_MARGINS.items())
+    + ")",
 }
 
 
@@ -232,8 +233,11 @@ async def predict(
     ] = None,
     fps: Annotated[
         float | None,
-        Query(gt=0, le=VideoOptions.SERVICE_MAX_FPS, description=f"videos: frames analysed per second "
-              f"(default {VideoOptions.fps:g})"),
+        Query(
+            gt=0,
+            le=VideoOptions.SERVICE_MAX_FPS,
+            description=f"videos: frames analysed per second (default {VideoOptions.fps:g})",
+        ),
     ] = None,
     over: Annotated[str | None, Query(description=AGE_CHECK_HELP["over"])] = None,
     challenge: Annotated[str | None, Query(description=AGE_CHECK_HELP["challenge"])] = None,
@@ -247,8 +251,13 @@ async def predict(
     declared = request.headers.get("content-type", "").lower()
     photo_limit, video_limit = settings.max_upload_bytes, settings.max_video_bytes
     # a body declared as a photo or a video is held to its own limit while it arrives; any other to the larger
-    limit = photo_limit if declared.startswith("image/") else video_limit if declared.startswith("video/") else (
-        max(photo_limit, video_limit))
+    limit = (
+        photo_limit
+        if declared.startswith("image/")
+        else video_limit
+        if declared.startswith("video/")
+        else (max(photo_limit, video_limit))
+    )
     with state.bodies.hold() as hold:  # the body stays in memory until the answer is ready
         upload = await read_upload(request, limit, settings.body_timeout_s, hold)
         video = upload.media_type.startswith("video/") or is_video(upload.name) or looks_like_video(upload.data)

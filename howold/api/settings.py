@@ -60,9 +60,7 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(default=16, ge=1, description="predict requests accepted at once")
     concurrency: int = Field(default_factory=_default_concurrency, ge=1, description="inferences run at once")
     retry_after_s: int = Field(default=1, ge=0, description="Retry-After sent with a 503")
-    body_timeout_s: float = Field(
-        default=30.0, gt=0, le=3600, description="seconds a request body may take to arrive"
-    )
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="seconds a request body may take to arrive")
     header_timeout_s: float = Field(
         default=10.0, gt=0, le=3600, description="seconds a connection may take to send its request headers"
     )

@@ -141,8 +141,9 @@ def age_check_control() -> AgeCheck | None:
     """The sidebar's age check: off, or the age asked about and the challenge age."""
     if not st.checkbox("Age check", key="age-check", help="Is each person at least a given age? " + AGE_CHECK_TEXT):
         return None
-    over = st.number_input("Is the person at least (years)", 0.0, AgeCheck.MAX_AGE, 18.0, 1.0, format="%g",
-                           key="age-check-over")
+    over = st.number_input(
+        "Is the person at least (years)", 0.0, AgeCheck.MAX_AGE, 18.0, 1.0, format="%g", key="age-check-over"
+    )
     default = AgeCheck(over).challenge
     challenge = st.number_input(
         "Ask for ID unless they look at least (years)", 0.0, AgeCheck.MAX_AGE, None, 1.0, format="%g",
@@ -241,9 +242,7 @@ def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: s
     st.caption(f"{count} face{'s' if count > 1 else ''} found · {result.width}×{result.height} pixels{photo_notes}")
     stretch = result.width >= PAGE_WIDTH_PX  # large photos fill the column; small ones keep their size
     shown_side = round(min(result.width, PAGE_WIDTH_PX) * max(result.width, result.height) / result.width)
-    annotated = annotate(
-        pixels, faces, landmarks=settings.landmarks, highlight=chosen, display_side=shown_side
-    )
+    annotated = annotate(pixels, faces, landmarks=settings.landmarks, highlight=chosen, display_side=shown_side)
     st.image(annotated, width="stretch" if stretch else "content", caption=_chosen_text(result, chosen))
     st.markdown(COLOUR_TEXT)
     by = st.segmented_control(
@@ -279,8 +278,14 @@ def shown(face: Face, scale: float) -> Face:
     return replace(face, box=box, landmarks=tuple((x * scale, y * scale) for x, y in face.landmarks))
 
 
-def gallery(pixels: np.ndarray, faces: Sequence[Face], order: Sequence[int], chosen: int | None, state: str,
-            photo: Sequence[str] = ()) -> None:
+def gallery(
+    pixels: np.ndarray,
+    faces: Sequence[Face],
+    order: Sequence[int],
+    chosen: int | None,
+    state: str,
+    photo: Sequence[str] = (),
+) -> None:
     """Every face as a card: its crop, number, age, range and warnings (less the `photo`'s own, said
     once above); choosing a card highlights the face."""
     with st.container(horizontal=True, gap="small", key=f"gallery-{state}"):
@@ -306,8 +311,9 @@ def face_order(faces: Sequence[Face], by: str) -> list[int]:
     return order
 
 
-def face_table(result: PhotoResult, order: Sequence[int] | None = None,
-               check: AgeCheck | None = None) -> dict[str, list]:
+def face_table(
+    result: PhotoResult, order: Sequence[int] | None = None, check: AgeCheck | None = None
+) -> dict[str, list]:
     """One row per face, in `order` (default: by number): number, age, 80% range, (with `check`: the
     probability of being at least its age and the verdict), detection score, warnings."""
     rows: dict[str, list] = {"Face": [], "Age": [], "Range": []}
@@ -391,8 +397,13 @@ def main() -> None:
     webcam_section(load_predictor, model_path())
 
 
-DATASET_NAMES = {"utkface": "UTKFace", "aaf": "All-Age-Faces", "fgnet": "FG-NET", "fairface": "FairFace",
-                 "appa_real": "APPA-REAL"}
+DATASET_NAMES = {
+    "utkface": "UTKFace",
+    "aaf": "All-Age-Faces",
+    "fgnet": "FG-NET",
+    "fairface": "FairFace",
+    "appa_real": "APPA-REAL",
+}
 
 
 def measured_figures(metrics: dict, interval: float = 0.8) -> list[str]:
@@ -414,8 +425,10 @@ def measured_figures(metrics: dict, interval: float = 0.8) -> list[str]:
                 line += f"; the {round(100 * interval)}% range holds the true age for {overall['coverage']:.0%}"
             lines.append(line + ".")
         elif bins.get("n"):  # labelled with age bins (e.g. 20-29) only
-            lines.append(f"**{name}, {how}:** the rounded age falls in the labelled age bin for "
-                         f"{bins['bin_hit_rate']:.0%} of {bins['n']} faces.")
+            lines.append(
+                f"**{name}, {how}:** the rounded age falls in the labelled age bin for "
+                f"{bins['bin_hit_rate']:.0%} of {bins['n']} faces."
+            )
     return lines
 
 

@@ -36,8 +36,15 @@ THUMB_ROW_PX = 72  # the person table's row height: its face thumbnails show at 
 WEBCAM_FPS = 5.0  # frames a second the webcam's faces are analysed at; the picture itself runs at full rate
 
 
-def analyse_clip(data: bytes, name: str, fps: float, min_score: float, max_side: int, model: str | None,
-                 load: Callable[[str | None], Predictor]) -> tuple[VideoResult, bytes]:
+def analyse_clip(
+    data: bytes,
+    name: str,
+    fps: float,
+    min_score: float,
+    max_side: int,
+    model: str | None,
+    load: Callable[[str | None], Predictor],
+) -> tuple[VideoResult, bytes]:
     """A clip's persons and its annotated MP4, kept in the session by content and settings (the
     page runs again on every click; the clip is analysed once)."""
     key = (hashlib.sha1(data).hexdigest(), name, fps, min_score, max_side, model)
@@ -157,8 +164,10 @@ def webcam_section(load: Callable[[str | None], Predictor], model: str | None) -
 def webcam_unavailable() -> str | None:
     """Why the live camera cannot run here, as a sentence; None when it can."""
     if missing_module("webcam") is not None:
-        return ("The live camera needs the streamlit-webrtc package, which is not installed here: "
-                f"{install_hint('webcam')}, then restart the page; uploaded videos work without it.")
+        return (
+            "The live camera needs the streamlit-webrtc package, which is not installed here: "
+            f"{install_hint('webcam')}, then restart the page; uploaded videos work without it."
+        )
     return None
 
 

@@ -15,8 +15,13 @@ import howold
 from howold.extras import EXTRA_MODULES, MissingExtraError, require_extra
 
 PACKAGE = Path(howold.__file__).parent
-FRONTENDS = [PACKAGE / "cli.py", PACKAGE / "cli_video.py", *(PACKAGE / "app").glob("*.py"),
-             *(PACKAGE / "api").glob("*.py"), *(PACKAGE / "batch").glob("*.py")]
+FRONTENDS = [
+    PACKAGE / "cli.py",
+    PACKAGE / "cli_video.py",
+    *(PACKAGE / "app").glob("*.py"),
+    *(PACKAGE / "api").glob("*.py"),
+    *(PACKAGE / "batch").glob("*.py"),
+]
 
 
 def test_all_lists_exactly_the_lazy_names_and_each_resolves():
@@ -36,10 +41,12 @@ def test_no_public_name_is_also_a_submodule():
 
 
 def test_public_names_resolve_after_their_modules_were_imported():
-    code = ("import howold.draw, howold.pipeline, howold.report, howold.io\n"
-            "from howold import annotate, predict, results_csv, load_image\n"
-            "print(all(callable(f) and f.__module__.startswith('howold.') for f in (annotate, predict, results_csv, "
-            "load_image)))")
+    code = (
+        "import howold.draw, howold.pipeline, howold.report, howold.io\n"
+        "from howold import annotate, predict, results_csv, load_image\n"
+        "print(all(callable(f) and f.__module__.startswith('howold.') for f in (annotate, predict, results_csv, "
+        "load_image)))"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.stdout.strip() == "True", run.stderr
 
@@ -75,8 +82,18 @@ def _module_name(path: Path) -> str:
 def test_frontends_import_only_public_names(path):
     own = _module_name(path).rsplit(".", 1)[0] if path.parent != PACKAGE else "howold.cli"
     # the command line registers the subcommands of the other frontends (and of training)
-    allowed = {"howold", own} | ({"howold.api.cli", "howold.app.launch", "howold.batch.cli", "howold.train.cli",
-                                  "howold.train.tune_cli", "howold.cli_video"} if path.name == "cli.py" else set())
+    allowed = {"howold", own} | (
+        {
+            "howold.api.cli",
+            "howold.app.launch",
+            "howold.batch.cli",
+            "howold.train.cli",
+            "howold.train.tune_cli",
+            "howold.cli_video",
+        }
+        if path.name == "cli.py"
+        else set()
+    )
     if path.parent.name == "batch":
         allowed.add("howold.cli")  # the detection flags, shared with predict
     for module, names in _imports(path):
@@ -117,8 +134,11 @@ def test_no_import_circle_among_howolds_modules():
 def test_require_extra_names_what_to_install(monkeypatch):
     require_extra("app", "app")  # installed here: no error
     monkeypatch.setitem(sys.modules, "streamlit", None)
-    with pytest.raises(MissingExtraError, match=r"^howold app needs the \[app\] extra \(streamlit is not installed\): "
-                                                r"pip install -e '\.\[app\]' in the howold checkout\.$"):
+    with pytest.raises(
+        MissingExtraError,
+        match=r"^howold app needs the \[app\] extra \(streamlit is not installed\): "
+        r"pip install -e '\.\[app\]' in the howold checkout\.$",
+    ):
         require_extra("app", "app")
     with pytest.raises(ValueError, match="extra: expected one of"):
         require_extra("app", "gui")
@@ -147,5 +167,7 @@ def test_each_command_without_its_extra_says_one_sentence(argv, extra, hidden):
     code = f"import sys; sys.modules[{hidden!r}] = None; from howold.cli import main; sys.exit(main({argv!r}))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode == 1
-    assert run.stderr == (f"howold: howold {argv[0]} needs the [{extra}] extra ({hidden} is not installed): "
-                          f"pip install -e '.[{extra}]' in the howold checkout.\n")
+    assert run.stderr == (
+        f"howold: howold {argv[0]} needs the [{extra}] extra ({hidden} is not installed): "
+        f"pip install -e '.[{extra}]' in the howold checkout.\n"
+    )
