@@ -13,12 +13,15 @@ import json
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from howold._onnx import create_session
+
+if TYPE_CHECKING:
+    import onnxruntime
 from howold.errors import ModelError
 
 SIDECAR_FORMAT = "howold-age-model"
@@ -250,7 +253,7 @@ class AgeModel:
             raise ModelError(f"{self.path}: no such model file.")
         self.info = read_model_info(self.path)
         self.threads = threads
-        self._session = None
+        self._session: onnxruntime.InferenceSession | None = None
 
     def prepare(self) -> AgeModel:
         """Load the ONNX session now and check it fits the sidecar; returns self."""
@@ -335,5 +338,7 @@ class AgeModel:
         batch = self.preprocess(crops)
         if self.info.tta_flip:
             batch = np.concatenate([batch, batch[:, :, :, ::-1]])
-        logits = self._session.run(None, {self._input_name: np.ascontiguousarray(batch)})[0]
+        session = self._session
+        assert session is not None  # prepare() loaded it
+        logits = session.run(None, {self._input_name: np.ascontiguousarray(batch)})[0]
         return logits.reshape(2 if self.info.tta_flip else 1, len(crops), -1)

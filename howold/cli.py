@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from howold import AgeCheck, DetectOptions, HowoldError, VideoOptions
 from howold.api.cli import add_serve_command
@@ -16,6 +17,9 @@ from howold.app.launch import add_app_command
 from howold.batch.cli import add_batch_command
 from howold.train.cli import add_train_commands
 from howold.train.tune_cli import add_tune_command
+
+if TYPE_CHECKING:
+    from howold import PhotoResult, VideoResult
 
 STDIO = "-"  # as a photo: read it from standard input; as --json/--csv FILE: write to standard output
 
@@ -199,6 +203,7 @@ def _analyse_all(predictor, files: list[Path], video, targets: dict[Path, Path],
     videos = any(is_video(path) for path in files)
     stdin = read_stdin() if Path(STDIO) in files else None
     for path in _progress(files, quiet=args.quiet or videos):
+        result: PhotoResult | VideoResult
         if is_video(path):
             from howold import VideoResult
             from howold.cli_video import predict_video

@@ -6,11 +6,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from howold._onnx import create_session
+
+if TYPE_CHECKING:
+    import onnxruntime
 from howold.errors import ImageError
 from howold.io import downscale
 from howold.options import DetectOptions
@@ -92,7 +96,7 @@ class FaceDetector:
         self.nms_iou = nms_iou
         self.threads = threads
         self.refine_below = refine_below
-        self._session = None
+        self._session: onnxruntime.InferenceSession | None = None
 
     @property
     def min_score(self) -> float:
@@ -138,7 +142,9 @@ class FaceDetector:
         options = self.options if options is None else options
         self.prepare()
         height, width = small.shape[:2]
-        loc, conf, landms = self._session.run(None, {"input": _bgr_blob(small)})
+        session = self._session
+        assert session is not None  # prepare() loaded it
+        loc, conf, landms = session.run(None, {"input": _bgr_blob(small)})
         anchors = _anchors(height, width)
         scores = conf[0, :, 1]
         keep = _best(scores, options.min_score, _PRE_NMS_TOP_K)
@@ -153,7 +159,7 @@ class FaceDetector:
                 continue
             faces.append(
                 Detection(
-                    box=tuple(float(v) for v in box),
+                    box=_as_box(box),
                     score=float(scores[i]),
                     landmarks=points[i].reshape(5, 2) / scale,
                 )
@@ -206,7 +212,7 @@ class FaceDetector:
             if overlaps[best] < 0.5:  # the patch's face is another one (this one cut by the border, say)
                 return face
             landmarks = (found[best].landmarks - shift) / zoom + origin
-            face = Detection(tuple(float(v) for v in boxes[best].ravel()), face.score, landmarks)
+            face = Detection(_as_box(boxes[best].ravel()), face.score, landmarks)
         return face
 
 
@@ -260,11 +266,16 @@ def _decode_points(landms: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     return points.reshape(-1, 10)
 
 
+def _as_box(values: np.ndarray) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in values)
+    return x1, y1, x2, y2
+
+
 def _nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
     """Indices kept by non-maximum suppression, highest score first."""
     if len(boxes) == 0:
         return []
     xywh = np.hstack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]).tolist()
     kept = cv2.dnn.NMSBoxes(xywh, scores.tolist(), 0.0, iou_threshold)
-    kept = np.asarray(kept, dtype=int).ravel()
-    return sorted(kept.tolist(), key=lambda i: -scores[i])
+    indices = np.asarray(kept, dtype=int).ravel().tolist()
+    return sorted(indices, key=lambda i: -scores[i])

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -119,7 +120,7 @@ class ResultsFile:
         self.target, self.count = target, 0
         if target == "-":
             self.path = self.partial = None
-            self.stream = stdout
+            self.stream: TextIO = sys.stdout if stdout is None else stdout
         else:
             self.path = Path(target)
             self.partial = self.path.with_name(f".{self.path.name}.partial")
@@ -148,6 +149,7 @@ class ResultsFile:
         try:
             os.fsync(self.stream.fileno())
             self.stream.close()
+            assert self.partial is not None  # set with self.path
             os.replace(self.partial, self.path)
         except OSError as exc:
             self.discard()

@@ -159,7 +159,7 @@ class VideoResult:
             limit = {
                 "frames": f"the limit of {self.frames_read:,} decoded frames",
                 "pixels": "the limit on decoded pixels",
-            }.get(self.stopped_by, "the limit")
+            }.get(self.stopped_by or "", "the limit")
             notes.append(f"{self.source}: only the first {self.stopped_at:g} s were analysed ({limit}).")
         return tuple(notes)
 
@@ -262,6 +262,7 @@ class VideoSession:
     def finish(self) -> tuple[Person, ...]:
         """Close the clip: a clip of one frame makes its faces persons; return every person."""
         for a in self.tracker.flush(self.frames_seen):
+            assert self._last is not None  # the tracker holds looks only from a frame it was given
             last_time, last_image, last_estimates = self._last
             self._add_look(a.person, last_time, last_estimates[a.index], last_image)
         return self.persons()
@@ -314,7 +315,7 @@ class _Sampler:
 
     def __init__(self, fps: float) -> None:
         self.step = 1.0 / fps
-        self.next = None
+        self.next: float | None = None
 
     def take(self, time: float) -> bool:
         if self.next is not None and time + 1e-6 < self.next:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -126,7 +126,7 @@ class VideoReader:
         if isinstance(source, bytes):  # an upload, read from memory
             if not source:
                 raise VideoError(f"{self.label}: the file is empty (0 bytes).")
-            target = io.BytesIO(source)
+            target: BinaryIO = io.BytesIO(source)
         else:
             path = Path(source)
             if not path.is_file():
@@ -258,7 +258,7 @@ class VideoWriter:
     ) -> None:
         av = _av()
         buffer = isinstance(path, io.IOBase)
-        self.path = Path("video.mp4") if buffer else Path(path)
+        self.path = Path("video.mp4") if isinstance(path, io.IOBase) else Path(path)
         self.width, self.height = max(2, width - width % 2), max(2, height - height % 2)
         try:
             if not buffer:

@@ -13,7 +13,7 @@ import errno
 import hmac
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from typing import Annotated, Any, TypeVar
@@ -82,6 +82,13 @@ class ServerState:
         if self.settings.model:
             options["model"] = self.settings.model
         self.default = Predictor(threads=self.settings.threads, **options).prepare()
+
+    @property
+    def predictor(self) -> Predictor:
+        """The loaded predictor (`ready_state` answers 503 before there is one)."""
+        if self.default is None:
+            raise HTTPException(503, "The models are still loading; retry shortly.", headers={"Retry-After": "1"})
+        return self.default
 
     @property
     def busy(self) -> bool:
@@ -156,11 +163,11 @@ async def healthz() -> dict[str, str]:
 async def readyz(state: State) -> dict[str, Any]:
     """The models are loaded and a predict request would be accepted now (503 while loading or busy)."""
     state.refuse_if_busy()
-    info = state.default.model_info
+    info = state.predictor.model_info
     return {
         "status": "ready",
         "model": f"{info.name} {info.version}" if info else None,
-        "model_missing_reason": state.default.missing_model_reason,
+        "model_missing_reason": state.predictor.missing_model_reason,
         "in_flight": state.in_flight,
         "max_in_flight": state.settings.max_in_flight,
     }
@@ -172,9 +179,9 @@ v1 = APIRouter(prefix="/v1", tags=["v1"])
 @v1.get("/model", response_model=ModelInfoSchema, responses=_errors(401, 404, 503))
 async def model(state: State) -> dict[str, Any]:
     """The installed age model's sidecar: name, version, metrics and preprocessing."""
-    info = state.default.model_info
+    info = state.predictor.model_info
     if info is None:
-        raise HTTPException(404, state.default.missing_model_reason or "No age model is loaded.")
+        raise HTTPException(404, state.predictor.missing_model_reason or "No age model is loaded.")
     return info.to_dict()
 
 
@@ -270,8 +277,8 @@ async def predict(
             def run(left: threading.Event) -> PhotoResult:
                 if left.is_set():  # the client left while the request waited for a worker
                     raise ClientLeft
-                options = detect_options(state.default, min_score, max_side)
-                return state.default.analyse(upload.data, name=upload.name, options=options)
+                options = detect_options(state.predictor, min_score, max_side)
+                return state.predictor.analyse(upload.data, name=upload.name, options=options)
 
             result = await run_for_client(request, run, state.limiter)
     if not result.ok:
@@ -293,8 +300,12 @@ def age_check(over: str | None, challenge: str | None) -> AgeCheck | None:
 
 def detect_options(predictor: Predictor, min_score: float | None, max_side: int | None) -> DetectOptions:
     """The predictor's detection options with a request's query parameters (None: not given)."""
-    given = {"min_score": min_score, "max_side": max_side}
-    return replace(predictor.options, **{k: v for k, v in given.items() if v is not None})
+    options = predictor.options
+    if min_score is not None:
+        options = replace(options, min_score=min_score)
+    if max_side is not None:
+        options = replace(options, max_side=max_side)
+    return options
 
 
 class ClientLeft(Exception):
@@ -353,8 +364,8 @@ async def _predict_video(request: Request, state: ServerState, upload, fps, min_
                     413, f"{upload.name}: the clip is {info.duration:.0f} s long; the limit is {limit:g} s."
                 )
             options = VideoOptions.upload(fps, max_seconds=limit)
-            detect = detect_options(state.default, min_score, max_side)
-            return analyse_video(state.default, upload.data, options, name=upload.name, detect=detect,
+            detect = detect_options(state.predictor, min_score, max_side)
+            return analyse_video(state.predictor, upload.data, options, name=upload.name, detect=detect,
                                  on_frame=_stop_if_left(left), should_stop=left.is_set)  # fmt: skip
 
         result = await run_for_client(request, run, state.limiter)
@@ -374,7 +385,7 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
         _quiet_accept_errors(asyncio.get_running_loop())
         if state.default is None:
             await anyio.to_thread.run_sync(state.load)
-        info = state.default.model_info
+        info = state.predictor.model_info
         log.info("howold models loaded; age model: %s", f"{info.name} {info.version}" if info else "none")
         yield
 
@@ -432,7 +443,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "The server failed on this request; the error has been logged."}, 500)
 
 
-def _one_sentence(errors: list[dict[str, Any]]) -> str:
+def _one_sentence(errors: Sequence[Any]) -> str:
     """Return the first validation error as a sentence, e.g. "Query parameter min_score: ..."."""
     if not errors:
         return "The request is invalid."

@@ -82,8 +82,8 @@ class Upload:
 async def read_upload(request: Request, limit: int, timeout: float, hold: Hold) -> Upload:
     """Return the image or video sent as a raw body or as the multipart field `file`; the whole
     body must arrive within `timeout` seconds (408 otherwise) and fit in `hold` (503 otherwise)."""
-    media_type, params = parse_options_header(request.headers.get("content-type"))
-    media_type = media_type.decode("latin-1").lower()
+    raw_type, params = parse_options_header(request.headers.get("content-type"))
+    media_type = raw_type.decode("latin-1").lower()
     is_form = media_type == "multipart/form-data"
     if not (is_form or _is_image_type(media_type)):
         raise HTTPException(
@@ -213,8 +213,8 @@ class FormParser:
             _, disposition = parse_options_header(part["headers"].get("content-disposition"))
             if disposition.get(b"name") != FORM_FIELD.encode():
                 continue
-            part_type, _ = parse_options_header(part["headers"].get("content-type"))
-            part_type = part_type.decode("latin-1").lower()
+            raw_type, _ = parse_options_header(part["headers"].get("content-type"))
+            part_type = raw_type.decode("latin-1").lower()
             if not _is_image_type(part_type):
                 raise HTTPException(
                     415, f"The form field '{FORM_FIELD}' has content type {part_type!r}, not an image or a video."

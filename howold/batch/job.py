@@ -154,6 +154,7 @@ class Analyser:
 
     def rows(self, path: str, source: str) -> list[dict[str, Any]]:
         video = is_video(path)
+        result: PhotoResult | VideoResult
         try:
             if video:
                 check_regular(path, source)  # the video decoder opens the path itself: no FIFO, no device
@@ -272,7 +273,7 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     if ray.is_initialized():
         return False
     address = _cluster_address(address)
-    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    quiet: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     try:
         if address:
             ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
