@@ -61,7 +61,7 @@ class Settings:
     """What the sidebar sets: detection threshold, detection size, landmarks on the image."""
 
     min_score: float = DetectOptions.min_score
-    max_side: int = DetectOptions.max_side  # or DetectOptions.FULL_SIZE
+    max_side: int | None = DetectOptions.max_side  # or DetectOptions.FULL_SIZE
     landmarks: bool = False
     check: AgeCheck | None = None  # the age check, when it is on
 
@@ -99,7 +99,7 @@ def load_predictor(model: str | None = None) -> Predictor:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def analyse(data: bytes, name: str, min_score: float, max_side: int, model: str | None) -> PhotoResult:
+def analyse(data: bytes, name: str, min_score: float, max_side: int | None, model: str | None) -> PhotoResult:
     """Faces and ages of one uploaded photo, cached in memory by content and settings."""
     predictor = load_predictor(model)
     options = replace(predictor.options, min_score=min_score, max_side=max_side)
@@ -224,6 +224,7 @@ def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: s
     if not result.ok:
         st.error(result.error)
         return result
+    assert pixels is not None  # loaded whenever the photo was read
     scale = pixels.shape[1] / result.width
     faces = [shown(face, scale) for face in result.faces]  # boxes on the copy shown
     count = len(result.faces)
@@ -246,7 +247,7 @@ def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: s
     st.image(annotated, width="stretch" if stretch else "content", caption=_chosen_text(result, chosen))
     st.markdown(COLOUR_TEXT)
     by = st.segmented_control(
-        "Sort faces by", list(SORTS), format_func=SORTS.get, default="position", key=f"sort-{state}",
+        "Sort faces by", list(SORTS), format_func=SORTS.__getitem__, default="position", key=f"sort-{state}",
         required=True,
     )  # fmt: skip
     order = face_order(result.faces, by or "position")
@@ -274,7 +275,8 @@ def shown(face: Face, scale: float) -> Face:
     """The face with its box and landmarks on a copy of the photo `scale` times its size."""
     if scale == 1:
         return face
-    box = tuple(v * scale for v in face.box)
+    x1, y1, x2, y2 = face.box
+    box = (x1 * scale, y1 * scale, x2 * scale, y2 * scale)
     return replace(face, box=box, landmarks=tuple((x * scale, y * scale) for x, y in face.landmarks))
 
 
@@ -358,7 +360,9 @@ def _chosen_text(result: PhotoResult, chosen: int | None) -> str | None:
 
 
 def _range(face: Face) -> str:
-    return "—" if face.age is None else f"{round(face.age_low)}–{round(face.age_high)}"
+    if face.age is None or face.age_low is None or face.age_high is None:
+        return "—"
+    return f"{round(face.age_low)}–{round(face.age_high)}"
 
 
 def downloads(results: Sequence[PhotoResult], check: AgeCheck | None = None) -> None:

@@ -41,7 +41,7 @@ def analyse_clip(
     name: str,
     fps: float,
     min_score: float,
-    max_side: int,
+    max_side: int | None,
     model: str | None,
     load: Callable[[str | None], Predictor],
 ) -> tuple[VideoResult, bytes]:
@@ -78,7 +78,10 @@ def person_table(result: VideoResult) -> dict[str, list]:
         "Person": [p.person for p in persons],
         "Face": [_data_uri(p.thumbnail) for p in persons],
         "Age": [round(p.age) if p.age is not None else "?" for p in persons],
-        "Range": [f"{round(p.age_low)}–{round(p.age_high)}" if p.age is not None else "—" for p in persons],
+        "Range": [
+            f"{round(p.age_low)}–{round(p.age_high)}" if p.age_low is not None and p.age_high is not None else "—"
+            for p in persons
+        ],
         "Seen (s)": [f"{p.first_seen:.1f}–{p.last_seen:.1f}" for p in persons],
         "Frames": [p.frames for p in persons],
         "Warnings": [", ".join(WARNING_LABELS[w] for w in p.warnings if w not in clip) for p in persons],
@@ -91,7 +94,9 @@ def _data_uri(thumbnail) -> str | None:
     return "data:image/png;base64," + base64.b64encode(encode_png(thumbnail)).decode("ascii")
 
 
-def video_section(load: Callable[[str | None], Predictor], model: str | None, min_score: float, max_side: int) -> None:
+def video_section(
+    load: Callable[[str | None], Predictor], model: str | None, min_score: float, max_side: int | None
+) -> None:
     """The clip uploader and, for an uploaded clip, its persons and annotated copy."""
     st.divider()
     st.subheader("Video")
