@@ -19,6 +19,7 @@ import timm
 import torch
 
 from howold.errors import ModelError
+from howold.train._folding import conv_norm_pairs, set_folded_norm
 from howold.train.config import ModelConfig
 from howold.train.losses import NUM_AGES
 
@@ -128,24 +129,6 @@ def normalisation(model: torch.nn.Module) -> tuple[list[float], list[float]]:
     mean = cfg.get("mean", (0.485, 0.456, 0.406))
     std = cfg.get("std", (0.229, 0.224, 0.225))
     return [float(v) for v in mean], [float(v) for v in std]
-
-
-def conv_norm_pairs(model: torch.nn.Module) -> list[tuple[torch.nn.Conv2d, torch.nn.BatchNorm2d | None]]:
-    """Each Conv2d of the network in order, with the batch norm that follows it (None after the last)."""
-    modules = list(model.modules())
-    return [
-        (module, next((m for m in modules[i + 1 :] if isinstance(m, torch.nn.BatchNorm2d)), None))
-        for i, module in enumerate(modules)
-        if isinstance(module, torch.nn.Conv2d)
-    ]
-
-
-def set_folded_norm(bn: torch.nn.BatchNorm2d, scale: torch.Tensor, shift: torch.Tensor) -> None:
-    """Make `bn` (in eval mode) compute x * scale + shift: running mean 0, variance 1 - eps."""
-    bn.weight.copy_(scale)
-    bn.bias.copy_(shift)
-    bn.running_mean.zero_()
-    bn.running_var.fill_(1.0 - bn.eps)
 
 
 def load_onnx_weights(model: torch.nn.Module, path: str) -> None:
