@@ -280,9 +280,11 @@ class VideoSession:
         best = max(looks, key=lambda look: look.weight)
         age = low = high = None
         n_eff = effective_looks([look.weight for look in used])
-        if self._info is not None and used[0].probs is not None:
+        ages = [look.age for look in used if look.age is not None]
+        probs = [look.probs for look in used if look.probs is not None]
+        if self._info is not None and len(ages) == len(probs) == len(used):  # every look read by the age model
             age, low, high, n_eff = combine(
-                [look.age for look in used], np.stack([look.probs for look in used]),
+                ages, np.stack(probs),
                 [look.weight for look in used], self._info.interval, self._info.min_age, shared,
             )  # fmt: skip
         return Person(

@@ -17,12 +17,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 import anyio
 from fastapi import HTTPException, Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 RAW_TYPES = ("application/octet-stream",)
 FORM_FIELD = "file"
@@ -167,7 +171,7 @@ class FormParser:
         self.field: list[bytes] = []
         self.value: list[bytes] = []
         self.header_bytes = 0
-        callbacks = {
+        callbacks: MultipartCallbacks = {
             "on_part_begin": self._begin,
             "on_header_field": lambda data, start, end: self._header(self.field, data, start, end),
             "on_header_value": lambda data, start, end: self._header(self.value, data, start, end),
