@@ -292,8 +292,10 @@ def age_check(over: str | None, challenge: str | None) -> AgeCheck | None:
         if challenge is not None:
             raise HTTPException(422, "Query parameter challenge needs over (the age checked).")
         return None
-    try:
-        return AgeCheck(over, challenge)
+    try:  # the query's text read as ages here, with the same sentences AgeCheck would give
+        over_age = AgeCheck.parse_age("over", over)
+        challenge_age = None if challenge is None else AgeCheck.parse_age("challenge", challenge)
+        return AgeCheck(over_age, challenge_age)
     except HowoldError as exc:
         raise HTTPException(422, f"Query parameter {exc}") from exc
 
