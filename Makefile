@@ -2,10 +2,13 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 
-.PHONY: test demo app install install-dev browser postgres lint
+.PHONY: test test-fast demo app install install-dev browser postgres lint
 
 test: install-dev browser postgres  ## install everything, then run the whole test suite
 	$(PYTHON) -m pytest
+
+test-fast:  ## the quick tests: no slow ones (training runs, browsers, servers), none that need ../shared/data
+	$(PYTHON) -m pytest -q -m "not slow and not data"
 
 demo:  ## install the inference package and estimate ages on a sample photo
 	$(PIP) install -q -e .
@@ -39,5 +42,9 @@ postgres:  ## Debian's PostgreSQL for howold tune's shared-study test (skipped w
 	      || echo "warning: could not install postgresql; the shared-study test will be skipped"; \
 	  else echo "note: postgresql not installed; the shared-study test will be skipped"; fi; }
 
-lint:
-	$(PYTHON) -m ruff check howold tests benchmarks scripts
+LINTED := howold tests benchmarks scripts
+
+lint:  ## ruff's lint and format checks and mypy on the core package (howold/train/ excluded)
+	$(PYTHON) -m ruff check $(LINTED)
+	$(PYTHON) -m ruff format --check $(LINTED)
+	$(PYTHON) -m mypy howold

@@ -155,8 +155,9 @@ class Worker:
     def __init__(self, tree: Path, mode: str) -> None:
         env = {**os.environ, "PYTHONPATH": str(tree)}
         command = [sys.executable, str(Path(__file__).resolve()), "--worker", mode]
-        self.process = subprocess.Popen(command, cwd=tree, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True)
+        self.process = subprocess.Popen(
+            command, cwd=tree, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         self.ask(None)
 
     def ask(self, request: dict | None) -> dict:
@@ -177,10 +178,14 @@ def compare(old_tree: Path, args: argparse.Namespace) -> None:
     sets = photo_sets(args.utk, args.fairface, not args.no_group)
     workers = {"old": Worker(old_tree, "predict"), "new": Worker(ROOT, "predict")}
     nets = None if args.outputs else Worker(ROOT, "nets")
-    print(f"old: {old_tree} ({revision(old_tree)}); new: {ROOT} ({revision(ROOT)}); best of {args.repeats}; "
-          f"load average at start {os.getloadavg()[0]:.1f}\n")
-    print("| photos | old CPU ms | new CPU ms | new / old CPU | old wall ms | new wall ms | new / old wall |"
-          " new 1 thread CPU ms | networks alone CPU ms | new / networks | networks as run CPU ms | new / as run |")
+    print(
+        f"old: {old_tree} ({revision(old_tree)}); new: {ROOT} ({revision(ROOT)}); best of {args.repeats}; "
+        f"load average at start {os.getloadavg()[0]:.1f}\n"
+    )
+    print(
+        "| photos | old CPU ms | new CPU ms | new / old CPU | old wall ms | new wall ms | new / old wall |"
+        " new 1 thread CPU ms | networks alone CPU ms | new / networks | networks as run CPU ms | new / as run |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     differing = 0
     for name, paths in sets.items():
@@ -200,11 +205,15 @@ def compare(old_tree: Path, args: argparse.Namespace) -> None:
                 totals["nets cpu"] += answer["nets"]["cpu"]
                 totals["run cpu"] += answer["as_run"]["cpu"]
         mean = {key: value / len(paths) for key, value in totals.items()}
-        line = (f"| {name} | {mean['old cpu']:.1f} | {mean['new cpu']:.1f} | {mean['new cpu'] / mean['old cpu']:.2f} "
-                f"| {mean['old wall']:.1f} | {mean['new wall']:.1f} | {mean['new wall'] / mean['old wall']:.2f} |")
+        line = (
+            f"| {name} | {mean['old cpu']:.1f} | {mean['new cpu']:.1f} | {mean['new cpu'] / mean['old cpu']:.2f} "
+            f"| {mean['old wall']:.1f} | {mean['new wall']:.1f} | {mean['new wall'] / mean['old wall']:.2f} |"
+        )
         if nets:
-            line += (f" {mean['one cpu']:.1f} | {mean['nets cpu']:.1f} | {mean['one cpu'] / mean['nets cpu']:.2f} "
-                     f"| {mean['run cpu']:.1f} | {mean['one cpu'] / mean['run cpu']:.2f} |")
+            line += (
+                f" {mean['one cpu']:.1f} | {mean['nets cpu']:.1f} | {mean['one cpu'] / mean['nets cpu']:.2f} "
+                f"| {mean['run cpu']:.1f} | {mean['one cpu'] / mean['run cpu']:.2f} |"
+            )
         else:
             line += " | | | | |"
         print(line, flush=True)
@@ -228,26 +237,35 @@ def cli(old_tree: Path, count: int) -> None:
             for tree in trees:
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 began = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "howold", "predict", "-q", "--json", f"{tmp}/out.json", *chunk],
-                               cwd=tmp, env={**os.environ, "PYTHONPATH": str(tree)}, check=True)
+                subprocess.run(
+                    [sys.executable, "-m", "howold", "predict", "-q", "--json", f"{tmp}/out.json", *chunk],
+                    cwd=tmp,
+                    env={**os.environ, "PYTHONPATH": str(tree)},
+                    check=True,
+                )
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 totals[tree]["wall"] += time.perf_counter() - began
                 totals[tree]["cpu"] += (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     chunks = -(-len(paths) // CHUNK)
-    print(f"`howold predict -q --json` on {len(paths)} UTKFace test chips, {chunks} runs of at most {CHUNK} each "
-          f"(start-up included), checkouts alternating; load average {os.getloadavg()[0]:.1f}\n")
+    print(
+        f"`howold predict -q --json` on {len(paths)} UTKFace test chips, {chunks} runs of at most {CHUNK} each "
+        f"(start-up included), checkouts alternating; load average {os.getloadavg()[0]:.1f}\n"
+    )
     print("| checkout | wall s | CPU s (user + sys) | photos/s |")
     print("|---|---|---|---|")
     for tree, total in totals.items():
-        print(f"| {tree} ({revision(tree)}) | {total['wall']:.1f} | {total['cpu']:.1f} | "
-              f"{len(paths) / total['wall']:.1f} |")
+        print(
+            f"| {tree} ({revision(tree)}) | {total['wall']:.1f} | {total['cpu']:.1f} | "
+            f"{len(paths) / total['wall']:.1f} |"
+        )
     print(f"\nnew / old photos/s: {totals[old_tree]['wall'] / totals[ROOT]['wall']:.2f}")
 
 
 def revision(tree: Path) -> str:
     result = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(tree), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+    ).stdout.strip()
     return result.stdout.strip() + (" + uncommitted changes" if dirty else "")
 
 

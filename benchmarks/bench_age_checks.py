@@ -87,11 +87,18 @@ def run_photos(model: Path, root: Path, limit: int | None) -> dict[str, np.ndarr
             sets.append(kind)
             ages.append(sample.low)
             probs.append(result.faces[0].distribution.probs)
-        print(f"{kind}: {len(samples)} photos, {missed[kind]} without a face, "
-              f"{time.perf_counter() - start:.0f} s", file=sys.stderr)
-    return {"set": np.array(sets), "age": np.array(ages, float), "probs": np.array(probs, np.float32),
-            "min_age": np.array(min_age), "missed_sets": np.array(list(missed)),
-            "missed": np.array(list(missed.values()))}
+        print(
+            f"{kind}: {len(samples)} photos, {missed[kind]} without a face, {time.perf_counter() - start:.0f} s",
+            file=sys.stderr,
+        )
+    return {
+        "set": np.array(sets),
+        "age": np.array(ages, float),
+        "probs": np.array(probs, np.float32),
+        "min_age": np.array(min_age),
+        "missed_sets": np.array(list(missed)),
+        "missed": np.array(list(missed.values())),
+    }
 
 
 def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -145,16 +152,17 @@ def reliability(true: np.ndarray, p: np.ndarray, threshold: int) -> dict:
         rows.append(row)
     judged = [r for r in rows if r["n"] >= RELIABILITY_MIN_FACES]
     worst = max((abs(r["predicted"] - r["observed"]) for r in judged), default=math.nan)
-    return {"bins": rows, "worst_gap": worst, "within": all(r["within"] for r in judged),
-            "bins_judged": len(judged)}
+    return {"bins": rows, "worst_gap": worst, "within": all(r["within"] for r in judged), "bins_judged": len(judged)}
 
 
 def measure(cache: dict[str, np.ndarray]) -> dict:
     sets, true, probs, min_age = cache["set"], cache["age"], cache["probs"], int(cache["min_age"])
     groups = {kind: sets == kind for kind in SETS} | {"pooled": np.ones(len(sets), bool)}
-    out: dict = {"faces": {k: int(v.sum()) for k, v in groups.items()},
-                 "no_face": dict(zip(cache["missed_sets"].tolist(), cache["missed"].tolist())),
-                 "thresholds": {}}
+    out: dict = {
+        "faces": {k: int(v.sum()) for k, v in groups.items()},
+        "no_face": dict(zip(cache["missed_sets"].tolist(), cache["missed"].tolist())),
+        "thresholds": {},
+    }
     for threshold in THRESHOLDS:
         entry: dict = {"margins": {}, "reliability": {}}
         for margin in MARGINS:
@@ -177,31 +185,49 @@ def percent(entry: dict) -> str:
 
 
 def markdown(figures: dict, model: str, command: str) -> str:
-    lines = [f"Model {model}; `{command}`.", "",
-             "Faces with an age: " + ", ".join(f"{SET_NAMES[k]} {v}" for k, v in figures["faces"].items())
-             + "; photos without a face (left out): "
-             + ", ".join(f"{SET_NAMES[k]} {v}" for k, v in figures["no_face"].items()) + ".", "",
-             "**Default challenge margins** (the smallest that passes under 1 % of the pooled minors as over):", "",
-             "| threshold | margin | challenge age | minors passed, pooled | adults asked for ID, pooled |",
-             "|---|---|---|---|---|"]
+    lines = [
+        f"Model {model}; `{command}`.",
+        "",
+        "Faces with an age: "
+        + ", ".join(f"{SET_NAMES[k]} {v}" for k, v in figures["faces"].items())
+        + "; photos without a face (left out): "
+        + ", ".join(f"{SET_NAMES[k]} {v}" for k, v in figures["no_face"].items())
+        + ".",
+        "",
+        "**Default challenge margins** (the smallest that passes under 1 % of the pooled minors as over):",
+        "",
+        "| threshold | margin | challenge age | minors passed, pooled | adults asked for ID, pooled |",
+        "|---|---|---|---|---|",
+    ]
     for threshold, entry in figures["thresholds"].items():
         margin = entry["default_margin"]
         shown = MARGINS[-1] if margin is None else margin
         rates = entry["margins"][shown]["pooled"]
         note = f"none up to +{MARGINS[-1]}" if margin is None else f"+{margin}"
-        lines.append(f"| {threshold} | {note} | {threshold + shown} | {percent(rates['minors_passed'])} | "
-                     f"{percent(rates['adults_refused'])} |")
-    lines += ["", "**Error rates per set** (rate, count/faces, 95 % interval), with no margin, with challenge 25 "
-              "and with the default margin:",
-              ""]
+        lines.append(
+            f"| {threshold} | {note} | {threshold + shown} | {percent(rates['minors_passed'])} | "
+            f"{percent(rates['adults_refused'])} |"
+        )
+    lines += [
+        "",
+        "**Error rates per set** (rate, count/faces, 95 % interval), with no margin, with challenge 25 "
+        "and with the default margin:",
+        "",
+    ]
     for threshold, entry in figures["thresholds"].items():
         minor_bands, adult_bands = bands(threshold)
         shown = {0, MARGINS[-1] if entry["default_margin"] is None else entry["default_margin"]}
         shown = sorted(shown | ({CHALLENGE_25 - threshold} if threshold < CHALLENGE_25 else set()))
-        lines += [f"Over {threshold}:", "",
-                  "| challenge | set | minors passed | " + " | ".join(f"{n} passed" for n, _, _ in minor_bands)
-                  + " | adults asked for ID | " + " | ".join(f"{n} asked" for n, _, _ in adult_bands) + " |",
-                  "|---" * (4 + len(minor_bands) + len(adult_bands)) + "|"]
+        lines += [
+            f"Over {threshold}:",
+            "",
+            "| challenge | set | minors passed | "
+            + " | ".join(f"{n} passed" for n, _, _ in minor_bands)
+            + " | adults asked for ID | "
+            + " | ".join(f"{n} asked" for n, _, _ in adult_bands)
+            + " |",
+            "|---" * (4 + len(minor_bands) + len(adult_bands)) + "|",
+        ]
         for margin in shown:
             for kind, rates in entry["margins"][margin].items():
                 cells = [percent(rates["minors_passed"])]
@@ -210,10 +236,14 @@ def markdown(figures: dict, model: str, command: str) -> str:
                 cells += [percent(rates["adults_refused_by_band"][n]) for n, _, _ in adult_bands]
                 lines.append(f"| {threshold + margin} | {SET_NAMES[kind]} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["**Calibration of P(age ≥ threshold)**: the largest gap between the mean predicted probability "
-              f"and the observed share over the threshold, among the tenths of probability holding "
-              f"{RELIABILITY_MIN_FACES} faces or more (bins judged; ✓ within ±{RELIABILITY_TOLERANCE}):", "",
-              "| threshold | " + " | ".join(SET_NAMES[k] for k in SETS) + " |", "|---" * (1 + len(SETS)) + "|"]
+    lines += [
+        "**Calibration of P(age ≥ threshold)**: the largest gap between the mean predicted probability "
+        f"and the observed share over the threshold, among the tenths of probability holding "
+        f"{RELIABILITY_MIN_FACES} faces or more (bins judged; ✓ within ±{RELIABILITY_TOLERANCE}):",
+        "",
+        "| threshold | " + " | ".join(SET_NAMES[k] for k in SETS) + " |",
+        "|---" * (1 + len(SETS)) + "|",
+    ]
     for threshold, entry in figures["thresholds"].items():
         cells = []
         for kind in SETS:
@@ -221,14 +251,19 @@ def markdown(figures: dict, model: str, command: str) -> str:
             gap = "–" if math.isnan(r["worst_gap"]) else f"{r['worst_gap']:.3f}"
             cells.append(f"{gap} ({r['bins_judged']}) {'✓' if r['within'] else '✗'}")
         lines.append(f"| {threshold} | " + " | ".join(cells) + " |")
-    lines += ["", "**Reliability** per tenth of P(age ≥ threshold): mean predicted / observed share over the threshold "
-              "(faces):", "",
-              "| threshold | set | " + " | ".join(f"{d / 10:.1f}–{(d + 1) / 10:.1f}" for d in range(10)) + " |",
-              "|---" * 12 + "|"]
+    lines += [
+        "",
+        "**Reliability** per tenth of P(age ≥ threshold): mean predicted / observed share over the threshold (faces):",
+        "",
+        "| threshold | set | " + " | ".join(f"{d / 10:.1f}–{(d + 1) / 10:.1f}" for d in range(10)) + " |",
+        "|---" * 12 + "|",
+    ]
     for threshold, entry in figures["thresholds"].items():
         for kind in SETS:
-            cells = [f"{r['predicted']:.2f} / {r['observed']:.2f} ({r['n']})" if r["n"] else "–"
-                     for r in entry["reliability"][kind]["bins"]]
+            cells = [
+                f"{r['predicted']:.2f} / {r['observed']:.2f} ({r['n']})" if r["n"] else "–"
+                for r in entry["reliability"][kind]["bins"]
+            ]
             lines.append(f"| {threshold} | {SET_NAMES[kind]} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -244,8 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = data_root(args.data)
     if not all((root / kind / "labels.csv").is_file() for kind in SETS):
-        print(f"bench_age_checks: {root} lacks {', '.join(SETS)} (each with labels.csv); give --data.",
-              file=sys.stderr)
+        print(f"bench_age_checks: {root} lacks {', '.join(SETS)} (each with labels.csv); give --data.", file=sys.stderr)
         return 2
     path = cache_path(args.model, args.limit)
     if args.refresh or not path.is_file():
@@ -259,8 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     info = read_model_info(args.model)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
-    command = "python benchmarks/bench_age_checks.py" + (f" --model {args.model}" if args.model != DEFAULT_MODEL_PATH
-                                                          else "") + (f" --limit {args.limit}" if args.limit else "")
+    command = (
+        "python benchmarks/bench_age_checks.py"
+        + (f" --model {args.model}" if args.model != DEFAULT_MODEL_PATH else "")
+        + (f" --limit {args.limit}" if args.limit else "")
+    )
     text = markdown(figures, f"{info.name} {info.version}", command)
     if args.markdown:
         args.markdown.write_text(text, encoding="utf-8")

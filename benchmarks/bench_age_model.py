@@ -1,6 +1,6 @@
 """Age-model latency per face on CPU: median ms for batches of 1 and 8 crops.
 
-    python benchmarks/bench_age_model.py [--model FILE.onnx] [--threads 1] [--repeats 50]
+python benchmarks/bench_age_model.py [--model FILE.onnx] [--threads 1] [--repeats 50]
 """
 
 from __future__ import annotations

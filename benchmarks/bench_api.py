@@ -265,8 +265,13 @@ def main() -> None:
     parser.add_argument("--stalled", type=int, default=0, metavar="N", help="stalled uploads held open during the load")
     parser.add_argument("--big-jpeg", type=int, default=0, metavar="SIDE", help="first send a SIDE x SIDE JPEG")
     parser.add_argument("--big-requests", type=int, default=2, metavar="N", help="times the big JPEG is sent")
-    parser.add_argument("--attack", nargs="*", default=[], choices=("slow-heads", "bodies", "form"),
-                        help="measure beside each attack, against the same load idle")
+    parser.add_argument(
+        "--attack",
+        nargs="*",
+        default=[],
+        choices=("slow-heads", "bodies", "form"),
+        help="measure beside each attack, against the same load idle",
+    )
     parser.add_argument("--open-files", type=int, default=1024, help="the server's ulimit -n with --attack")
     parser.add_argument("--attackers", type=int, default=0, help="attackers of each kind (default: as above)")
     args = parser.parse_args()
@@ -308,8 +313,10 @@ def attack_case(args, body: bytes, headers: dict) -> None:
         httpx.post(f"{url}/v1/predict", content=body, headers=headers, timeout=60)
         print(f"server: ulimit -n {args.open_files}, workers {args.workers}; CPUs: {os.cpu_count()}; "
               f"load average before: {os.getloadavg()[0]:.1f}\n")  # fmt: skip
-        print("| attack | concurrency | p50 ms | p95 ms | p95 / idle p95 | non-2xx | server peak RSS MiB "
-              "| attack answers |")
+        print(
+            "| attack | concurrency | p50 ms | p95 ms | p95 / idle p95 | non-2xx | server peak RSS MiB "
+            "| attack answers |"
+        )
         print("|---|---:|---:|---:|---:|---:|---:|---|")
         for concurrency in args.concurrency:
             idle = asyncio.run(load(url, body, args.requests, concurrency, headers))

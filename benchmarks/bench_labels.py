@@ -68,8 +68,9 @@ def check(size, boxes, rects) -> Counter:
 def video_before(size, faces, settled) -> list[tuple]:
     """The rectangles annotate_tracks drew before it used track_labels: each tracked person's label
     placed by place_labels, and each aged face's 'now NN' tag under its box, placed by nothing."""
-    texts = [f"#{t.person} · {settled.get(t.person, t.face.label)}".replace("–", "-") if t.person else "?"
-             for t in faces]
+    texts = [
+        f"#{t.person} · {settled.get(t.person, t.face.label)}".replace("–", "-") if t.person else "?" for t in faces
+    ]
     labels = place_labels(size, [t.face.box for t in faces], texts)
     rects = [label.box for t, label in zip(faces, labels) if t.person and label.box is not None]
     boxes = [t.face.box for t, label in zip(faces, labels) if t.person and label.box is not None]
@@ -94,8 +95,10 @@ def video_rows(predictor: Predictor, seconds: float, group_photo: Path) -> None:
     def counting(size, faces, settled, *args):
         labels = place(size, faces, settled, *args)
         face_boxes = [t.face.box for t in faces]
-        for layout, (boxes, rects) in (("before", video_before(size, faces, settled)),
-                                       ("now", (face_boxes, [label.box for label in labels]))):
+        for layout, (boxes, rects) in (
+            ("before", video_before(size, faces, settled)),
+            ("now", (face_boxes, [label.box for label in labels])),
+        ):
             counts = check_against(size, boxes, face_boxes, rects)
             counts["bad frames"] += bool(counts["outside the photo"] or counts["on another face or label"])
             counts["frames"] += 1
@@ -114,8 +117,10 @@ def video_rows(predictor: Predictor, seconds: float, group_photo: Path) -> None:
           "| frames with a bad label |")  # fmt: skip
     print("|---|---:|---:|---|---:|---:|---:|")
     for layout, c in totals.items():
-        print(f"| pan over the group photo, 1280x720, {seconds:g} s | {c['frames']} | {c['labels']} | {layout} "
-              f"| {c['outside the photo']} | {c['on another face or label']} | {c['bad frames']} |")
+        print(
+            f"| pan over the group photo, 1280x720, {seconds:g} s | {c['frames']} | {c['labels']} | {layout} "
+            f"| {c['outside the photo']} | {c['on another face or label']} | {c['bad frames']} |"
+        )
 
 
 def check_against(size, owners, boxes, rects) -> Counter:

@@ -81,8 +81,11 @@ def main() -> None:
         print("| beside | attack answers | attack s | p50 ms | p95 ms | p95 / idle | non-2xx | peak RSS MiB |")
         print("|---|---|---:|---:|---:|---:|---:|---:|")
         idle = asyncio.run(load(url, body, args.requests, 1, headers))
-        print(f"| nothing (idle) | — | — | {idle['p50']:.0f} | {idle['p95']:.0f} | 1.00 | {idle['non2xx']} | "
-              f"{peak_rss_mib(server.pid):.0f} |", flush=True)
+        print(
+            f"| nothing (idle) | — | — | {idle['p50']:.0f} | {idle['p95']:.0f} | 1.00 | {idle['non2xx']} | "
+            f"{peak_rss_mib(server.pid):.0f} |",
+            flush=True,
+        )
         for name, (attack, media_type) in cases.items():
             with Attacker(url, attack, media_type) as attacker:
                 result = asyncio.run(load(url, body, args.requests, 1, headers))

@@ -77,9 +77,11 @@ def main() -> None:
         tables += len(at.dataframe)
         del at
     gc.collect()
-    print(f"{args.side}x{args.side} JPEG, {len(data) / 1e6:.1f} MB, {args.tabs} tab(s), {tables} table(s): "
-          f"peak RSS {before:.0f} MiB before the render, {peak_mib():.0f} MiB after; "
-          f"{resident_mib():.0f} MiB held once the tabs are gone")
+    print(
+        f"{args.side}x{args.side} JPEG, {len(data) / 1e6:.1f} MB, {args.tabs} tab(s), {tables} table(s): "
+        f"peak RSS {before:.0f} MiB before the render, {peak_mib():.0f} MiB after; "
+        f"{resident_mib():.0f} MiB held once the tabs are gone"
+    )
 
 
 def resident_mib() -> float:

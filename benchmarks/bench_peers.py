@@ -102,8 +102,10 @@ def reuse(path: Path, samples: dict[str, list[Sample]], data: Path, skip: set[st
             try:
                 outcomes[name][ds] = [Outcome.recorded(records[str(s.path.relative_to(data))][name]) for s in photos]
             except KeyError:
-                raise SystemExit(f"--reuse: {path} has no {name} result for every {ds} photo of this run "
-                                 "(run it with the same --limit).") from None
+                raise SystemExit(
+                    f"--reuse: {path} has no {name} result for every {ds} photo of this run "
+                    "(run it with the same --limit)."
+                ) from None
     return outcomes, {n: report["versions"][n] for n in names}
 
 
@@ -118,8 +120,11 @@ def evenly(rows: list, limit: int | None) -> list:
 
 
 # exact-age sets: (key, folder, split or None for all photos, label)
-EXACT_SETS = (("utkface", "utkface", "test", "UTKFace-test"), ("aaf", "aaf", "test", "AAF-test"),
-              ("fgnet", "fgnet", "test", "FG-NET test people"))
+EXACT_SETS = (
+    ("utkface", "utkface", "test", "UTKFace-test"),
+    ("aaf", "aaf", "test", "AAF-test"),
+    ("fgnet", "fgnet", "test", "FG-NET test people"),
+)
 
 
 SET_KEYS = frozenset({key for key, *_ in EXACT_SETS} | {"fairface"})
@@ -322,8 +327,11 @@ def make_tool(name: str, args: argparse.Namespace):
         if not model.is_file():
             return f"not set up ({model} missing): run python benchmarks/bench_peers.py --setup"
         command = [sys.executable, str(HERE / "faceres_worker.py"), "--model", str(model)]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
-            p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+        }
         return WorkerTool(name, command, env, peers / "faceres-deep.log")
     modules = node_modules(peers)
     if not (modules / "@vladmandic" / "face-api").is_dir() or not shutil.which("node"):
@@ -417,8 +425,11 @@ def summarise(samples: list[Sample], outcomes: dict[str, list[Outcome]]) -> dict
             "median_ms_per_photo": statistics.median([o.ms for o in runs if o.ms is not None] or [math.nan]),
         }
         if metric == "mae":
-            child = [abs(o.age - s.age) for s, o in zip(samples, runs)
-                     if o.age is not None and CHILD_AGES[0] <= s.age <= CHILD_AGES[1]]
+            child = [
+                abs(o.age - s.age)
+                for s, o in zip(samples, runs)
+                if o.age is not None and CHILD_AGES[0] <= s.age <= CHILD_AGES[1]
+            ]
             summary[name]["mae_children"] = statistics.fmean(child) if child else None
             summary[name]["children"] = sum(CHILD_AGES[0] <= s.age <= CHILD_AGES[1] for s in samples)
     return summary
@@ -492,8 +503,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"peers' environments (default {PEERS_DIR}; env HOWOLD_PEERS_DIR)",
     )
     parser.add_argument("--data", type=Path, default=DATA, help=f"shared data folder (default {DATA})")
-    parser.add_argument("--sets", default=None,
-                        help="comma-separated subset of utkface,aaf,fgnet,fairface (default: all four)")
+    parser.add_argument(
+        "--sets", default=None, help="comma-separated subset of utkface,aaf,fgnet,fairface (default: all four)"
+    )
     parser.add_argument("--limit", type=int, default=None, help="use N photos per set, spread evenly (quick run)")
     parser.add_argument("--out", type=Path, default=None, help="write summaries and per-photo results as JSON")
     parser.add_argument(
@@ -503,9 +515,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--howold-threads", type=int, default=1, help="onnxruntime threads for howold (default 1, as the peers)"
     )
     parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)}")
-    parser.add_argument("--reuse", type=Path, default=None,
-                        help="an earlier --out file: add its other tools' per-photo results (same --limit) "
-                             "instead of running them again, e.g. with --tools howold for a new howold model")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="an earlier --out file: add its other tools' per-photo results (same --limit) "
+        "instead of running them again, e.g. with --tools howold for a new howold model",
+    )
     return parser.parse_args(argv)
 
 
@@ -525,8 +541,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.sets:
         wanted = {name.strip() for name in args.sets.split(",") if name.strip()}
         if wanted - SET_KEYS:
-            raise SystemExit(f"--sets: unknown {sorted(wanted - SET_KEYS)}; "
-                             f"expected some of {', '.join(sorted(SET_KEYS))}")
+            raise SystemExit(
+                f"--sets: unknown {sorted(wanted - SET_KEYS)}; expected some of {', '.join(sorted(SET_KEYS))}"
+            )
         samples = {key: rows for key, rows in samples.items() if key in wanted}
     if not samples:
         print(f"skip: no benchmark data under {args.data} (see its README)")

@@ -52,12 +52,17 @@ def main() -> None:
     parser.add_argument("--model", default=str(DEFAULT_MODEL_PATH))
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: all cores)")
-    parser.add_argument("--grid", action="store_true",
-                        help="time a 12 MP grid of the test fixtures instead of the Solvay photo (not comparable)")
+    parser.add_argument(
+        "--grid",
+        action="store_true",
+        help="time a 12 MP grid of the test fixtures instead of the Solvay photo (not comparable)",
+    )
     args = parser.parse_args()
     if not args.grid and not SOLVAY.is_file():
-        sys.exit(f"bench_pipeline: {SOLVAY} is missing, and the README's figures are measured on it; "
-                 "pass --grid to time a 12 MP grid of the test fixtures instead (not comparable).")
+        sys.exit(
+            f"bench_pipeline: {SOLVAY} is missing, and the README's figures are measured on it; "
+            "pass --grid to time a 12 MP grid of the test fixtures instead (not comparable)."
+        )
     model = AgeModel(args.model, threads=args.threads).prepare() if Path(args.model).is_file() else None
     print(f"age model: {model.info.name + ' ' + model.info.version if model else 'none installed'}; "
           f"threads: {args.threads or 'all'}; median of {args.repeats} runs\n")  # fmt: skip

@@ -27,14 +27,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def node(arguments: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(["ray", "start", "--block", "--num-cpus=1", "--node-ip-address=127.0.0.1",
-                             "--disable-usage-stats", *arguments], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        ["ray", "start", "--block", "--num-cpus=1", "--node-ip-address=127.0.0.1", "--disable-usage-stats", *arguments],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def alive(address: str, env: dict[str, str]) -> int:
-    status = subprocess.run(["ray", "status", f"--address={address}"], env=env, capture_output=True, text=True,
-                            timeout=60).stdout
+    status = subprocess.run(
+        ["ray", "status", f"--address={address}"], env=env, capture_output=True, text=True, timeout=60
+    ).stdout
     active = status.split("Active:")[1].split("Pending:")[0] if "Active:" in status else ""
     return sum(line.strip().startswith("1 node_") for line in active.splitlines())
 
@@ -62,9 +67,25 @@ def stop(process: subprocess.Popen) -> None:
 
 def batch(listing: Path, out: Path, address: str, actors: int, env: dict[str, str]) -> tuple[float, str]:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "howold", "batch", str(listing), "--out", str(out),
-                           "--ray-address", address, "--actors", str(actors)],
-                          env=env, capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "howold",
+            "batch",
+            str(listing),
+            "--out",
+            str(out),
+            "--ray-address",
+            address,
+            "--actors",
+            str(actors),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if done.returncode != 0:
         sys.exit(f"bench_ray_cluster: howold batch failed:\n{done.stderr[-2000:]}")
     return time.perf_counter() - started, done.stderr.strip().splitlines()[-1]
@@ -78,8 +99,12 @@ def main() -> None:
     photos = sorted(str(p) for p in args.images.iterdir() if p.is_file())[: args.count]
     port = free_port()
     paths = [str(ROOT), os.environ.get("PYTHONPATH")]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths)), "RAY_USAGE_STATS_ENABLED": "0",
-           "RAY_AUTH_MODE": "disabled"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, paths)),
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_AUTH_MODE": "disabled",
+    }
     env.pop("RAY_ADDRESS", None)
     address = f"127.0.0.1:{port}"
     rows = []
@@ -96,8 +121,7 @@ def main() -> None:
         finally:
             for process in reversed(nodes):
                 stop(process)
-    print(f"{len(photos)} photos from {args.images}; load average {os.getloadavg()[0]:.1f} on "
-          f"{os.cpu_count()} CPUs\n")
+    print(f"{len(photos)} photos from {args.images}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n")
     print("| cluster | wall s | photos/s | howold batch's summary |\n|---|---:|---:|---|")
     for label, seconds, summary in rows:
         print(f"| {label} | {seconds:.1f} | {len(photos) / seconds:.1f} | {summary} |")

@@ -69,8 +69,17 @@ def bench(path: Path, predictor: Predictor, options: VideoOptions) -> dict[str, 
     track = session.timings["track"]
     total = decode + session.timings["detect_age"] + track
     persons = len(session.finish())
-    return {"frames": count, "analysed": analysed, "persons": persons, "decode": decode, "detect": detect,
-            "age": age, "track": track, "total": total, "seconds": count / info.fps}
+    return {
+        "frames": count,
+        "analysed": analysed,
+        "persons": persons,
+        "decode": decode,
+        "detect": detect,
+        "age": age,
+        "track": track,
+        "total": total,
+        "seconds": count / info.fps,
+    }
 
 
 def main() -> None:
@@ -80,17 +89,25 @@ def main() -> None:
     args = parser.parse_args()
     predictor = Predictor(threads=args.threads).prepare()
     options = VideoOptions()
-    print("| clip | faces | persons | frames analysed | analysed frames/s | clip s per s | decode | detect | age "
-          "| track |\n|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| clip | faces | persons | frames analysed | analysed frames/s | clip s per s | decode | detect | age "
+        "| track |\n|---|---|---|---|---|---|---|---|---|---|"
+    )
     with tempfile.TemporaryDirectory() as folder:
         for width, height in ((1280, 720), (1920, 1080)):
             for faces in (1, 10):
-                path = write_clip(Path(folder) / f"{height}p_{faces}.mp4",
-                                  camera(scene(faces), args.seconds, FPS, (width, height), pan=0.3), fps=FPS)
+                path = write_clip(
+                    Path(folder) / f"{height}p_{faces}.mp4",
+                    camera(scene(faces), args.seconds, FPS, (width, height), pan=0.3),
+                    fps=FPS,
+                )
                 r = bench(path, predictor, options)
                 split = " | ".join(f"{100 * r[k] / r['total']:.0f}%" for k in ("decode", "detect", "age", "track"))
-                print(f"| {height}p | {faces} | {r['persons']} | {r['analysed']} | {r['analysed'] / r['total']:.1f} "
-                      f"| {r['seconds'] / r['total']:.2f} | {split} |", flush=True)
+                print(
+                    f"| {height}p | {faces} | {r['persons']} | {r['analysed']} | {r['analysed'] / r['total']:.1f} "
+                    f"| {r['seconds'] / r['total']:.2f} | {split} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

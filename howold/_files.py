@@ -69,7 +69,8 @@ def check_regular(path: str | os.PathLike, label: str | None = None) -> None:
 
 def _capped(file: BinaryIO, label: str, limit: int, first: int = _CHUNK) -> bytes:
     """Read to the end, refusing past `limit`; a file of known size comes in one read (no second copy)."""
-    chunks, size, want = [], 0, first
+    chunks: list[bytes] = []
+    size, want = 0, first
     while size <= limit:
         chunk = file.read(min(want, limit + 1 - size))
         if not chunk:

@@ -13,12 +13,15 @@ import json
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from howold._onnx import create_session
+
+if TYPE_CHECKING:
+    import onnxruntime
 from howold.errors import ModelError
 
 SIDECAR_FORMAT = "howold-age-model"
@@ -129,8 +132,9 @@ def write_model_info(model_path: str | os.PathLike, info: ModelInfo) -> Path:
     return path
 
 
-def update_model_info(model_path: str | os.PathLike, metrics: dict[str, Any] | None = None,
-                      **changes: Any) -> ModelInfo:
+def update_model_info(
+    model_path: str | os.PathLike, metrics: dict[str, Any] | None = None, **changes: Any
+) -> ModelInfo:
     """Read a model's sidecar, change the given fields, merge `metrics` into its metrics, check the
     result and write it back; return the new ModelInfo."""
     info = read_model_info(model_path)
@@ -249,7 +253,7 @@ class AgeModel:
             raise ModelError(f"{self.path}: no such model file.")
         self.info = read_model_info(self.path)
         self.threads = threads
-        self._session = None
+        self._session: onnxruntime.InferenceSession | None = None
 
     def prepare(self) -> AgeModel:
         """Load the ONNX session now and check it fits the sidecar; returns self."""
@@ -260,9 +264,7 @@ class AgeModel:
             if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[1] != 3:
                 raise ModelError(f"{self.path}: expected one NCHW image input with 3 channels.")
             if isinstance(outputs[0].shape[-1], int) and outputs[0].shape[-1] != classes:
-                raise ModelError(
-                    f"{self.path}: outputs {outputs[0].shape[-1]} ages but the sidecar says {classes}."
-                )
+                raise ModelError(f"{self.path}: outputs {outputs[0].shape[-1]} ages but the sidecar says {classes}.")
             self._input_name = inputs[0].name
             self._session = session
         return self
@@ -307,8 +309,9 @@ class AgeModel:
         chunks = [self._logits(crops[i : i + batch_size]) for i in range(0, len(crops), batch_size)]
         return np.concatenate(chunks, axis=1)
 
-    def estimates_from_logits(self, logits: np.ndarray, temperature: float | None = None,
-                              poor: np.ndarray | None = None) -> AgeEstimates:
+    def estimates_from_logits(
+        self, logits: np.ndarray, temperature: float | None = None, poor: np.ndarray | None = None
+    ) -> AgeEstimates:
         """Return the estimates for logits from `logits()`, at the sidecar's or the given temperature;
         rows marked `poor` take the sidecar's `temperature_poor` (when it has one)."""
         temperature = self.info.temperature if temperature is None else temperature
@@ -335,5 +338,7 @@ class AgeModel:
         batch = self.preprocess(crops)
         if self.info.tta_flip:
             batch = np.concatenate([batch, batch[:, :, :, ::-1]])
-        logits = self._session.run(None, {self._input_name: np.ascontiguousarray(batch)})[0]
+        session = self._session
+        assert session is not None  # prepare() loaded it
+        logits = session.run(None, {self._input_name: np.ascontiguousarray(batch)})[0]
         return logits.reshape(2 if self.info.tta_flip else 1, len(crops), -1)

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from howold import AgeCheck, DetectOptions, HowoldError, VideoOptions
 from howold.api.cli import add_serve_command
@@ -16,6 +17,9 @@ from howold.app.launch import add_app_command
 from howold.batch.cli import add_batch_command
 from howold.train.cli import add_train_commands
 from howold.train.tune_cli import add_tune_command
+
+if TYPE_CHECKING:
+    from howold import PhotoResult, VideoResult
 
 STDIO = "-"  # as a photo: read it from standard input; as --json/--csv FILE: write to standard output
 
@@ -44,8 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=VersionAction, help="show howold's version and its age model's")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_predict(commands)
-    for add_commands in (add_app_command, add_serve_command, add_batch_command, add_train_commands,
-                         add_tune_command):
+    for add_commands in (add_app_command, add_serve_command, add_batch_command, add_train_commands, add_tune_command):
         add_commands(commands)
     return parser
 
@@ -81,24 +84,33 @@ def _add_predict(commands) -> None:
         "predict",
         help="estimate the age of every face in photos, and of every person in videos",
         description="Estimate the age of every face in the given photos, and of every person in the given videos "
-                    "(.mp4 .m4v .mov .mkv .webm .avi): files, folders, glob patterns or .txt lists of paths.",
+        "(.mp4 .m4v .mov .mkv .webm .avi): files, folders, glob patterns or .txt lists of paths.",
     )
-    predict.add_argument("paths", nargs="+", metavar="PATH",
-                         help="photo or video files, folders, patterns, lists; - reads one photo from stdin")
+    predict.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="photo or video files, folders, patterns, lists; - reads one photo from stdin",
+    )
     predict.add_argument("-r", "--recursive", action="store_true", help="look into sub-folders too")
     predict.add_argument("--json", metavar="FILE", help="write all results as JSON to FILE (- for stdout)")
     predict.add_argument("--csv", metavar="FILE", help="write one row per face as CSV to FILE (- for stdout)")
-    predict.add_argument("--annotate", metavar="DIR",
-                         help="write copies with boxes and ages into DIR (an MP4 for each video)")
+    predict.add_argument(
+        "--annotate", metavar="DIR", help="write copies with boxes and ages into DIR (an MP4 for each video)"
+    )
     VideoOptions.add_arguments(predict)
-    predict.add_argument("--per-frame", action="store_true",
-                         help="videos: also write every analysed frame's faces to --json and --csv")
+    predict.add_argument(
+        "--per-frame", action="store_true", help="videos: also write every analysed frame's faces to --json and --csv"
+    )
     predict.add_argument("--landmarks", action="store_true", help="draw the 5 landmarks when annotating")
     DetectOptions.add_arguments(predict)
     predict.add_argument("--model", metavar="FILE", help="ONNX age model with its .json sidecar (default: shipped)")
     AgeCheck.add_arguments(predict)
-    predict.add_argument("--distribution", action="store_true",
-                         help="photos: write each face's age distribution (ages and probabilities) to --json")
+    predict.add_argument(
+        "--distribution",
+        action="store_true",
+        help="photos: write each face's age distribution (ages and probabilities) to --json",
+    )
     predict.add_argument("-q", "--quiet", action="store_true", help="no table and no progress bar")
     predict.set_defaults(handler=run_predict)
 
@@ -158,8 +170,16 @@ def _open_results(args: argparse.Namespace, check: AgeCheck | None = None) -> li
     try:
         for name, kind in ((args.json, "json"), (args.csv, "csv")):
             if name:
-                writers.append(ResultsFile(name, kind, per_frame=args.per_frame, stdout=sys.stdout, check=check,
-                                           distribution=args.distribution))
+                writers.append(
+                    ResultsFile(
+                        name,
+                        kind,
+                        per_frame=args.per_frame,
+                        stdout=sys.stdout,
+                        check=check,
+                        distribution=args.distribution,
+                    )
+                )
     except HowoldError:
         for writer in writers:
             writer.discard()
@@ -183,6 +203,7 @@ def _analyse_all(predictor, files: list[Path], video, targets: dict[Path, Path],
     videos = any(is_video(path) for path in files)
     stdin = read_stdin() if Path(STDIO) in files else None
     for path in _progress(files, quiet=args.quiet or videos):
+        result: PhotoResult | VideoResult
         if is_video(path):
             from howold import VideoResult
             from howold.cli_video import predict_video
@@ -218,8 +239,10 @@ def _check_lists(paths: Sequence[str], quiet: bool) -> None:
 
     for raw, entries in listed_paths(paths).items():
         if not any(Path(entry).exists() for entry in entries):
-            raise HowoldError(f"{raw} is read as a list of paths, one per line, but none of its "
-                              f"{len(entries)} line(s) names an existing file or folder.")
+            raise HowoldError(
+                f"{raw} is read as a list of paths, one per line, but none of its "
+                f"{len(entries)} line(s) names an existing file or folder."
+            )
         if not quiet:
             print(f"howold: {raw}: read as a list of {len(entries)} path(s), one per line.", file=sys.stderr)
 
@@ -281,8 +304,12 @@ def _print_warning_notes(results, stream=sys.stdout) -> None:
     """One plain sentence for each warning that came up, once, under the tables."""
     from howold import WARNING_NOTES
 
-    seen = {w for result in results for face in getattr(result, "faces", getattr(result, "persons", ()))
-            for w in face.warnings}
+    seen = {
+        w
+        for result in results
+        for face in getattr(result, "faces", getattr(result, "persons", ()))
+        for w in face.warnings
+    }
     notes = [f"  {name}: {note}" for name, note in WARNING_NOTES.items() if name in seen]
     if notes:
         print("\nWarnings:\n" + "\n".join(notes), file=stream)

@@ -10,8 +10,9 @@ from pathlib import Path
 from howold import Predictor, VideoOptions, VideoResult, analyse_video
 
 
-def predict_video(predictor: Predictor, path: Path, options: VideoOptions, annotate_to: Path | None,
-                  args: argparse.Namespace) -> VideoResult:
+def predict_video(
+    predictor: Predictor, path: Path, options: VideoOptions, annotate_to: Path | None, args: argparse.Namespace
+) -> VideoResult:
     """Analyse one clip, show its persons (unless quiet) and return the result; never raises for a
     bad clip (its result carries the error)."""
     from howold import failed_video
@@ -19,12 +20,15 @@ def predict_video(predictor: Predictor, path: Path, options: VideoOptions, annot
     bar = None if args.quiet else _bar(path)
     progress = None
     if bar is not None:
+
         def progress(analysed: int, time: float) -> None:
             bar.update(1)
             bar.set_postfix_str(f"{time:.1f} s of clip", refresh=False)
+
     try:
-        result = analyse_video(predictor, path, options, per_frame=args.per_frame, annotate_to=annotate_to,
-                               on_frame=progress)
+        result = analyse_video(
+            predictor, path, options, per_frame=args.per_frame, annotate_to=annotate_to, on_frame=progress
+        )
     except Exception as exc:  # a clip that trips a bug must not stop the other files
         result = failed_video(str(path), exc)
     finally:
@@ -55,7 +59,9 @@ def print_persons(result: VideoResult, file=None) -> None:
         lines.append(f"  {'person':>6}  {'age':<14} {'seen (s)':<13} {'frames':>6}  warnings")
         for person in result.persons:
             seen = f"{person.first_seen:.1f}–{person.last_seen:.1f}"
-            lines.append(f"  {person.person:>6}  {person.label:<14} {seen:<13} {person.frames:>6}  "
-                         f"{', '.join(w for w in person.warnings if w not in result.photo_warnings)}")
+            lines.append(
+                f"  {person.person:>6}  {person.label:<14} {seen:<13} {person.frames:>6}  "
+                f"{', '.join(w for w in person.warnings if w not in result.photo_warnings)}"
+            )
         lines += [f"  the clip: {name} (every person)" for name in result.photo_warnings]
     print("\n".join(lines), file=file or sys.stdout)

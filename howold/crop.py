@@ -36,9 +36,7 @@ def crop_face(
     scale = math.hypot(matrix[0, 0], matrix[0, 1])
     if scale < 0.5:  # shrinking a lot: pre-shrink with area averaging so the crop does not alias
         image, matrix = _preshrink(image, matrix, size, scale)
-    return cv2.warpAffine(
-        image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def crop_matrix(landmarks: np.ndarray, size: int, margin: float = DEFAULT_MARGIN) -> np.ndarray:
@@ -82,9 +80,7 @@ def _source_bounds(matrix: np.ndarray, size: int, pad: int) -> tuple[int, int, i
     return int(x0), int(y0), int(x1), int(y1)
 
 
-def _preshrink(
-    image: np.ndarray, matrix: np.ndarray, size: int, scale: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _preshrink(image: np.ndarray, matrix: np.ndarray, size: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """Area-shrink the part of the image under the crop; return it and the adjusted transform."""
     height, width = image.shape[:2]
     x0, y0, x1, y1 = _source_bounds(matrix, size, pad=2)

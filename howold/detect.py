@@ -6,11 +6,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from howold._onnx import create_session
+
+if TYPE_CHECKING:
+    import onnxruntime
 from howold.errors import ImageError
 from howold.io import downscale
 from howold.options import DetectOptions
@@ -92,7 +96,7 @@ class FaceDetector:
         self.nms_iou = nms_iou
         self.threads = threads
         self.refine_below = refine_below
-        self._session = None
+        self._session: onnxruntime.InferenceSession | None = None
 
     @property
     def min_score(self) -> float:
@@ -125,7 +129,7 @@ class FaceDetector:
             raise ImageError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
         small, scale = downscale(image, options.max_side)
         faces = self.detect_scaled(small, scale, image.shape[:2], options)
-        return self.refine_small(faces, lambda box: image[box[1]:box[3], box[0]:box[2]], image.shape[:2])
+        return self.refine_small(faces, lambda box: image[box[1] : box[3], box[0] : box[2]], image.shape[:2])
 
     def detect_scaled(
         self, small: np.ndarray, scale: float, full_shape: tuple[int, int], options: DetectOptions | None = None
@@ -138,7 +142,9 @@ class FaceDetector:
         options = self.options if options is None else options
         self.prepare()
         height, width = small.shape[:2]
-        loc, conf, landms = self._session.run(None, {"input": _bgr_blob(small)})
+        session = self._session
+        assert session is not None  # prepare() loaded it
+        loc, conf, landms = session.run(None, {"input": _bgr_blob(small)})
         anchors = _anchors(height, width)
         scores = conf[0, :, 1]
         keep = _best(scores, options.min_score, _PRE_NMS_TOP_K)
@@ -153,20 +159,20 @@ class FaceDetector:
                 continue
             faces.append(
                 Detection(
-                    box=tuple(float(v) for v in box),
+                    box=_as_box(box),
                     score=float(scores[i]),
                     landmarks=points[i].reshape(5, 2) / scale,
                 )
             )
         return faces
 
-
     def refine_small(self, faces: list[Detection], read_region, shape: tuple[int, int]) -> list[Detection]:
         """`refine` each face smaller than `refine_below`; `read_region((x0, y0, x1, y1))` gives the
         full-resolution pixels of a box of the (height, width) = `shape` photo. Two detections
         refined onto one face keep the better-scored one (faces come best first)."""
-        refined = [self.refine(read_region, shape, f) if min(f.width, f.height) < self.refine_below else f
-                   for f in faces]
+        refined = [
+            self.refine(read_region, shape, f) if min(f.width, f.height) < self.refine_below else f for f in faces
+        ]
         boxes = np.array([f.box for f in refined], dtype=np.float32).reshape(-1, 4)
         return [refined[i] for i in sorted(_nms(boxes, np.array([f.score for f in refined]), self.nms_iou))]
 
@@ -188,21 +194,25 @@ class FaceDetector:
             origin = np.array([x0, y0], np.float32)
             shift = REFINE_PATCH_PX / 2 - zoom * (centre - origin)
             matrix = np.array([[zoom, 0, shift[0]], [0, zoom, shift[1]]], np.float32)
-            patch = cv2.warpAffine(np.ascontiguousarray(read_region((x0, y0, x1, y1))), matrix,
-                                   (REFINE_PATCH_PX, REFINE_PATCH_PX),
-                                   flags=cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR,
-                                   borderMode=cv2.BORDER_REPLICATE)
+            patch = cv2.warpAffine(
+                np.ascontiguousarray(read_region((x0, y0, x1, y1))),
+                matrix,
+                (REFINE_PATCH_PX, REFINE_PATCH_PX),
+                flags=cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
             found = self.detect_scaled(patch, 1.0, patch.shape[:2], patch_options)
             if not found:
                 return face
-            boxes = [np.clip((np.asarray(f.box).reshape(2, 2) - shift) / zoom + origin, 0, [width, height])
-                     for f in found]
+            boxes = [
+                np.clip((np.asarray(f.box).reshape(2, 2) - shift) / zoom + origin, 0, [width, height]) for f in found
+            ]
             overlaps = [box_iou(face.box, box.ravel()) for box in boxes]
             best = int(np.argmax(overlaps))
             if overlaps[best] < 0.5:  # the patch's face is another one (this one cut by the border, say)
                 return face
             landmarks = (found[best].landmarks - shift) / zoom + origin
-            face = Detection(tuple(float(v) for v in boxes[best].ravel()), face.score, landmarks)
+            face = Detection(_as_box(boxes[best].ravel()), face.score, landmarks)
         return face
 
 
@@ -256,11 +266,16 @@ def _decode_points(landms: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     return points.reshape(-1, 10)
 
 
+def _as_box(values: np.ndarray) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in values)
+    return x1, y1, x2, y2
+
+
 def _nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
     """Indices kept by non-maximum suppression, highest score first."""
     if len(boxes) == 0:
         return []
     xywh = np.hstack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]).tolist()
     kept = cv2.dnn.NMSBoxes(xywh, scores.tolist(), 0.0, iou_threshold)
-    kept = np.asarray(kept, dtype=int).ravel()
-    return sorted(kept.tolist(), key=lambda i: -scores[i])
+    indices = np.asarray(kept, dtype=int).ravel().tolist()
+    return sorted(indices, key=lambda i: -scores[i])

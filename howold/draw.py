@@ -160,7 +160,7 @@ def candidates(box: Rect, label: tuple[float, float], image_size: tuple[int, int
     spots = [(x, y1 - h) for x in xs] + [(x, y2) for x in xs]
     spots += [(x, y1) for x in xs[:2]] + [(x, y2 - h) for x in xs[:2]]
     spots += [(x2, y) for y in (y1, cy - h / 2, y2 - h)] + [(x1 - w, y) for y in (y1, cy - h / 2, y2 - h)]
-    rects = []
+    rects: list[Rect] = []
     for x, y in spots:
         x, y = min(max(0.0, x), width - w), min(max(0.0, y), height - h)
         rect = (round(x), round(y), round(x) + w, round(y) + h)
@@ -257,6 +257,7 @@ def _pad(size: int) -> int:
 def _draw_label(draw: ImageDraw.ImageDraw, label: Label, colour) -> None:
     font = _font(label.size)
     left, top, _, _ = font.getbbox(label.text)
+    assert label.box is not None  # only labels drawn beside their face come here, not the legend's
     x1, y1, x2, y2 = label.box
     draw.rectangle((x1, y1, x2 - 1, y2 - 1), fill=colour)
     pad = _pad(label.size)
@@ -294,7 +295,7 @@ def _with_legend(canvas: Image.Image, entries: Sequence[str], size: int) -> Imag
     return out
 
 
-_fonts: dict[int, ImageFont.ImageFont] = {}
+_fonts: dict[int, ImageFont.ImageFont | ImageFont.FreeTypeFont] = {}
 
 
 def _font(size: int):
@@ -315,16 +316,18 @@ def annotate_tracks(image: np.ndarray, faces: Sequence, settled: dict[int, str])
     draw = ImageDraw.Draw(canvas)
     labels = track_labels(canvas.size, faces, settled)
     for tracked in faces:
-        draw.rectangle(tracked.face.box, outline=_colour(tracked.face, False),
-                       width=line_width(tracked.face.box, canvas.size))
+        draw.rectangle(
+            tracked.face.box, outline=_colour(tracked.face, False), width=line_width(tracked.face.box, canvas.size)
+        )
     for label in labels:
         if label.box is not None:
             _draw_label(draw, label, _colour(faces[label.face].face, False))
     return np.asarray(canvas)
 
 
-def track_labels(size: tuple[int, int], faces: Sequence, settled: dict[int, str],
-                 display_side: int = DISPLAY_SIDE) -> tuple[Label, ...]:
+def track_labels(
+    size: tuple[int, int], faces: Sequence, settled: dict[int, str], display_side: int = DISPLAY_SIDE
+) -> tuple[Label, ...]:
     """The labels of one video frame's tracked faces, placed like a photo's (`place_labels`).
 
     A frame has no room for a legend, so each face takes the longest text that fits: the person's
@@ -343,5 +346,7 @@ def track_labels(size: tuple[int, int], faces: Sequence, settled: dict[int, str]
             tries.append(tuple(now) or ("?",))
     spots = _place(size, [t.face.box for t in faces], tries, label_size, display_side)
     smallest = min_text_size(size, display_side)
-    return tuple(Label(i, tries[i][-1], None, smallest) if spot is None else Label(i, spot[2], spot[0], spot[1])
-                 for i, spot in enumerate(spots))
+    return tuple(
+        Label(i, tries[i][-1], None, smallest) if spot is None else Label(i, spot[2], spot[0], spot[1])
+        for i, spot in enumerate(spots)
+    )

@@ -47,17 +47,17 @@ def find_inputs(
     holds none itself but its sub-folders do), or when a pattern matches nothing. A folder that
     cannot be listed (no permission) is skipped and `on_skip` gets one sentence naming it.
     """
-    inputs = [str(raw) for raw in inputs]
+    names = [str(raw) for raw in inputs]
     finder = _Finder(recursive)
     found: dict[str, None] = {}
-    for raw in inputs:
+    for raw in names:
         for path in finder.expand(raw):
             found.setdefault(path, None)
     if finder.unreadable and on_skip:
         on_skip(f"skipped {len(finder.unreadable)} folder(s) that cannot be read: {', '.join(finder.unreadable)}.")
     if not found:
         reason = f"; {', '.join(finder.unreadable)} cannot be read" if finder.unreadable else ""
-        raise InputError(no_inputs_message(inputs, recursive, reason))
+        raise InputError(no_inputs_message(names, recursive, reason))
     return list(found)
 
 
@@ -140,7 +140,7 @@ class _Finder:
 
     def _folder(self, folder: Path) -> list[str]:
         found: list[str] = []
-        seen: set[tuple[int, int]] = set()  # folders walked, so a symlink loop is walked once
+        seen: set[tuple[int, int] | None] = set()  # folders walked, so a symlink loop is walked once
         for root, folders, files in os.walk(folder, onerror=self._skipped, followlinks=True):
             identity = _identity(root)
             if identity in seen or not self.recursive:
@@ -174,5 +174,8 @@ def _has_nested_media(folder: Path) -> bool:
 
 def listed_paths(inputs: Iterable[str | Path]) -> dict[str, list[str]]:
     """The inputs that are lists of paths (existing .txt or .lst files), each with the paths it lists."""
-    return {str(raw): _read_list(Path(raw)) for raw in inputs
-            if Path(raw).suffix.lower() in LIST_SUFFIXES and Path(raw).is_file()}
+    return {
+        str(raw): _read_list(Path(raw))
+        for raw in inputs
+        if Path(raw).suffix.lower() in LIST_SUFFIXES and Path(raw).is_file()
+    }

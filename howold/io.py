@@ -19,9 +19,7 @@ from howold.errors import ImageError, brief
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
 # File suffixes the CLI and the batch job pick up when given a folder.
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif"}
-)
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif"})
 
 # The decoders Pillow may use (its own names; JPEG includes MPO), and how messages name them. Nothing
 # else is tried: no EPS (which runs Ghostscript), no DDS, ICO, PSD or the other rarely used decoders.
@@ -126,8 +124,10 @@ def jpeg_scans(data: bytes) -> int:
 def _check_scans(image: Image.Image, data: bytes, label: str) -> None:
     """Refuse a JPEG of more scans than `MAX_JPEG_SCANS` before decoding it (decoding work grows with them)."""
     if image.format in ("JPEG", "MPO") and (scans := jpeg_scans(data)) > MAX_JPEG_SCANS:
-        raise ImageError(f"{label}: the JPEG holds {scans:,} scans, more than the {MAX_JPEG_SCANS} a photo "
-                         "ever needs; it may be built to take minutes to decode.")
+        raise ImageError(
+            f"{label}: the JPEG holds {scans:,} scans, more than the {MAX_JPEG_SCANS} a photo "
+            "ever needs; it may be built to take minutes to decode."
+        )
 
 
 def _check_complete(image: Image.Image, label: str, full_height: int | None = None) -> None:
@@ -142,8 +142,9 @@ def _check_complete(image: Image.Image, label: str, full_height: int | None = No
         return
     bottom = np.asarray(image.crop((0, image.height - rows, image.width, image.height)))
     if (bottom == 128).all() and not (np.asarray(image.crop((0, 0, image.width, rows))) == 128).all():
-        raise ImageError(f"{label}: the image data is damaged or truncated (its picture data stops early; "
-                         "the rest is blank).")
+        raise ImageError(
+            f"{label}: the image data is damaged or truncated (its picture data stops early; the rest is blank)."
+        )
 
 
 @contextmanager

@@ -35,8 +35,11 @@ class DetectOptions:
     MIN_SIDE: ClassVar[int] = 32
     FULL_SIZE: ClassVar[int] = 0  # max_side None as flags, environment variables and sliders write it
     # the command-line flag of each option that has one (howold predict, howold batch)
-    FLAGS: ClassVar[dict[str, str]] = {"min_score": "--min-score", "max_side": "--max-side",
-                                       "min_face_size": "--min-face"}
+    FLAGS: ClassVar[dict[str, str]] = {
+        "min_score": "--min-score",
+        "max_side": "--max-side",
+        "min_face_size": "--min-face",
+    }
     SERVICE_MIN_SCORE: ClassVar[float] = 0.5
     SERVICE_MAX_SIDE: ClassVar[int] = 2560
 
@@ -56,14 +59,29 @@ class DetectOptions:
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         """Add the detection flags, with their defaults, to a command's parser."""
         default = cls()
-        parser.add_argument(cls.FLAGS["min_score"], type=float, default=default.min_score, metavar="S",
-                            help=f"detection confidence threshold, 0..1 (default {default.min_score})")
-        parser.add_argument(cls.FLAGS["max_side"], type=int, default=default.max_side, metavar="N",
-                            help="detect on a copy at most N pixels on its long side; "
-                                 f"{cls.FULL_SIZE} = full size (default {default.max_side})")
-        parser.add_argument(cls.FLAGS["min_face_size"], type=float, default=default.min_face_size, metavar="PX",
-                            dest="min_face_size",
-                            help=f"ignore faces smaller than PX pixels (default {default.min_face_size:g})")
+        parser.add_argument(
+            cls.FLAGS["min_score"],
+            type=float,
+            default=default.min_score,
+            metavar="S",
+            help=f"detection confidence threshold, 0..1 (default {default.min_score})",
+        )
+        parser.add_argument(
+            cls.FLAGS["max_side"],
+            type=int,
+            default=default.max_side,
+            metavar="N",
+            help="detect on a copy at most N pixels on its long side; "
+            f"{cls.FULL_SIZE} = full size (default {default.max_side})",
+        )
+        parser.add_argument(
+            cls.FLAGS["min_face_size"],
+            type=float,
+            default=default.min_face_size,
+            metavar="PX",
+            dest="min_face_size",
+            help=f"ignore faces smaller than PX pixels (default {default.min_face_size:g})",
+        )
 
     @classmethod
     def from_arguments(cls, args: argparse.Namespace) -> DetectOptions:
@@ -125,8 +143,12 @@ class VideoOptions:
     @classmethod
     def upload(cls, fps: float | None = None, max_seconds: float | None = None) -> VideoOptions:
         """The options for a clip someone uploaded (the API, the page): the decoding budget set."""
-        return cls(fps=fps or cls.fps, max_seconds=max_seconds, max_frames=cls.SERVICE_MAX_FRAMES,
-                   max_pixels=cls.SERVICE_MAX_PIXELS)
+        return cls(
+            fps=fps or cls.fps,
+            max_seconds=max_seconds,
+            max_frames=cls.SERVICE_MAX_FRAMES,
+            max_pixels=cls.SERVICE_MAX_PIXELS,
+        )
 
     # the command-line flag of each option that has one (howold predict)
     FLAGS: ClassVar[dict[str, str]] = {"fps": "--fps"}
@@ -134,8 +156,13 @@ class VideoOptions:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         """Add the video flags, with their defaults, to a command's parser."""
-        parser.add_argument(cls.FLAGS["fps"], type=float, default=cls.fps, metavar="N",
-                            help=f"videos: analyse N frames per second, every frame if fewer (default {cls.fps:g})")
+        parser.add_argument(
+            cls.FLAGS["fps"],
+            type=float,
+            default=cls.fps,
+            metavar="N",
+            help=f"videos: analyse N frames per second, every frame if fewer (default {cls.fps:g})",
+        )
 
     @classmethod
     def from_arguments(cls, args: argparse.Namespace) -> VideoOptions:
@@ -177,8 +204,9 @@ class AgeCheck:
     def __post_init__(self) -> None:
         over = self.parse_age("over", self.over)
         object.__setattr__(self, "over", over)
-        challenge = over + self.default_margin(over) if self.challenge is None else self.parse_age(
-            "challenge", self.challenge)
+        challenge = (
+            over + self.default_margin(over) if self.challenge is None else self.parse_age("challenge", self.challenge)
+        )
         if challenge < over:
             raise OptionError("challenge", f"must be at least the age checked ({over:g}), got {challenge:g}")
         object.__setattr__(self, "challenge", min(challenge, self.MAX_AGE))
@@ -201,7 +229,7 @@ class AgeCheck:
         return cls.CHALLENGE_MARGINS[nearest]
 
     def verdict(self, p_challenge: float) -> str:
-        """"over" when P(age >= challenge) is at least PASS_PROBABILITY, else "check_id"."""
+        """ "over" when P(age >= challenge) is at least PASS_PROBABILITY, else "check_id"."""
         return "over" if p_challenge >= self.PASS_PROBABILITY else "check_id"
 
     def verdict_label(self, verdict: str) -> str:
@@ -217,12 +245,20 @@ class AgeCheck:
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         """Add --over and --challenge to a command's parser (no check unless --over is given)."""
         margins = ", ".join(f"{t}: +{m:g}" for t, m in cls.CHALLENGE_MARGINS.items())
-        parser.add_argument(cls.FLAGS["over"], metavar="AGE", default=None,
-                            help="age check: add the probability that each person is at least AGE "
-                                 f"(0..{cls.MAX_AGE:g}) and a verdict, 'over AGE' or 'check ID'")
-        parser.add_argument(cls.FLAGS["challenge"], metavar="AGE", default=None,
-                            help="with --over: say 'over' only when the person more likely than not is at least "
-                                 f"AGE, else 'check ID' (default: --over plus the measured margin, {margins})")
+        parser.add_argument(
+            cls.FLAGS["over"],
+            metavar="AGE",
+            default=None,
+            help="age check: add the probability that each person is at least AGE "
+            f"(0..{cls.MAX_AGE:g}) and a verdict, 'over AGE' or 'check ID'",
+        )
+        parser.add_argument(
+            cls.FLAGS["challenge"],
+            metavar="AGE",
+            default=None,
+            help="with --over: say 'over' only when the person more likely than not is at least "
+            f"AGE, else 'check ID' (default: --over plus the measured margin, {margins})",
+        )
 
     @classmethod
     def from_arguments(cls, args: argparse.Namespace) -> AgeCheck | None:

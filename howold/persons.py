@@ -49,7 +49,7 @@ def look_weight(score: float, side: float, sharpness: float | None) -> float:
     return float(max(MIN_FACTOR, score) * size * sharp)
 
 
-def effective_looks(weights: Sequence[float]) -> float:
+def effective_looks(weights: Sequence[float] | np.ndarray) -> float:
     """Kish's effective sample size of the weights (rule step 3)."""
     w = np.asarray(weights, dtype=np.float64)
     return float(w.sum() ** 2 / (w**2).sum()) if len(w) and (w**2).sum() > 0 else 0.0
@@ -70,13 +70,13 @@ def combine(
 ) -> tuple[float, float, float, float]:
     """Return (age, low, high, n_eff) for one person from their looks: point ages (n,), calibrated
     distributions (n, ages) over min_age.., and weights (n,)."""
-    ages = np.asarray(ages, dtype=np.float64)
+    age_array = np.asarray(ages, dtype=np.float64)
     w = np.asarray(weights, dtype=np.float64)
-    if len(ages) == 0 or w.sum() <= 0:
+    if len(age_array) == 0 or w.sum() <= 0:
         raise ValueError("combine: expected at least one look with a positive weight")
-    probs = np.asarray(probs, dtype=np.float64).reshape(len(ages), -1)
+    probs = np.asarray(probs, dtype=np.float64).reshape(len(age_array), -1)
     share = w / w.sum()
-    age = float(share @ ages)
+    age = float(share @ age_array)
     n_eff = effective_looks(w)
     s = narrowing(n_eff, shared)
     probs = probs / probs.sum(axis=1, keepdims=True)

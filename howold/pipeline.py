@@ -83,7 +83,7 @@ PHOTO_WARNINGS = ("greyscale",)
 
 def age_label(age: float | None, low: float | None, high: float | None) -> str:
     """An age and its range as people read them, e.g. '34 (29–39)'; '?' when there is no age."""
-    if age is None:
+    if age is None or low is None or high is None:
         return "?"
     return f"{round(age)} ({round(low)}–{round(high)})"
 
@@ -134,10 +134,15 @@ class Face:
         `challenge`, `p_challenge` and `verdict` ("over" or "check_id"); None without an age model."""
         if self.distribution is None:
             return None
+        assert check.challenge is not None  # AgeCheck.__post_init__ fills it in
         p_challenge = self.distribution.p_at_least(check.challenge)
-        return {"over": check.over, "p_over": round(self.distribution.p_at_least(check.over), 4),
-                "challenge": check.challenge, "p_challenge": round(p_challenge, 4),
-                "verdict": check.verdict(p_challenge)}
+        return {
+            "over": check.over,
+            "p_over": round(self.distribution.p_at_least(check.over), 4),
+            "challenge": check.challenge,
+            "p_challenge": round(p_challenge, 4),
+            "verdict": check.verdict(p_challenge),
+        }
 
     def to_dict(self, check: AgeCheck | None = None, distribution: bool = False) -> dict[str, Any]:
         """Return the face as plain JSON-ready values (ages rounded to 0.1 year); with `check` its
@@ -325,8 +330,15 @@ class Predictor:
         estimates = self._ages(photo, kept, crops, poor, framings)
         faces = [
             FaceEstimate(
-                _face(d, crop, estimates.age[i], estimates.low[i], estimates.high[i], quality[i],
-                      AgeDistribution.from_array(estimates.probs[i], info.min_age)),
+                _face(
+                    d,
+                    crop,
+                    estimates.age[i],
+                    estimates.low[i],
+                    estimates.high[i],
+                    quality[i],
+                    AgeDistribution.from_array(estimates.probs[i], info.min_age),
+                ),
                 probs=estimates.probs[i],
                 sharpness=sharpness[i],
             )
@@ -334,26 +346,29 @@ class Predictor:
         ]
         return faces, dropped
 
-    def _ages(self, photo: Photo, kept: list[Detection], crops: np.ndarray, poor: np.ndarray,
-              framings: bool) -> AgeEstimates:
+    def _ages(
+        self, photo: Photo, kept: list[Detection], crops: np.ndarray, poor: np.ndarray, framings: bool
+    ) -> AgeEstimates:
         """The faces' ages from their crops; with `framings`, faces under the detector's refine_below
         are read from their SMALL_FACE_FRAMINGS instead (the first of which is the crop as cut)."""
+        age_model = self.age_model
+        assert age_model is not None  # analyse() reads ages only with a model
         small = [i for i, d in enumerate(kept) if framings and min(d.width, d.height) < self.detector.refine_below]
         others = SMALL_FACE_FRAMINGS[1:]
         if not small or not others:
-            return self.age_model.estimates_from_logits(self.age_model.logits(crops), poor=poor)
-        info = self.age_model.info
+            return age_model.estimates_from_logits(age_model.logits(crops), poor=poor)
+        info = age_model.info
         moved = np.stack([reframed_landmarks(kept[i].landmarks, others) for i in small], axis=1)  # (framings, faces)
         extra = np.stack([_crop(photo, points, info.crop_size, info.crop_margin) for points in moved.reshape(-1, 5, 2)])
         # one run for the crops as cut and the framings: onnxruntime gives each crop the same logits in any
         # batch (tests/core/test_pipeline_framings.py), and a second run costs its own overhead
-        both = self.age_model.logits(np.concatenate([crops, extra]))  # (flip views, faces + framings, ages)
+        both = age_model.logits(np.concatenate([crops, extra]))  # (flip views, faces + framings, ages)
         logits, extra_logits = both[:, : len(crops)], both[:, len(crops) :]
         # every face gets len(SMALL_FACE_FRAMINGS) views; a large face's are copies of its one crop's,
         # whose average is that crop's own distribution
         every = np.concatenate([logits] * len(SMALL_FACE_FRAMINGS))
-        every[len(logits):, small] = extra_logits.reshape(-1, len(small), extra_logits.shape[-1])
-        return self.age_model.estimates_from_logits(every, poor=poor)
+        every[len(logits) :, small] = extra_logits.reshape(-1, len(small), extra_logits.shape[-1])
+        return age_model.estimates_from_logits(every, poor=poor)
 
 
 def failed(source: str, exc: BaseException, model: str | None = None) -> PhotoResult:
@@ -397,8 +412,15 @@ def clipped_share(crop: np.ndarray) -> float:
     return float(np.count_nonzero((grey <= dark) | (grey >= bright)) / grey.size)
 
 
-def _face(detection: Detection, crop, age, low, high, quality: list[str] | None = None,
-          distribution: AgeDistribution | None = None) -> Face:
+def _face(
+    detection: Detection,
+    crop,
+    age,
+    low,
+    high,
+    quality: list[str] | None = None,
+    distribution: AgeDistribution | None = None,
+) -> Face:
     warnings = quality_warnings(detection, crop) if quality is None else list(quality)
     if age is not None and age < CHILD_AGE:
         warnings.append("child")

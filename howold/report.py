@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,8 +32,12 @@ CSV_COLUMNS = (
 AGE_CHECK_COLUMNS = ("over", "p_over", "challenge", "p_challenge", "verdict")
 
 
-def results_json(results: Sequence[PhotoResult | VideoResult], per_frame: bool = False,
-                 check: AgeCheck | None = None, distribution: bool = False) -> str:
+def results_json(
+    results: Sequence[PhotoResult | VideoResult],
+    per_frame: bool = False,
+    check: AgeCheck | None = None,
+    distribution: bool = False,
+) -> str:
     """Return the results as a JSON document: {"howold_version": ..., "results": [...]}; a video's
     entry lists its persons, and with `per_frame` every analysed frame's faces too. A photo's faces
     carry the answer to `check` and, with `distribution`, their age distribution (Face.to_dict)."""
@@ -44,8 +49,9 @@ def results_json(results: Sequence[PhotoResult | VideoResult], per_frame: bool =
     return buffer.getvalue()
 
 
-def results_csv(results: Sequence[PhotoResult | VideoResult], per_frame: bool = False,
-                check: AgeCheck | None = None) -> str:
+def results_csv(
+    results: Sequence[PhotoResult | VideoResult], per_frame: bool = False, check: AgeCheck | None = None
+) -> str:
     """Return one CSV row per face of a photo and per person of a video (per face per analysed
     frame with `per_frame`), plus one per file without a face or with an error; with `check` the
     AGE_CHECK_COLUMNS follow."""
@@ -60,8 +66,9 @@ def results_csv(results: Sequence[PhotoResult | VideoResult], per_frame: bool = 
 class _JsonWriter:
     """The JSON document written one result at a time; the same bytes as json.dumps(indent=2) of it."""
 
-    def __init__(self, stream: TextIO, per_frame: bool, check: AgeCheck | None = None,
-                 distribution: bool = False) -> None:
+    def __init__(
+        self, stream: TextIO, per_frame: bool, check: AgeCheck | None = None, distribution: bool = False
+    ) -> None:
         from howold import __version__
 
         self.stream, self.per_frame, self.count = stream, per_frame, 0
@@ -101,12 +108,19 @@ class ResultsFile:
     either a whole document or untouched. `-` writes to stdout. Opening it checks that `target`
     can be written, so a wrong path fails before any work."""
 
-    def __init__(self, target: str, kind: str, per_frame: bool = False, stdout: TextIO | None = None,
-                 check: AgeCheck | None = None, distribution: bool = False) -> None:
+    def __init__(
+        self,
+        target: str,
+        kind: str,
+        per_frame: bool = False,
+        stdout: TextIO | None = None,
+        check: AgeCheck | None = None,
+        distribution: bool = False,
+    ) -> None:
         self.target, self.count = target, 0
         if target == "-":
             self.path = self.partial = None
-            self.stream = stdout
+            self.stream: TextIO = sys.stdout if stdout is None else stdout
         else:
             self.path = Path(target)
             self.partial = self.path.with_name(f".{self.path.name}.partial")
@@ -117,8 +131,11 @@ class ResultsFile:
                 self.stream = open(self.partial, "w", encoding="utf-8", newline="")  # noqa: SIM115
             except OSError as exc:
                 raise HowoldError(f"{self.path}: cannot write the results ({exc.strerror or exc}).") from exc
-        self._writer = (_JsonWriter(self.stream, per_frame, check, distribution) if kind == "json"
-                        else _CsvWriter(self.stream, per_frame, check))
+        self._writer = (
+            _JsonWriter(self.stream, per_frame, check, distribution)
+            if kind == "json"
+            else _CsvWriter(self.stream, per_frame, check)
+        )
 
     def add(self, result: PhotoResult | VideoResult) -> None:
         self._guarded(self._writer.add, result)
@@ -132,6 +149,7 @@ class ResultsFile:
         try:
             os.fsync(self.stream.fileno())
             self.stream.close()
+            assert self.partial is not None  # set with self.path
             os.replace(self.partial, self.path)
         except OSError as exc:
             self.discard()
@@ -152,8 +170,9 @@ class ResultsFile:
             raise HowoldError(f"{self.target}: cannot write the results ({exc.strerror or exc}).") from exc
 
 
-def csv_rows(results: Sequence[PhotoResult | VideoResult], per_frame: bool = False,
-             check: AgeCheck | None = None) -> list[dict]:
+def csv_rows(
+    results: Sequence[PhotoResult | VideoResult], per_frame: bool = False, check: AgeCheck | None = None
+) -> list[dict]:
     """Return the CSV rows as dicts keyed by CSV_COLUMNS (and AGE_CHECK_COLUMNS with `check`)."""
     rows = []
     for result in results:
@@ -189,8 +208,14 @@ def video_rows(result: VideoResult, per_frame: bool = False) -> list[dict]:
             for frame in result.frames for number, tracked in enumerate(frame.faces, start=1)
         ]  # fmt: skip
     return [
-        _box_row(result.source, person.to_dict(), person=person.person, first_seen=round(person.first_seen, 3),
-                 last_seen=round(person.last_seen, 3), frames=person.frames)
+        _box_row(
+            result.source,
+            person.to_dict(),
+            person=person.person,
+            first_seen=round(person.first_seen, 3),
+            last_seen=round(person.last_seen, 3),
+            frames=person.frames,
+        )
         for person in result.persons
     ]
 

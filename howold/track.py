@@ -78,6 +78,7 @@ class FaceTracker:
         out: list[Assignment] = []
         pending: list[tuple[int, int, np.ndarray]] = []
         indices = tracked.data.get("index", ()) if len(tracked) else ()  # an empty result carries no data
+        assert tracked.tracker_id is not None  # ByteTrack gives every detection it returns an id
         for index, track_id, box in zip(indices, tracked.tracker_id, tracked.xyxy):
             index, track_id = int(index), int(track_id)
             if track_id < 0:
@@ -116,4 +117,3 @@ class FaceTracker:
             return None
         self._pending.remove(best)
         return best[0], best[1]
-

@@ -70,8 +70,10 @@ class Person:
         return age_label(self.age, self.age_low, self.age_high)
 
     def to_dict(self) -> dict[str, Any]:
-        rounded = {key: None if value is None else round(value, 1)
-                   for key, value in (("age", self.age), ("age_low", self.age_low), ("age_high", self.age_high))}
+        rounded = {
+            key: None if value is None else round(value, 1)
+            for key, value in (("age", self.age), ("age_low", self.age_low), ("age_high", self.age_high))
+        }
         return {
             "person": self.person,
             "first_seen": round(self.first_seen, 3),
@@ -149,11 +151,15 @@ class VideoResult:
         """Plain sentences about how complete the result is."""
         notes = []
         if self.truncated:
-            notes.append(f"{self.source}: the file ends early (damaged or cut short); "
-                         f"these results cover its first {self.duration:.1f} s.")
+            notes.append(
+                f"{self.source}: the file ends early (damaged or cut short); "
+                f"these results cover its first {self.duration:.1f} s."
+            )
         if self.stopped_at is not None:
-            limit = {"frames": f"the limit of {self.frames_read:,} decoded frames",
-                     "pixels": "the limit on decoded pixels"}.get(self.stopped_by, "the limit")
+            limit = {
+                "frames": f"the limit of {self.frames_read:,} decoded frames",
+                "pixels": "the limit on decoded pixels",
+            }.get(self.stopped_by or "", "the limit")
             notes.append(f"{self.source}: only the first {self.stopped_at:g} s were analysed ({limit}).")
         return tuple(notes)
 
@@ -197,8 +203,14 @@ class VideoSession:
     best look. `detect` replaces the predictor's detection options for these frames.
     """
 
-    def __init__(self, predictor: Predictor, fps: float, options: VideoOptions | None = None,
-                 thumbnails: bool = False, detect: DetectOptions | None = None) -> None:
+    def __init__(
+        self,
+        predictor: Predictor,
+        fps: float,
+        options: VideoOptions | None = None,
+        thumbnails: bool = False,
+        detect: DetectOptions | None = None,
+    ) -> None:
         self.predictor = predictor
         self.options = options or VideoOptions()
         self.detect = predictor.options if detect is None else detect
@@ -250,6 +262,7 @@ class VideoSession:
     def finish(self) -> tuple[Person, ...]:
         """Close the clip: a clip of one frame makes its faces persons; return every person."""
         for a in self.tracker.flush(self.frames_seen):
+            assert self._last is not None  # the tracker holds looks only from a frame it was given
             last_time, last_image, last_estimates = self._last
             self._add_look(a.person, last_time, last_estimates[a.index], last_image)
         return self.persons()
@@ -267,9 +280,11 @@ class VideoSession:
         best = max(looks, key=lambda look: look.weight)
         age = low = high = None
         n_eff = effective_looks([look.weight for look in used])
-        if self._info is not None and used[0].probs is not None:
+        ages = [look.age for look in used if look.age is not None]
+        probs = [look.probs for look in used if look.probs is not None]
+        if self._info is not None and len(ages) == len(probs) == len(used):  # every look read by the age model
             age, low, high, n_eff = combine(
-                [look.age for look in used], np.stack([look.probs for look in used]),
+                ages, np.stack(probs),
                 [look.weight for look in used], self._info.interval, self._info.min_age, shared,
             )  # fmt: skip
         return Person(
@@ -302,7 +317,7 @@ class _Sampler:
 
     def __init__(self, fps: float) -> None:
         self.step = 1.0 / fps
-        self.next = None
+        self.next: float | None = None
 
     def take(self, time: float) -> bool:
         if self.next is not None and time + 1e-6 < self.next:
@@ -441,5 +456,16 @@ def failed_video(source: str, exc: BaseException, model: str | None = None) -> V
     return VideoResult(source=source, model=model, error=error)
 
 
-__all__ = ["FrameResult", "Person", "TrackedFace", "VideoError", "VideoInfo", "VideoOptions", "VideoResult",
-           "VideoSession", "analyse_video", "failed_video", "probe_video"]
+__all__ = [
+    "FrameResult",
+    "Person",
+    "TrackedFace",
+    "VideoError",
+    "VideoInfo",
+    "VideoOptions",
+    "VideoResult",
+    "VideoSession",
+    "analyse_video",
+    "failed_video",
+    "probe_video",
+]

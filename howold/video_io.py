@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -126,7 +126,7 @@ class VideoReader:
         if isinstance(source, bytes):  # an upload, read from memory
             if not source:
                 raise VideoError(f"{self.label}: the file is empty (0 bytes).")
-            target = io.BytesIO(source)
+            target: BinaryIO = io.BytesIO(source)
         else:
             path = Path(source)
             if not path.is_file():
@@ -205,8 +205,10 @@ class VideoReader:
     def _check_size(self, width: int, height: int) -> None:
         if width * height > MAX_FRAME_PIXELS:
             self.close()
-            raise VideoError(f"{self.label}: its frames are {width}x{height} pixels; the limit is "
-                             f"{MAX_FRAME_PIXELS:,} pixels a frame (8K).")
+            raise VideoError(
+                f"{self.label}: its frames are {width}x{height} pixels; the limit is "
+                f"{MAX_FRAME_PIXELS:,} pixels a frame (8K)."
+            )
 
     def frames(self) -> Iterator[VideoFrame]:
         """The frames not yet read, in order, upright RGB; stops early (setting `truncated`) at
@@ -251,11 +253,12 @@ class VideoWriter:
     browsers play it as it loads) or a binary buffer (io.BytesIO; a fragmented MP4, which they play
     too); sizes are rounded down to even."""
 
-    def __init__(self, path: str | os.PathLike | io.BytesIO, fps: float, width: int, height: int,
-                 crf: int = 23) -> None:
+    def __init__(
+        self, path: str | os.PathLike | io.BytesIO, fps: float, width: int, height: int, crf: int = 23
+    ) -> None:
         av = _av()
         buffer = isinstance(path, io.IOBase)
-        self.path = Path("video.mp4") if buffer else Path(path)
+        self.path = Path("video.mp4") if isinstance(path, io.IOBase) else Path(path)
         self.width, self.height = max(2, width - width % 2), max(2, height - height % 2)
         try:
             if not buffer:
@@ -267,8 +270,7 @@ class VideoWriter:
         except (OSError, av.FFmpegError) as exc:
             raise VideoError(f"{self.path}: cannot write the video ({_reason(exc)}).") from exc
         rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
-        self._stream = self._container.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4",
-                                                  rate=rate)
+        self._stream = self._container.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=rate)
         self._stream.width, self._stream.height = self.width, self.height
         self._stream.pix_fmt = "yuv420p"
         self._stream.options = {"crf": str(crf), "preset": "veryfast"}

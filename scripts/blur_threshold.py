@@ -32,13 +32,17 @@ def main() -> None:
     edges = np.quantile(variance, [0, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1])
     for low, high in zip(edges[:-1], edges[1:]):
         band = (variance >= low) & (variance <= high)
-        print(f"  variance {low:7.1f}–{high:7.1f}: n {band.sum():4d}  MAE {error[band].mean():.2f}  "
-              f"width {width[band].mean():.1f}  coverage {covered[band].mean():.2f}")
+        print(
+            f"  variance {low:7.1f}–{high:7.1f}: n {band.sum():4d}  MAE {error[band].mean():.2f}  "
+            f"width {width[band].mean():.1f}  coverage {covered[band].mean():.2f}"
+        )
     for threshold in (10, 15, 18, 20, 30, 40, 60):
         below = variance < threshold
         if below.any():
-            print(f"  below {threshold:3d}: {below.mean():6.1%} of faces, MAE {error[below].mean():.2f} "
-                  f"(the rest {error[~below].mean():.2f}), coverage {covered[below].mean():.2f}")
+            print(
+                f"  below {threshold:3d}: {below.mean():6.1%} of faces, MAE {error[below].mean():.2f} "
+                f"(the rest {error[~below].mean():.2f}), coverage {covered[below].mean():.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -15,13 +15,18 @@ EXACT_COLUMNS = ("n", "mae", "cs5", "coverage", "mean_range_width", "bias")
 
 def exact_row(label: str, m: dict, bold: bool = False) -> str:
     mae = f"**{m['mae']:.2f}**" if bold else f"{m['mae']:.2f}"
-    return (f"| {label} | {m['n']} | {mae} | {m['cs5']:.3f} | {m['coverage']:.3f} | "
-            f"{m['mean_range_width']:.1f} | {m['bias']:+.2f} |".replace("| -", "| −"))
+    return (
+        f"| {label} | {m['n']} | {mae} | {m['cs5']:.3f} | {m['coverage']:.3f} | "
+        f"{m['mean_range_width']:.1f} | {m['bias']:+.2f} |".replace("| -", "| −")
+    )
 
 
 def exact_table(result: dict, groups=("by_age_band", "by_gender", "by_race")) -> str:
-    lines = ["| | n | MAE | CS@5 | coverage | width | bias |", "|---|---|---|---|---|---|---|",
-             exact_row("**all**", result["overall"], bold=True)]
+    lines = [
+        "| | n | MAE | CS@5 | coverage | width | bias |",
+        "|---|---|---|---|---|---|---|",
+        exact_row("**all**", result["overall"], bold=True),
+    ]
     for group in groups:
         for name, m in result.get(group, {}).items():
             label = f"ages {name}" if group == "by_age_band" else name
@@ -45,15 +50,22 @@ def fairface_table(result: dict) -> str:
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "out/eval")
     load = lambda name: json.loads((out / f"{name}.json").read_text())  # noqa: E731
-    tables = {"utkface_test": ("by_age_band", "by_gender", "by_race"), "utkface_test_e2e": (),
-              "utkface_val": (), "aaf_val": (), "aaf_test_e2e": ("by_age_band", "by_gender"),
-              "fgnet_test_e2e": ("by_age_band",)}
+    tables = {
+        "utkface_test": ("by_age_band", "by_gender", "by_race"),
+        "utkface_test_e2e": (),
+        "utkface_val": (),
+        "aaf_val": (),
+        "aaf_test_e2e": ("by_age_band", "by_gender"),
+        "fgnet_test_e2e": ("by_age_band",),
+    }
     for name, groups in tables.items():
         if not (out / f"{name}.json").is_file():
             continue
         r = load(name)
-        print(f"### {name}: {r['evaluated']} of {r['images']} evaluated, {r['no_face']} without a face, "
-              f"temperature {r['temperature']}, flip {r['tta_flip']}\n")
+        print(
+            f"### {name}: {r['evaluated']} of {r['images']} evaluated, {r['no_face']} without a face, "
+            f"temperature {r['temperature']}, flip {r['tta_flip']}\n"
+        )
         print(exact_table(r, groups=groups))
         print()
     print("### fairface\n")

@@ -149,8 +149,23 @@ def wait_all(processes: list[subprocess.Popen], deadline: float) -> None:
 def search(sha1_path: Path, env: dict, args, deadline: float, logs: Path) -> None:
     overrides = ["data.num_workers=2", "trainer.threads=1", "data.crop_workers=1", *args.override]
     timeout = max(10, deadline - time.monotonic() - args.trial_s)
-    command = cli_command(sha1_path, "tune", "--config", BASE, "--space", SPACE, "--trials", str(args.trials),
-                          "--timeout", f"{timeout:.0f}", "--study", STUDY, "--storage", storage_url(), *overrides)
+    command = cli_command(
+        sha1_path,
+        "tune",
+        "--config",
+        BASE,
+        "--space",
+        SPACE,
+        "--trials",
+        str(args.trials),
+        "--timeout",
+        f"{timeout:.0f}",
+        "--study",
+        STUDY,
+        "--storage",
+        storage_url(),
+        *overrides,
+    )
     processes = []
     for i in range(args.workers):
         log = open(logs / f"tune_{i}.log", "w")
@@ -216,8 +231,10 @@ def full_runs(sha1_path: Path, env: dict, args, deadline: float, logs: Path) -> 
     space = load_space(SPACE)
     try:
         study = load_study()
-        recipes = [(t.number, t.value, {p.key: p.from_optuna(t.params[p.key]) for p in space.params
-                                        if p.key in t.params}) for t in pick_recipes(study, args.full)]
+        recipes = [
+            (t.number, t.value, {p.key: p.from_optuna(t.params[p.key]) for p in space.params if p.key in t.params})
+            for t in pick_recipes(study, args.full)
+        ]
     except Exception as exc:  # no study: run the base recipe alone
         say(f"no study to pick from ({exc}); the base recipe alone")
         recipes = []
@@ -231,20 +248,37 @@ def full_runs(sha1_path: Path, env: dict, args, deadline: float, logs: Path) -> 
     left = deadline - time.monotonic()
     epochs = int(max(2, min(args.max_epochs, (left - 70) // epoch_s)))
     cap = max(60, int(left - 50))  # after fit: summary and a CPU pass over val for the plots
-    say(f"full runs: {len(recipes)} recipes, {workers} loader workers each, trial rate {rate96:.0f}/s "
-        f"-> ~{rate:.0f} images/s each, {epoch_s:.0f} s an epoch, {epochs} epochs, cap {cap} s")
+    say(
+        f"full runs: {len(recipes)} recipes, {workers} loader workers each, trial rate {rate96:.0f}/s "
+        f"-> ~{rate:.0f} images/s each, {epoch_s:.0f} s an epoch, {epochs} epochs, cap {cap} s"
+    )
     runs, processes = [], []
     for number, proxy, params in recipes:
         name = f"full_t{number:03d}" if number is not None else "full_base"
         cfg = best_config(base, params)
-        cfg = apply(cfg, {"name": name, "data.num_workers": workers, "trainer.max_epochs": epochs,
-                          "trainer.max_time": time.strftime("00:%H:%M:%S", time.gmtime(cap)),
-                          "trainer.threads": 1, "trainer.patience": 99})
+        cfg = apply(
+            cfg,
+            {
+                "name": name,
+                "data.num_workers": workers,
+                "trainer.max_epochs": epochs,
+                "trainer.max_time": time.strftime("00:%H:%M:%S", time.gmtime(cap)),
+                "trainer.threads": 1,
+                "trainer.patience": 99,
+            },
+        )
         path = REPO / "runs" / f"{name}.yaml"
         save_config(cfg, path)
         log = open(logs / f"{name}.log", "w")
-        processes.append(subprocess.Popen(cli_command(sha1_path, "train", "--config", str(path)), env=env,
-                                          cwd=REPO, stdout=log, stderr=subprocess.STDOUT))
+        processes.append(
+            subprocess.Popen(
+                cli_command(sha1_path, "train", "--config", str(path)),
+                env=env,
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
         runs.append({"name": name, "trial": number, "proxy_val_mae": proxy, "params": params, "epochs": epochs})
     wait_all(processes, deadline)
     show_log(logs / f"{runs[0]['name']}.log", 10)
@@ -252,9 +286,13 @@ def full_runs(sha1_path: Path, env: dict, args, deadline: float, logs: Path) -> 
         summary = REPO / "runs" / run["name"] / "summary.json"
         if summary.is_file():
             s = json.loads(summary.read_text())
-            run.update(full_val_mae=s.get("best_val_mae"), best_checkpoint=s.get("best_checkpoint"),
-                       epochs_done=s.get("epochs_done"), wall_seconds=s.get("wall_seconds"),
-                       images_per_s=s.get("images_per_s"))
+            run.update(
+                full_val_mae=s.get("best_val_mae"),
+                best_checkpoint=s.get("best_checkpoint"),
+                epochs_done=s.get("epochs_done"),
+                wall_seconds=s.get("wall_seconds"),
+                images_per_s=s.get("images_per_s"),
+            )
         else:  # stopped before the end: the best checkpoint and val MAE so far
             best = sorted((REPO / "runs" / run["name"] / "checkpoints").glob("best-*.ckpt"))
             run["best_checkpoint"] = str(best[-1]) if best else None
@@ -265,8 +303,12 @@ def full_runs(sha1_path: Path, env: dict, args, deadline: float, logs: Path) -> 
 def best_logged_val_mae(run_dir: Path) -> float | None:
     import csv
 
-    values = [float(row["val/mae"]) for path in run_dir.glob("csv/*/metrics.csv")
-              for row in csv.DictReader(open(path)) if row.get("val/mae")]
+    values = [
+        float(row["val/mae"])
+        for path in run_dir.glob("csv/*/metrics.csv")
+        for row in csv.DictReader(open(path))
+        if row.get("val/mae")
+    ]
     return min(values) if values else None
 
 
@@ -277,8 +319,14 @@ def strip_checkpoint(source: str, target: Path) -> None:
     import torch
 
     checkpoint = torch.load(source, map_location="cpu", weights_only=False)
-    torch.save({"state_dict": checkpoint["state_dict"], "hyper_parameters": checkpoint["hyper_parameters"],
-                "epoch": checkpoint.get("epoch")}, target)
+    torch.save(
+        {
+            "state_dict": checkpoint["state_dict"],
+            "hyper_parameters": checkpoint["hyper_parameters"],
+            "epoch": checkpoint.get("epoch"),
+        },
+        target,
+    )
 
 
 def collect(out: Path, runs: list[dict], logs: Path) -> None:
@@ -289,14 +337,20 @@ def collect(out: Path, runs: list[dict], logs: Path) -> None:
         study = load_study()
         trials = study.get_trials(deepcopy=False)
         results["states"] = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
-        pairs = [(r["proxy_val_mae"], r["full_val_mae"]) for r in runs
-                 if r.get("proxy_val_mae") is not None and r.get("full_val_mae") is not None]
+        pairs = [
+            (r["proxy_val_mae"], r["full_val_mae"])
+            for r in runs
+            if r.get("proxy_val_mae") is not None and r.get("full_val_mae") is not None
+        ]
         if len(pairs) >= 3:
             from scipy.stats import kendalltau, spearmanr
 
             proxy, full = zip(*pairs)
-            results["rank_correlation"] = {"n": len(pairs), "spearman": float(spearmanr(proxy, full)[0]),
-                                           "kendall": float(kendalltau(proxy, full)[0])}
+            results["rank_correlation"] = {
+                "n": len(pairs),
+                "spearman": float(spearmanr(proxy, full)[0]),
+                "kendall": float(kendalltau(proxy, full)[0]),
+            }
     except Exception as exc:
         results["study_error"] = str(exc)
     for run in runs:
@@ -308,9 +362,14 @@ def collect(out: Path, runs: list[dict], logs: Path) -> None:
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     with tarfile.open(out / "logs.tgz", "w:gz") as tar:
         tar.add(logs, arcname="logs")
-        for pattern in ("runs/*.yaml", "runs/full_*/summary.json", "runs/full_*/config.yaml",
-                        "runs/full_*/csv/*/metrics.csv", f"runs/{STUDY}/trials/*/summary.json",
-                        f"runs/{STUDY}/trials/*/csv/*/metrics.csv"):
+        for pattern in (
+            "runs/*.yaml",
+            "runs/full_*/summary.json",
+            "runs/full_*/config.yaml",
+            "runs/full_*/csv/*/metrics.csv",
+            f"runs/{STUDY}/trials/*/summary.json",
+            f"runs/{STUDY}/trials/*/csv/*/metrics.csv",
+        ):
             for path in REPO.glob(pattern):
                 tar.add(path, arcname=str(path.relative_to(REPO)))
     say(f"results in {out}: {sorted(p.name for p in out.iterdir())}")
@@ -344,8 +403,12 @@ def main() -> None:
     start = Path(args.pack).resolve() / "init" / "age_model.onnx"  # the network the runs start from
     if start.is_file():
         args.override.insert(0, f"model.init_from={start}")
-    env = dict(os.environ, HOWOLD_DATA=str(data_root), PYTHONUNBUFFERED="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        HOWOLD_DATA=str(data_root),
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    )
     say("unpacked")
     search_end = time.monotonic() + (end - 20 - time.monotonic()) * args.search_share
     search(sha1_path, env, args, search_end, logs)

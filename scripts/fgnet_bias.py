@@ -25,7 +25,8 @@ def main(models: list[str]) -> None:
     _, ages = true_ages(crops.samples)
     channels = images.astype(np.int16)
     grey = (np.abs(channels[..., 0] - channels[..., 1]).mean(axis=(1, 2)) < 2) & (
-        np.abs(channels[..., 1] - channels[..., 2]).mean(axis=(1, 2)) < 2)
+        np.abs(channels[..., 1] - channels[..., 2]).mean(axis=(1, 2)) < 2
+    )
     print(f"FG-NET: {len(ages)} crops, {grey.mean():.0%} grey")
     for path in models:
         model = AgeModel(path).prepare()
@@ -35,8 +36,10 @@ def main(models: list[str]) -> None:
         for name, mask in (("grey", grey), ("colour", ~grey)):
             for band, (low, high) in (("0-12", (0, 12)), ("13+", (13, 200))):
                 m = mask & (ages >= low) & (ages <= high)
-                print(f"{path}  {name:6s} {band:4s} n={m.sum():4d}  MAE {np.abs(error[m]).mean():5.2f}  "
-                      f"bias {error[m].mean():+5.2f}")
+                print(
+                    f"{path}  {name:6s} {band:4s} n={m.sum():4d}  MAE {np.abs(error[m]).mean():5.2f}  "
+                    f"bias {error[m].mean():+5.2f}"
+                )
 
 
 if __name__ == "__main__":

@@ -60,9 +60,14 @@ def main() -> None:
         keep += [c.name for c in convs if next((a.i for a in c.attribute if a.name == "group"), 1) > 1]
     calibration, _ = labelled_crops("utkface", "train", fp32.info, sample=200)
     quantize_static(
-        str(pre), str(out), Batches(fp32._input_name, fp32.preprocess(calibration)),
-        quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8, nodes_to_exclude=keep,
+        str(pre),
+        str(out),
+        Batches(fp32._input_name, fp32.preprocess(calibration)),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=keep,
         calibrate_method=CalibrationMethod.Percentile if args.percentile else CalibrationMethod.MinMax,
     )
     write_model_info(out, fp32.info)

@@ -75,8 +75,10 @@ def main() -> None:
     print("\n| data | variant | photos | no face | faces refined | MAE | CS5 | coverage | range width |")
     print("|---|---|---|---|---|---|---|---|---|")
     for (data, name), r in rows.items():
-        print(f"| {data} {args.split} | {name} | {r['photos']} | {r['no_face']} | {r['refined']} | {r['mae']:.3f} | "
-              f"{r['cs5']:.4f} | {r['coverage']:.4f} | {r['mean_range_width']:.2f} |")
+        print(
+            f"| {data} {args.split} | {name} | {r['photos']} | {r['no_face']} | {r['refined']} | {r['mae']:.3f} | "
+            f"{r['cs5']:.4f} | {r['coverage']:.4f} | {r['mean_range_width']:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,9 @@ from howold.train.data import default_data_root
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("photo", nargs="?", default=str(default_data_root() / "group-photos" /
-                                                        "Solvay_conference_1927.jpg"))
+    parser.add_argument(
+        "photo", nargs="?", default=str(default_data_root() / "group-photos" / "Solvay_conference_1927.jpg")
+    )
     parser.add_argument("--model", default=str(DEFAULT_MODEL_PATH))
     parser.add_argument("--small-side", type=int, default=1280)
     parser.add_argument("--json", help="write the figures here")
@@ -35,10 +36,15 @@ def main() -> None:
         if best is not None and box_iou(best.box, face.box) >= 0.5:
             moves.append(abs(best.age - face.age))
     moves = np.array(moves)
-    result = {"photo": Path(args.photo).name, "model": Path(args.model).name, "faces_full": len(full),
-              f"faces_{args.small_side}": len(small), "matched": int(len(moves)),
-              "mean_move": round(float(moves.mean()), 2) if len(moves) else None,
-              "max_move": round(float(moves.max()), 2) if len(moves) else None}
+    result = {
+        "photo": Path(args.photo).name,
+        "model": Path(args.model).name,
+        "faces_full": len(full),
+        f"faces_{args.small_side}": len(small),
+        "matched": int(len(moves)),
+        "mean_move": round(float(moves.mean()), 2) if len(moves) else None,
+        "max_move": round(float(moves.max()), 2) if len(moves) else None,
+    }
     print(json.dumps(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

@@ -53,11 +53,15 @@ def main() -> None:
     model = AgeModel(args.model).prepare()
     samples = [s for data in args.data.split(",") for s in load_eval_samples(data, "val", limit=args.limit)[1]]
     result = measure(model, samples, args.shrink, args.noise, np.random.default_rng(0))
-    print(f"{args.data} val, {result['photos']} photos shrunk x{args.shrink} (face box median "
-          f"{result['face_px']:.0f} px), landmark noise {args.noise} px")
+    print(
+        f"{args.data} val, {result['photos']} photos shrunk x{args.shrink} (face box median "
+        f"{result['face_px']:.0f} px), landmark noise {args.noise} px"
+    )
     for name, row in result["views"].items():
-        print(f"  {name:20s} ({len(VIEW_SETS[name])} views): age move mean {row['move']:.2f}, "
-              f"95th percentile {row['move_95']:.2f}; MAE {row['mae']:.2f}")
+        print(
+            f"  {name:20s} ({len(VIEW_SETS[name])} views): age move mean {row['move']:.2f}, "
+            f"95th percentile {row['move_95']:.2f}; MAE {row['mae']:.2f}"
+        )
 
 
 def measure(model: AgeModel, samples, shrink: float, noise: float, rng: np.random.Generator) -> dict:
@@ -80,18 +84,37 @@ def measure(model: AgeModel, samples, shrink: float, noise: float, rng: np.rando
         for name in VIEW_SETS:
             moves[name].append(abs(reads[0][name] - reads[1][name]))
             errors[name].append(abs(reads[0][name] - (sample.low + sample.high) / 2))
-    views = {name: {"move": float(np.mean(moves[name])), "move_95": float(np.quantile(moves[name], 0.95)),
-                    "mae": float(np.mean(errors[name]))} for name in VIEW_SETS} if sizes else {}
+    views = (
+        {
+            name: {
+                "move": float(np.mean(moves[name])),
+                "move_95": float(np.quantile(moves[name], 0.95)),
+                "mae": float(np.mean(errors[name])),
+            }
+            for name in VIEW_SETS
+        }
+        if sizes
+        else {}
+    )
     return {"photos": len(sizes), "face_px": float(np.median(sizes)) if sizes else 0.0, "views": views}
 
 
 def _ages(model: AgeModel, image: np.ndarray, points: np.ndarray) -> dict[str, float]:
     """The face's age under each view set, every distinct framing cut once."""
     framings = list(dict.fromkeys(f for views in VIEW_SETS.values() for f in views))
-    crops = dict(zip(framings, (crop_face(image, p, model.info.crop_size, model.info.crop_margin)
-                                for p in reframed_landmarks(points, framings))))
-    return {name: float(model.predict_views(np.stack([crops[f] for f in views])[:, None]).age[0])
-            for name, views in VIEW_SETS.items()}
+    crops = dict(
+        zip(
+            framings,
+            (
+                crop_face(image, p, model.info.crop_size, model.info.crop_margin)
+                for p in reframed_landmarks(points, framings)
+            ),
+        )
+    )
+    return {
+        name: float(model.predict_views(np.stack([crops[f] for f in views])[:, None]).age[0])
+        for name, views in VIEW_SETS.items()
+    }
 
 
 if __name__ == "__main__":

@@ -24,8 +24,7 @@ def flatten(d: dict, prefix: str = "") -> dict:
 def changes(run_config: dict, base: dict) -> str:
     """Settings of the run that differ from the base recipe (name and bookkeeping left out)."""
     skip = {"name", "version", "out_dir", "trainer.patience", "trainer.max_epochs", "data.train_fraction"}
-    diff = [f"{k}={v}" for k, v in flatten(run_config).items()
-            if k not in skip and k in base and base[k] != v]
+    diff = [f"{k}={v}" for k, v in flatten(run_config).items() if k not in skip and k in base and base[k] != v]
     return ", ".join(diff) or "(recipe)"
 
 
@@ -46,9 +45,11 @@ def main() -> None:
         epochs = summary.get("epochs") or []
         best = min(epochs, key=lambda e: e.get("val/mae", 1e9)) if epochs else {}
         share = config["data"]["train_fraction"]
-        print(f"| {run.name} | {changes(config, base)} | {share:.0%} | {summary['epochs_done']} | "
-              f"{summary['wall_seconds'] / 60:.1f} min | {summary.get('images_per_s')} | "
-              f"{summary['best_val_mae']:.3f} ({best.get('epoch', '?')}) |")
+        print(
+            f"| {run.name} | {changes(config, base)} | {share:.0%} | {summary['epochs_done']} | "
+            f"{summary['wall_seconds'] / 60:.1f} min | {summary.get('images_per_s')} | "
+            f"{summary['best_val_mae']:.3f} ({best.get('epoch', '?')}) |"
+        )
 
 
 if __name__ == "__main__":

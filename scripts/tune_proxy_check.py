@@ -54,8 +54,12 @@ def rank_correlation(proxy: list[float], full: list[float]) -> dict:
 
     rho, p_rho = spearmanr(proxy, full)
     tau, p_tau = kendalltau(proxy, full)
-    return {"spearman": round(float(rho), 3), "spearman_p": round(float(p_rho), 3),
-            "kendall": round(float(tau), 3), "kendall_p": round(float(p_tau), 3)}
+    return {
+        "spearman": round(float(rho), 3),
+        "spearman_p": round(float(p_rho), 3),
+        "kendall": round(float(tau), 3),
+        "kendall_p": round(float(p_tau), 3),
+    }
 
 
 def main() -> int:
@@ -78,10 +82,19 @@ def main() -> int:
         if proxy is None:
             print(f"no proxy run in {run}; run it with --run, or: {' '.join(command[2:])}", file=sys.stderr)
             return 1
-        rows.append({"config": config, "proxy_run": str(run), "proxy_val_mae": round(proxy, 3),
-                     "full_val_mae": full_val_mae(full)})
-    result = {"space": str(args.space), "recipes": rows,
-              **rank_correlation([r["proxy_val_mae"] for r in rows], [r["full_val_mae"] for r in rows])}
+        rows.append(
+            {
+                "config": config,
+                "proxy_run": str(run),
+                "proxy_val_mae": round(proxy, 3),
+                "full_val_mae": full_val_mae(full),
+            }
+        )
+    result = {
+        "space": str(args.space),
+        "recipes": rows,
+        **rank_correlation([r["proxy_val_mae"] for r in rows], [r["full_val_mae"] for r in rows]),
+    }
     print("| recipe | proxy val MAE | full val MAE |\n|---|---|---|")
     for r in rows:
         print(f"| {Path(r['config']).stem} | {r['proxy_val_mae']:.3f} | {r['full_val_mae']:.3f} |")

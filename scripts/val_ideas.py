@@ -58,8 +58,10 @@ def mix(args) -> None:
     first, second = distributions(args.model), distributions(args.other)
     ages = np.arange(101)
     for weight in args.weights:
-        report(f"w={weight:.2f}", {k: np.abs(((1 - weight) * p + weight * second[k][0]) @ ages - a)
-                                   for k, (p, a) in first.items()})
+        report(
+            f"w={weight:.2f}",
+            {k: np.abs(((1 - weight) * p + weight * second[k][0]) @ ages - a) for k, (p, a) in first.items()},
+        )
 
 
 def soup(args) -> None:
@@ -67,8 +69,12 @@ def soup(args) -> None:
 
     checkpoints = [torch.load(p, map_location="cpu", weights_only=False) for p in args.checkpoints]
     states = [c["state_dict"] for c in checkpoints]
-    averaged = {key: (sum(s[key].double() for s in states) / len(states)).to(value.dtype)
-                if value.is_floating_point() else value for key, value in states[0].items()}
+    averaged = {
+        key: (sum(s[key].double() for s in states) / len(states)).to(value.dtype)
+        if value.is_floating_point()
+        else value
+        for key, value in states[0].items()
+    }
     checkpoints[0]["state_dict"] = averaged
     torch.save(checkpoints[0], args.out)
     print(f"wrote {args.out}: the weights of {len(states)} checkpoints averaged")

@@ -53,13 +53,14 @@ def clip_frames(photos: list[np.ndarray], count: int, rng: np.random.Generator) 
         photo = photos[min(i * len(photos) // count, len(photos) - 1)]
         shown = scene.copy()
         top, left = (height - photo.shape[0]) // 2, (width - photo.shape[1]) // 2
-        shown[top:top + photo.shape[0], left:left + photo.shape[1]] = photo
+        shown[top : top + photo.shape[0], left : left + photo.shape[1]] = photo
         progress = i / max(count - 1, 1)
         scale = 1 + zoom * progress
         dx, dy = start + (end - start) * progress
         centre = np.array([width / 2, height / 2])
-        matrix = np.array([[scale, 0, (1 - scale) * centre[0] + dx], [0, scale, (1 - scale) * centre[1] + dy]],
-                          np.float32)
+        matrix = np.array(
+            [[scale, 0, (1 - scale) * centre[0] + dx], [0, scale, (1 - scale) * centre[1] + dy]], np.float32
+        )
         frame = cv2.warpAffine(shown, matrix, (width, height), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
         frame = np.clip(frame + rng.normal(0, noise, frame.shape), 0, 255).astype(np.uint8)
         ok, data = cv2.imencode(".jpg", frame[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 91))])
@@ -139,8 +140,10 @@ def main() -> int:
 
     labels = default_data_root() / "utkface" / "labels.csv"
     if not labels.is_file():
-        print(f"video_coverage: no UTKFace labels at {labels} (set HOWOLD_DATA to the folder holding utkface/).",
-              file=sys.stderr)
+        print(
+            f"video_coverage: no UTKFace labels at {labels} (set HOWOLD_DATA to the folder holding utkface/).",
+            file=sys.stderr,
+        )
         return 1
     samples = load_dataset("utkface")
     predictor = Predictor(args.model).prepare() if args.model else Predictor().prepare()

@@ -33,8 +33,12 @@ def main() -> None:
     net = build_network(cfg.model)
     mean, std = normalisation(net)
     module = AgeModule(net, cfg, mean, std)
-    checkpoint = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
-                  "epoch": 0, "global_step": 0}
+    checkpoint = {
+        "state_dict": module.state_dict(),
+        "hyper_parameters": dict(module.hparams),
+        "epoch": 0,
+        "global_step": 0,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "zero_shot.ckpt"
         torch.save(checkpoint, path)

@@ -11,8 +11,14 @@ import cv2
 import numpy as np
 
 
-def write_clip(path: Path, frames: Iterable[np.ndarray], fps: float = 10, codec: str = "libx264",
-               rotation: int | None = None, container: str | None = None) -> Path:
+def write_clip(
+    path: Path,
+    frames: Iterable[np.ndarray],
+    fps: float = 10,
+    codec: str = "libx264",
+    rotation: int | None = None,
+    container: str | None = None,
+) -> Path:
     """Encode RGB frames (all one size, even sides) to `path`; `rotation` sets the display matrix."""
     import av
 
@@ -39,9 +45,17 @@ def background(width: int, height: int, seed: int = 0) -> np.ndarray:
     return base.astype(np.uint8)
 
 
-def camera(scene: np.ndarray, seconds: float, fps: float, size: tuple[int, int],
-           pan: float = 0.0, zoom: float = 0.0, noise: float = 0.0, seed: int = 0,
-           hide: Callable[[float], list[tuple[int, int, int, int]]] | None = None):
+def camera(
+    scene: np.ndarray,
+    seconds: float,
+    fps: float,
+    size: tuple[int, int],
+    pan: float = 0.0,
+    zoom: float = 0.0,
+    noise: float = 0.0,
+    seed: int = 0,
+    hide: Callable[[float], list[tuple[int, int, int, int]]] | None = None,
+):
     """Frames of a camera looking at `scene` (RGB): a (width, height) window that sweeps right across
     `pan` of the scene's spare width, centred, and zooms in by `zoom` (0.1: 10 %) over the clip, with Gaussian noise
     of `noise` grey levels. `hide(t)` lists scene rectangles covered by background at time t."""
@@ -77,6 +91,6 @@ def side_by_side(images: list[np.ndarray], gap: int = 96, margin: int = 0) -> np
     scene = background(width, height + 2 * gap)
     x = gap + margin
     for image in images:
-        scene[gap:gap + image.shape[0], x:x + image.shape[1]] = image
+        scene[gap : gap + image.shape[0], x : x + image.shape[1]] = image
         x += image.shape[1] + gap
     return scene

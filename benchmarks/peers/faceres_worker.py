@@ -52,8 +52,10 @@ def main() -> None:
 
     detector = FaceDetector(threads=1).prepare()
     model = FaceRes(args.model, threads=1)
-    label = (f"FaceRes-deep from npm {NPM_PACKAGE} (converted to ONNX), box margin {DEFAULT_MARGIN}, "
-             f"detector {DETECTOR_ID} (howold's), onnxruntime {version('onnxruntime')}")
+    label = (
+        f"FaceRes-deep from npm {NPM_PACKAGE} (converted to ONNX), box margin {DEFAULT_MARGIN}, "
+        f"detector {DETECTOR_ID} (howold's), onnxruntime {version('onnxruntime')}"
+    )
     print(json.dumps({"ready": True, "version": label}), flush=True)
     for line in sys.stdin:
         if not line.strip():

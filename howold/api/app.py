@@ -13,7 +13,7 @@ import errno
 import hmac
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from typing import Annotated, Any, TypeVar
@@ -82,6 +82,13 @@ class ServerState:
         if self.settings.model:
             options["model"] = self.settings.model
         self.default = Predictor(threads=self.settings.threads, **options).prepare()
+
+    @property
+    def predictor(self) -> Predictor:
+        """The loaded predictor (`ready_state` answers 503 before there is one)."""
+        if self.default is None:
+            raise HTTPException(503, "The models are still loading; retry shortly.", headers={"Retry-After": "1"})
+        return self.default
 
     @property
     def busy(self) -> bool:
@@ -156,11 +163,11 @@ async def healthz() -> dict[str, str]:
 async def readyz(state: State) -> dict[str, Any]:
     """The models are loaded and a predict request would be accepted now (503 while loading or busy)."""
     state.refuse_if_busy()
-    info = state.default.model_info
+    info = state.predictor.model_info
     return {
         "status": "ready",
         "model": f"{info.name} {info.version}" if info else None,
-        "model_missing_reason": state.default.missing_model_reason,
+        "model_missing_reason": state.predictor.missing_model_reason,
         "in_flight": state.in_flight,
         "max_in_flight": state.settings.max_in_flight,
     }
@@ -172,18 +179,19 @@ v1 = APIRouter(prefix="/v1", tags=["v1"])
 @v1.get("/model", response_model=ModelInfoSchema, responses=_errors(401, 404, 503))
 async def model(state: State) -> dict[str, Any]:
     """The installed age model's sidecar: name, version, metrics and preprocessing."""
-    info = state.default.model_info
+    info = state.predictor.model_info
     if info is None:
-        raise HTTPException(404, state.default.missing_model_reason or "No age model is loaded.")
+        raise HTTPException(404, state.predictor.missing_model_reason or "No age model is loaded.")
     return info.to_dict()
 
 
 AGE_CHECK_HELP = {
     "over": f"photos: the age to check, 0 to {AgeCheck.MAX_AGE:g}; each face gets `age_check` with the "
-            "probability that the person is at least that old and a verdict",
+    "probability that the person is at least that old and a verdict",
     "challenge": "with `over`: answer 'over' only when the person more likely than not is at least this old, "
-                 "else 'check_id' (default: `over` plus the measured margin, "
-                 + ", ".join(f"{t}: +{m:g}" for t, m in AgeCheck.CHALLENGE_MARGINS.items()) + ")",
+    "else 'check_id' (default: `over` plus the measured margin, "
+    + ", ".join(f"{t}: +{m:g}" for t, m in AgeCheck.CHALLENGE_MARGINS.items())
+    + ")",
 }
 
 
@@ -232,8 +240,11 @@ async def predict(
     ] = None,
     fps: Annotated[
         float | None,
-        Query(gt=0, le=VideoOptions.SERVICE_MAX_FPS, description=f"videos: frames analysed per second "
-              f"(default {VideoOptions.fps:g})"),
+        Query(
+            gt=0,
+            le=VideoOptions.SERVICE_MAX_FPS,
+            description=f"videos: frames analysed per second (default {VideoOptions.fps:g})",
+        ),
     ] = None,
     over: Annotated[str | None, Query(description=AGE_CHECK_HELP["over"])] = None,
     challenge: Annotated[str | None, Query(description=AGE_CHECK_HELP["challenge"])] = None,
@@ -247,8 +258,13 @@ async def predict(
     declared = request.headers.get("content-type", "").lower()
     photo_limit, video_limit = settings.max_upload_bytes, settings.max_video_bytes
     # a body declared as a photo or a video is held to its own limit while it arrives; any other to the larger
-    limit = photo_limit if declared.startswith("image/") else video_limit if declared.startswith("video/") else (
-        max(photo_limit, video_limit))
+    limit = (
+        photo_limit
+        if declared.startswith("image/")
+        else video_limit
+        if declared.startswith("video/")
+        else (max(photo_limit, video_limit))
+    )
     with state.bodies.hold() as hold:  # the body stays in memory until the answer is ready
         upload = await read_upload(request, limit, settings.body_timeout_s, hold)
         video = upload.media_type.startswith("video/") or is_video(upload.name) or looks_like_video(upload.data)
@@ -261,8 +277,8 @@ async def predict(
             def run(left: threading.Event) -> PhotoResult:
                 if left.is_set():  # the client left while the request waited for a worker
                     raise ClientLeft
-                options = detect_options(state.default, min_score, max_side)
-                return state.default.analyse(upload.data, name=upload.name, options=options)
+                options = detect_options(state.predictor, min_score, max_side)
+                return state.predictor.analyse(upload.data, name=upload.name, options=options)
 
             result = await run_for_client(request, run, state.limiter)
     if not result.ok:
@@ -276,16 +292,22 @@ def age_check(over: str | None, challenge: str | None) -> AgeCheck | None:
         if challenge is not None:
             raise HTTPException(422, "Query parameter challenge needs over (the age checked).")
         return None
-    try:
-        return AgeCheck(over, challenge)
+    try:  # the query's text read as ages here, with the same sentences AgeCheck would give
+        over_age = AgeCheck.parse_age("over", over)
+        challenge_age = None if challenge is None else AgeCheck.parse_age("challenge", challenge)
+        return AgeCheck(over_age, challenge_age)
     except HowoldError as exc:
         raise HTTPException(422, f"Query parameter {exc}") from exc
 
 
 def detect_options(predictor: Predictor, min_score: float | None, max_side: int | None) -> DetectOptions:
     """The predictor's detection options with a request's query parameters (None: not given)."""
-    given = {"min_score": min_score, "max_side": max_side}
-    return replace(predictor.options, **{k: v for k, v in given.items() if v is not None})
+    options = predictor.options
+    if min_score is not None:
+        options = replace(options, min_score=min_score)
+    if max_side is not None:
+        options = replace(options, max_side=max_side)
+    return options
 
 
 class ClientLeft(Exception):
@@ -344,8 +366,8 @@ async def _predict_video(request: Request, state: ServerState, upload, fps, min_
                     413, f"{upload.name}: the clip is {info.duration:.0f} s long; the limit is {limit:g} s."
                 )
             options = VideoOptions.upload(fps, max_seconds=limit)
-            detect = detect_options(state.default, min_score, max_side)
-            return analyse_video(state.default, upload.data, options, name=upload.name, detect=detect,
+            detect = detect_options(state.predictor, min_score, max_side)
+            return analyse_video(state.predictor, upload.data, options, name=upload.name, detect=detect,
                                  on_frame=_stop_if_left(left), should_stop=left.is_set)  # fmt: skip
 
         result = await run_for_client(request, run, state.limiter)
@@ -365,7 +387,7 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
         _quiet_accept_errors(asyncio.get_running_loop())
         if state.default is None:
             await anyio.to_thread.run_sync(state.load)
-        info = state.default.model_info
+        info = state.predictor.model_info
         log.info("howold models loaded; age model: %s", f"{info.name} {info.version}" if info else "none")
         yield
 
@@ -423,7 +445,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "The server failed on this request; the error has been logged."}, 500)
 
 
-def _one_sentence(errors: list[dict[str, Any]]) -> str:
+def _one_sentence(errors: Sequence[Any]) -> str:
     """Return the first validation error as a sentence, e.g. "Query parameter min_score: ..."."""
     if not errors:
         return "The request is invalid."

@@ -54,6 +54,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     settings = _check_settings(Settings)
     predictor = _load_models(settings)  # a damaged model fails here with one sentence, not in a worker
+    app: object  # the app itself, or its factory's import path for uvicorn's workers
     if args.workers == 1:
         from howold.api.app import create_app
 

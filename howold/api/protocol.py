@@ -16,6 +16,7 @@ is uvicorn's h11 protocol with both limits added where the connection is made:
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -78,7 +79,7 @@ class GuardedH11Protocol(H11Protocol):
         super().__init__(config, server_state, app_state if app_state is not None else {}, _loop)
         self.limits = limits
         self.waiting_since: float | None = None  # set while no request head is being answered
-        self.head_deadline = None
+        self.head_deadline: asyncio.TimerHandle | None = None
         self.answered = False  # a response has been sent on this connection
 
     def connection_made(self, transport) -> None:
@@ -128,9 +129,9 @@ class GuardedH11Protocol(H11Protocol):
         self._close(_answer("408 Request Timeout", f"The request headers did not arrive within {seconds:g} s."))
 
     def _make_room(self) -> None:
-        waiting = [c for c in self.connections if c is not self and getattr(c, "waiting", False)]
+        waiting = [c for c in self.connections if c is not self and isinstance(c, GuardedH11Protocol) and c.waiting]
         if waiting:
-            oldest = min(waiting, key=lambda c: c.waiting_since)
+            oldest = min(waiting, key=lambda c: c.waiting_since or 0.0)  # waiting: waiting_since is set
             oldest._close(_answer("503 Service Unavailable", "The server closed this idle connection to make room."))
             return
         cap = self.limits.max_connections

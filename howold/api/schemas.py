@@ -27,7 +27,8 @@ class AgeCheckSchema(_Strict):
     challenge: float = Field(ge=0, le=AgeCheck.MAX_AGE, description="the age the face must look to pass")
     p_challenge: float = Field(ge=0, le=1, description="calibrated probability that the person is at least `challenge`")
     verdict: Literal[AgeCheck.VERDICTS] = Field(  # type: ignore[valid-type]
-        description=f"'over' when p_challenge >= {AgeCheck.PASS_PROBABILITY:g}, else 'check_id'")
+        description=f"'over' when p_challenge >= {AgeCheck.PASS_PROBABILITY:g}, else 'check_id'"
+    )
 
 
 class DistributionSchema(_Strict):
@@ -45,11 +46,14 @@ def _absent_unless_given() -> Any:
 class FaceSchema(_Strict):
     """One face; the ages are null when no age model is installed."""
 
-    box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in pixels",
-                                                   examples=[[412.3, 188.0, 530.9, 334.6]])
+    box: tuple[float, float, float, float] = Field(
+        description="x1, y1, x2, y2 in pixels", examples=[[412.3, 188.0, 530.9, 334.6]]
+    )
     score: float = Field(ge=0.0, le=1.0, description="detection confidence")
     landmarks: list[tuple[float, float]] = Field(
-        min_length=5, max_length=5, description="eyes, nose tip, mouth corners as (x, y)",
+        min_length=5,
+        max_length=5,
+        description="eyes, nose tip, mouth corners as (x, y)",
         examples=[[[447.1, 245.2], [497.6, 244.0], [473.5, 273.9], [452.8, 301.3], [494.0, 300.2]]],
     )
     age: float | None = Field(description="estimated age in years")
@@ -83,8 +87,9 @@ class PersonSchema(_Strict):
     age_low: float | None = Field(description="low end of the 80% range")
     age_high: float | None = Field(description="high end of the 80% range")
     looks: float = Field(ge=0, description="how many equally good frames the evidence is worth")
-    box: tuple[float, float, float, float] = Field(description="their best look's box, x1, y1, x2, y2",
-                                                   examples=[[412.3, 188.0, 530.9, 334.6]])
+    box: tuple[float, float, float, float] = Field(
+        description="their best look's box, x1, y1, x2, y2", examples=[[412.3, 188.0, 530.9, 334.6]]
+    )
     best_time: float = Field(ge=0, description="when their best look was, in seconds")
     warnings: list[FaceWarning]
 

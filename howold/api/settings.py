@@ -16,6 +16,11 @@ def _default_concurrency() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+# the service always bounds the detector's input: DetectOptions' default size (1280), or its service
+# bound were that default ever full size (None)
+_DEFAULT_MAX_SIDE: int = DetectOptions.max_side or DetectOptions.SERVICE_MAX_SIDE
+
+
 class Settings(BaseSettings):
     """How the API behaves; every field is also an environment variable, e.g. HOWOLD_API_KEY.
 
@@ -46,7 +51,7 @@ class Settings(BaseSettings):
         description="default detection threshold",
     )
     max_side: int = Field(
-        default=DetectOptions.max_side,
+        default=_DEFAULT_MAX_SIDE,
         ge=DetectOptions.MIN_SIDE,
         le=DetectOptions.SERVICE_MAX_SIDE,
         description="default detector input size",
@@ -60,9 +65,7 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(default=16, ge=1, description="predict requests accepted at once")
     concurrency: int = Field(default_factory=_default_concurrency, ge=1, description="inferences run at once")
     retry_after_s: int = Field(default=1, ge=0, description="Retry-After sent with a 503")
-    body_timeout_s: float = Field(
-        default=30.0, gt=0, le=3600, description="seconds a request body may take to arrive"
-    )
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="seconds a request body may take to arrive")
     header_timeout_s: float = Field(
         default=10.0, gt=0, le=3600, description="seconds a connection may take to send its request headers"
     )

@@ -17,12 +17,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 import anyio
 from fastapi import HTTPException, Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 RAW_TYPES = ("application/octet-stream",)
 FORM_FIELD = "file"
@@ -82,8 +86,8 @@ class Upload:
 async def read_upload(request: Request, limit: int, timeout: float, hold: Hold) -> Upload:
     """Return the image or video sent as a raw body or as the multipart field `file`; the whole
     body must arrive within `timeout` seconds (408 otherwise) and fit in `hold` (503 otherwise)."""
-    media_type, params = parse_options_header(request.headers.get("content-type"))
-    media_type = media_type.decode("latin-1").lower()
+    raw_type, params = parse_options_header(request.headers.get("content-type"))
+    media_type = raw_type.decode("latin-1").lower()
     is_form = media_type == "multipart/form-data"
     if not (is_form or _is_image_type(media_type)):
         raise HTTPException(
@@ -167,7 +171,7 @@ class FormParser:
         self.field: list[bytes] = []
         self.value: list[bytes] = []
         self.header_bytes = 0
-        callbacks = {
+        callbacks: MultipartCallbacks = {
             "on_part_begin": self._begin,
             "on_header_field": lambda data, start, end: self._header(self.field, data, start, end),
             "on_header_value": lambda data, start, end: self._header(self.value, data, start, end),
@@ -213,8 +217,8 @@ class FormParser:
             _, disposition = parse_options_header(part["headers"].get("content-disposition"))
             if disposition.get(b"name") != FORM_FIELD.encode():
                 continue
-            part_type, _ = parse_options_header(part["headers"].get("content-type"))
-            part_type = part_type.decode("latin-1").lower()
+            raw_type, _ = parse_options_header(part["headers"].get("content-type"))
+            part_type = raw_type.decode("latin-1").lower()
             if not _is_image_type(part_type):
                 raise HTTPException(
                     415, f"The form field '{FORM_FIELD}' has content type {part_type!r}, not an image or a video."

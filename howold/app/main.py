@@ -61,7 +61,7 @@ class Settings:
     """What the sidebar sets: detection threshold, detection size, landmarks on the image."""
 
     min_score: float = DetectOptions.min_score
-    max_side: int = DetectOptions.max_side  # or DetectOptions.FULL_SIZE
+    max_side: int | None = DetectOptions.max_side  # or DetectOptions.FULL_SIZE
     landmarks: bool = False
     check: AgeCheck | None = None  # the age check, when it is on
 
@@ -99,7 +99,7 @@ def load_predictor(model: str | None = None) -> Predictor:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def analyse(data: bytes, name: str, min_score: float, max_side: int, model: str | None) -> PhotoResult:
+def analyse(data: bytes, name: str, min_score: float, max_side: int | None, model: str | None) -> PhotoResult:
     """Faces and ages of one uploaded photo, cached in memory by content and settings."""
     predictor = load_predictor(model)
     options = replace(predictor.options, min_score=min_score, max_side=max_side)
@@ -141,8 +141,9 @@ def age_check_control() -> AgeCheck | None:
     """The sidebar's age check: off, or the age asked about and the challenge age."""
     if not st.checkbox("Age check", key="age-check", help="Is each person at least a given age? " + AGE_CHECK_TEXT):
         return None
-    over = st.number_input("Is the person at least (years)", 0.0, AgeCheck.MAX_AGE, 18.0, 1.0, format="%g",
-                           key="age-check-over")
+    over = st.number_input(
+        "Is the person at least (years)", 0.0, AgeCheck.MAX_AGE, 18.0, 1.0, format="%g", key="age-check-over"
+    )
     default = AgeCheck(over).challenge
     challenge = st.number_input(
         "Ask for ID unless they look at least (years)", 0.0, AgeCheck.MAX_AGE, None, 1.0, format="%g",
@@ -223,6 +224,7 @@ def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: s
     if not result.ok:
         st.error(result.error)
         return result
+    assert pixels is not None  # loaded whenever the photo was read
     scale = pixels.shape[1] / result.width
     faces = [shown(face, scale) for face in result.faces]  # boxes on the copy shown
     count = len(result.faces)
@@ -241,13 +243,11 @@ def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: s
     st.caption(f"{count} face{'s' if count > 1 else ''} found · {result.width}×{result.height} pixels{photo_notes}")
     stretch = result.width >= PAGE_WIDTH_PX  # large photos fill the column; small ones keep their size
     shown_side = round(min(result.width, PAGE_WIDTH_PX) * max(result.width, result.height) / result.width)
-    annotated = annotate(
-        pixels, faces, landmarks=settings.landmarks, highlight=chosen, display_side=shown_side
-    )
+    annotated = annotate(pixels, faces, landmarks=settings.landmarks, highlight=chosen, display_side=shown_side)
     st.image(annotated, width="stretch" if stretch else "content", caption=_chosen_text(result, chosen))
     st.markdown(COLOUR_TEXT)
     by = st.segmented_control(
-        "Sort faces by", list(SORTS), format_func=SORTS.get, default="position", key=f"sort-{state}",
+        "Sort faces by", list(SORTS), format_func=SORTS.__getitem__, default="position", key=f"sort-{state}",
         required=True,
     )  # fmt: skip
     order = face_order(result.faces, by or "position")
@@ -275,12 +275,19 @@ def shown(face: Face, scale: float) -> Face:
     """The face with its box and landmarks on a copy of the photo `scale` times its size."""
     if scale == 1:
         return face
-    box = tuple(v * scale for v in face.box)
+    x1, y1, x2, y2 = face.box
+    box = (x1 * scale, y1 * scale, x2 * scale, y2 * scale)
     return replace(face, box=box, landmarks=tuple((x * scale, y * scale) for x, y in face.landmarks))
 
 
-def gallery(pixels: np.ndarray, faces: Sequence[Face], order: Sequence[int], chosen: int | None, state: str,
-            photo: Sequence[str] = ()) -> None:
+def gallery(
+    pixels: np.ndarray,
+    faces: Sequence[Face],
+    order: Sequence[int],
+    chosen: int | None,
+    state: str,
+    photo: Sequence[str] = (),
+) -> None:
     """Every face as a card: its crop, number, age, range and warnings (less the `photo`'s own, said
     once above); choosing a card highlights the face."""
     with st.container(horizontal=True, gap="small", key=f"gallery-{state}"):
@@ -306,8 +313,9 @@ def face_order(faces: Sequence[Face], by: str) -> list[int]:
     return order
 
 
-def face_table(result: PhotoResult, order: Sequence[int] | None = None,
-               check: AgeCheck | None = None) -> dict[str, list]:
+def face_table(
+    result: PhotoResult, order: Sequence[int] | None = None, check: AgeCheck | None = None
+) -> dict[str, list]:
     """One row per face, in `order` (default: by number): number, age, 80% range, (with `check`: the
     probability of being at least its age and the verdict), detection score, warnings."""
     rows: dict[str, list] = {"Face": [], "Age": [], "Range": []}
@@ -352,7 +360,9 @@ def _chosen_text(result: PhotoResult, chosen: int | None) -> str | None:
 
 
 def _range(face: Face) -> str:
-    return "—" if face.age is None else f"{round(face.age_low)}–{round(face.age_high)}"
+    if face.age is None or face.age_low is None or face.age_high is None:
+        return "—"
+    return f"{round(face.age_low)}–{round(face.age_high)}"
 
 
 def downloads(results: Sequence[PhotoResult], check: AgeCheck | None = None) -> None:
@@ -391,8 +401,13 @@ def main() -> None:
     webcam_section(load_predictor, model_path())
 
 
-DATASET_NAMES = {"utkface": "UTKFace", "aaf": "All-Age-Faces", "fgnet": "FG-NET", "fairface": "FairFace",
-                 "appa_real": "APPA-REAL"}
+DATASET_NAMES = {
+    "utkface": "UTKFace",
+    "aaf": "All-Age-Faces",
+    "fgnet": "FG-NET",
+    "fairface": "FairFace",
+    "appa_real": "APPA-REAL",
+}
 
 
 def measured_figures(metrics: dict, interval: float = 0.8) -> list[str]:
@@ -414,8 +429,10 @@ def measured_figures(metrics: dict, interval: float = 0.8) -> list[str]:
                 line += f"; the {round(100 * interval)}% range holds the true age for {overall['coverage']:.0%}"
             lines.append(line + ".")
         elif bins.get("n"):  # labelled with age bins (e.g. 20-29) only
-            lines.append(f"**{name}, {how}:** the rounded age falls in the labelled age bin for "
-                         f"{bins['bin_hit_rate']:.0%} of {bins['n']} faces.")
+            lines.append(
+                f"**{name}, {how}:** the rounded age falls in the labelled age bin for "
+                f"{bins['bin_hit_rate']:.0%} of {bins['n']} faces."
+            )
     return lines
 
 

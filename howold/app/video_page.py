@@ -36,8 +36,15 @@ THUMB_ROW_PX = 72  # the person table's row height: its face thumbnails show at 
 WEBCAM_FPS = 5.0  # frames a second the webcam's faces are analysed at; the picture itself runs at full rate
 
 
-def analyse_clip(data: bytes, name: str, fps: float, min_score: float, max_side: int, model: str | None,
-                 load: Callable[[str | None], Predictor]) -> tuple[VideoResult, bytes]:
+def analyse_clip(
+    data: bytes,
+    name: str,
+    fps: float,
+    min_score: float,
+    max_side: int | None,
+    model: str | None,
+    load: Callable[[str | None], Predictor],
+) -> tuple[VideoResult, bytes]:
     """A clip's persons and its annotated MP4, kept in the session by content and settings (the
     page runs again on every click; the clip is analysed once)."""
     key = (hashlib.sha1(data).hexdigest(), name, fps, min_score, max_side, model)
@@ -71,7 +78,10 @@ def person_table(result: VideoResult) -> dict[str, list]:
         "Person": [p.person for p in persons],
         "Face": [_data_uri(p.thumbnail) for p in persons],
         "Age": [round(p.age) if p.age is not None else "?" for p in persons],
-        "Range": [f"{round(p.age_low)}–{round(p.age_high)}" if p.age is not None else "—" for p in persons],
+        "Range": [
+            f"{round(p.age_low)}–{round(p.age_high)}" if p.age_low is not None and p.age_high is not None else "—"
+            for p in persons
+        ],
         "Seen (s)": [f"{p.first_seen:.1f}–{p.last_seen:.1f}" for p in persons],
         "Frames": [p.frames for p in persons],
         "Warnings": [", ".join(WARNING_LABELS[w] for w in p.warnings if w not in clip) for p in persons],
@@ -84,7 +94,9 @@ def _data_uri(thumbnail) -> str | None:
     return "data:image/png;base64," + base64.b64encode(encode_png(thumbnail)).decode("ascii")
 
 
-def video_section(load: Callable[[str | None], Predictor], model: str | None, min_score: float, max_side: int) -> None:
+def video_section(
+    load: Callable[[str | None], Predictor], model: str | None, min_score: float, max_side: int | None
+) -> None:
     """The clip uploader and, for an uploaded clip, its persons and annotated copy."""
     st.divider()
     st.subheader("Video")
@@ -157,8 +169,10 @@ def webcam_section(load: Callable[[str | None], Predictor], model: str | None) -
 def webcam_unavailable() -> str | None:
     """Why the live camera cannot run here, as a sentence; None when it can."""
     if missing_module("webcam") is not None:
-        return ("The live camera needs the streamlit-webrtc package, which is not installed here: "
-                f"{install_hint('webcam')}, then restart the page; uploaded videos work without it.")
+        return (
+            "The live camera needs the streamlit-webrtc package, which is not installed here: "
+            f"{install_hint('webcam')}, then restart the page; uploaded videos work without it."
+        )
     return None
 
 

@@ -68,8 +68,11 @@ def add_batch_command(subparsers) -> None:
         help="ONNX age model with its .json sidecar, readable by every worker (default: shipped)",
     )
     AgeCheck.add_arguments(batch)
-    batch.add_argument("--distribution", action="store_true",
-                       help="photos: write each face's age distribution (distribution_ages, distribution_probs)")
+    batch.add_argument(
+        "--distribution",
+        action="store_true",
+        help="photos: write each face's age distribution (distribution_ages, distribution_probs)",
+    )
     batch.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     batch.set_defaults(handler=run_batch_command)
 
@@ -86,8 +89,9 @@ def run_batch_command(args: argparse.Namespace) -> int:
     reason = Predictor(**options).missing_model_reason
     if reason and not args.quiet:
         print(f"howold: {reason}", file=sys.stderr)
-    photos = find_inputs(args.inputs, recursive=args.recursive, on_skip=lambda note: print(f"howold: {note}",
-                                                                                           file=sys.stderr))
+    photos = find_inputs(
+        args.inputs, recursive=args.recursive, on_skip=lambda note: print(f"howold: {note}", file=sys.stderr)
+    )
     check_outputs([("--out", args.out)], [*photos, *args.inputs])
     progress = None if args.quiet else _progress_bar(len(photos))
     try:

@@ -50,8 +50,23 @@ from howold import (
 from howold._files import check_regular
 
 _INT_COLUMNS = {"face", "width", "height", "person", "frames", "faces_dropped"}
-_FLOAT_COLUMNS = {"age", "age_low", "age_high", "score", "x1", "y1", "x2", "y2", "first_seen", "last_seen", "time",
-                  "over", "p_over", "challenge", "p_challenge"}
+_FLOAT_COLUMNS = {
+    "age",
+    "age_low",
+    "age_high",
+    "score",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "first_seen",
+    "last_seen",
+    "time",
+    "over",
+    "p_over",
+    "challenge",
+    "p_challenge",
+}
 
 SCHEMA = pa.schema(
     [
@@ -92,8 +107,9 @@ class BatchSummary:
 # ------------------------------------------------------------------------------------------ rows
 
 
-def result_rows(result: PhotoResult | VideoResult, check: AgeCheck | None = None,
-                distribution: bool = False) -> list[dict[str, Any]]:
+def result_rows(
+    result: PhotoResult | VideoResult, check: AgeCheck | None = None, distribution: bool = False
+) -> list[dict[str, Any]]:
     """Return a photo's or a video's Parquet rows: the `howold predict --csv` row(s) plus landmarks
     (photos only) and size; a photo's faces with the answer to `check` and, with `distribution`,
     their age distribution."""
@@ -124,8 +140,9 @@ class Analyser:
     photo's rows always travel, and are written, together.
     """
 
-    def __init__(self, predictor_options: dict[str, Any], check: AgeCheck | None = None,
-                 distribution: bool = False) -> None:
+    def __init__(
+        self, predictor_options: dict[str, Any], check: AgeCheck | None = None, distribution: bool = False
+    ) -> None:
         self.predictor = Predictor(**predictor_options).prepare()
         self.check, self.distribution = check, distribution
 
@@ -137,6 +154,7 @@ class Analyser:
 
     def rows(self, path: str, source: str) -> list[dict[str, Any]]:
         video = is_video(path)
+        result: PhotoResult | VideoResult
         try:
             if video:
                 check_regular(path, source)  # the video decoder opens the path itself: no FIFO, no device
@@ -255,7 +273,7 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     if ray.is_initialized():
         return False
     address = _cluster_address(address)
-    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    quiet: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     try:
         if address:
             ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
@@ -339,8 +357,20 @@ def run_batch(
         on_progress(len(photos) - len(todo))
     if todo:
         with _stderr_to(output.parts / ".ray-stderr.log" if quiet else None):
-            _run_on_ray(todo, output, counts, per_node, actors, cpus_per_actor, batch_size, options, ray_address,
-                        on_progress, check, distribution)
+            _run_on_ray(
+                todo,
+                output,
+                counts,
+                per_node,
+                actors,
+                cpus_per_actor,
+                batch_size,
+                options,
+                ray_address,
+                on_progress,
+                check,
+                distribution,
+            )
     try:
         output.merge(resume)
     except OSError as exc:
@@ -360,8 +390,20 @@ def run_batch(
     )
 
 
-def _run_on_ray(todo, output: PartsOutput, counts: dict[str, int], per_node: dict[str, int], actors,
-                cpus_per_actor, batch_size, options, ray_address, on_progress, check=None, distribution=False) -> None:
+def _run_on_ray(
+    todo,
+    output: PartsOutput,
+    counts: dict[str, int],
+    per_node: dict[str, int],
+    actors,
+    cpus_per_actor,
+    batch_size,
+    options,
+    ray_address,
+    on_progress,
+    check=None,
+    distribution=False,
+) -> None:
     """Analyse `todo` on Ray, committing each finished batch to `output` and counting its rows and
     the photos each Ray node ran (`per_node`)."""
     local_cpus = max(os.cpu_count() or 1, (actors or 1) * cpus_per_actor)

@@ -55,7 +55,12 @@ class Throughput(Callback):
         self.seconds += seconds
         rate = self._images / max(seconds, 1e-9)
         module.log("train/images_per_s", rate)
-        self.history.append({"epoch": trainer.current_epoch, "images": self._images,
-                             "train_seconds": round(seconds, 1), "images_per_s": round(rate, 1)})
-        log.info("epoch %d: %d images in %.0f s (%.1f images/s)", trainer.current_epoch,
-                 self._images, seconds, rate)
+        self.history.append(
+            {
+                "epoch": trainer.current_epoch,
+                "images": self._images,
+                "train_seconds": round(seconds, 1),
+                "images_per_s": round(rate, 1),
+            }
+        )
+        log.info("epoch %d: %d images in %.0f s (%.1f images/s)", trainer.current_epoch, self._images, seconds, rate)

@@ -20,11 +20,12 @@ from howold import require_extra
 def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register `train`, `export`, `val` and `teach` on the CLI's subparsers."""
     p = subparsers.add_parser(
-        "train", help="train an age model (needs the [train] extra)",
+        "train",
+        help="train an age model (needs the [train] extra)",
         description="Train from a YAML config; KEY=VALUE overrides set dotted keys, e.g. "
-                    "trainer.max_epochs=2 data.batch_size=32 model.backbone=tiny_vit_5m_224 "
-                    "model.pretrained=none. Multi-GPU: trainer.accelerator=gpu trainer.devices=4 "
-                    "trainer.strategy=ddp (trainer.num_nodes=N for several machines).",
+        "trainer.max_epochs=2 data.batch_size=32 model.backbone=tiny_vit_5m_224 "
+        "model.pretrained=none. Multi-GPU: trainer.accelerator=gpu trainer.devices=4 "
+        "trainer.strategy=ddp (trainer.num_nodes=N for several machines).",
     )
     p.add_argument("--config", help="YAML file in configs/ (default: built-in defaults)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
@@ -38,42 +39,65 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-check", action="store_true", help="skip the torch vs onnxruntime parity check")
     p.add_argument("--name", help="the model's name in its sidecar (default: the training config's)")
     p.add_argument("--version", help="the model's version in its sidecar (default: the training config's)")
-    p.add_argument("--no-flip", action="store_true",
-                   help="no flip averaging in the sidecar, whatever the training config says")
+    p.add_argument(
+        "--no-flip", action="store_true", help="no flip averaging in the sidecar, whatever the training config says"
+    )
     p.set_defaults(handler=_export)
 
     p = subparsers.add_parser("val", help="measure an ONNX age model on a labelled dataset")
     p.add_argument("--model", required=True, help="ONNX model with its sidecar")
-    p.add_argument("--data", default="utkface",
-                   help="utkface, aaf, fairface, fgnet, appa_real, or a CSV path; with --calibrate or --choose-flip "
-                        "several separated by commas (utkface,aaf), pooled")
-    p.add_argument("--split", default="test",
-                   help="train, val, test or all (fairface: always all; fgnet: all means its test people)")
+    p.add_argument(
+        "--data",
+        default="utkface",
+        help="utkface, aaf, fairface, fgnet, appa_real, or a CSV path; with --calibrate or --choose-flip "
+        "several separated by commas (utkface,aaf), pooled",
+    )
+    p.add_argument(
+        "--split",
+        default="test",
+        help="train, val, test or all (fairface: always all; fgnet: all means its test people)",
+    )
     p.add_argument("--end-to-end", action="store_true", help="photo → detect → crop → model, no crop cache")
     p.add_argument("--json", help="write the full result here")
     choice = p.add_mutually_exclusive_group()
-    choice.add_argument("--calibrate", action="store_true",
-                        help="fit the temperature on this (validation) split and write it into the sidecar")
-    choice.add_argument("--choose-flip", action="store_true",
-                        help="keep flip averaging (twice the age model's cost) only if it lowers the MAE on this "
-                             "(validation) split, pooled over the sets, by --min-flip-gain; writes tta_flip into "
-                             "the sidecar")
-    p.add_argument("--min-flip-gain", type=float, default=0.1, metavar="YEARS",
-                   help="with --choose-flip: the MAE gain flip averaging must bring (default 0.1)")
+    choice.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="fit the temperature on this (validation) split and write it into the sidecar",
+    )
+    choice.add_argument(
+        "--choose-flip",
+        action="store_true",
+        help="keep flip averaging (twice the age model's cost) only if it lowers the MAE on this "
+        "(validation) split, pooled over the sets, by --min-flip-gain; writes tta_flip into "
+        "the sidecar",
+    )
+    p.add_argument(
+        "--min-flip-gain",
+        type=float,
+        default=0.1,
+        metavar="YEARS",
+        help="with --choose-flip: the MAE gain flip averaging must bring (default 0.1)",
+    )
     p.add_argument("--record", action="store_true", help="store the headline figures in the sidecar")
-    p.add_argument("--degraded", action="store_true",
-                   help="on a fixed degraded copy of the crops (low resolution, old print, grain and JPEG, hard "
-                        "light, blur), every face taken as poor; with --calibrate, fits temperature_poor")
+    p.add_argument(
+        "--degraded",
+        action="store_true",
+        help="on a fixed degraded copy of the crops (low resolution, old print, grain and JPEG, hard "
+        "light, blur), every face taken as poor; with --calibrate, fits temperature_poor",
+    )
     p.add_argument("--data-root", help="folder of the dataset (default: ../shared/data/<name>)")
     p.add_argument("--cache-dir", default="cache/crops")
     p.add_argument("--limit", type=int, help="only the first N images")
     p.set_defaults(handler=_val)
 
     p = subparsers.add_parser(
-        "teach", help="soft age targets from exported models, for distillation (loss.teacher)",
+        "teach",
+        help="soft age targets from exported models, for distillation (loss.teacher)",
         description="Average the age distributions of one or more ONNX models (each with and without a "
-                    "flip) over a training split's cached crops and write them to an .npz that a training "
-                    "config names as loss.teacher.")
+        "flip) over a training split's cached crops and write them to an .npz that a training "
+        "config names as loss.teacher.",
+    )
     p.add_argument("--model", action="append", required=True, help="ONNX teacher with its sidecar (repeatable)")
     p.add_argument("--out", required=True, help=".npz to write (keep it out of the repository, e.g. cache/)")
     p.add_argument("--data", default="utkface", help="utkface, appa_real, or a CSV path")
@@ -86,8 +110,7 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
 def _quiet_threads() -> None:
@@ -108,8 +131,12 @@ def _train(args) -> int:
         overrides.remove("ckpt_path=last")
         args.resume = True
     summary = train(load_config(args.config, overrides), resume=args.resume)
-    print(json.dumps({k: summary[k] for k in ("name", "best_val_mae", "best_checkpoint", "wall_seconds",
-                                               "images_per_s")}, indent=2))
+    print(
+        json.dumps(
+            {k: summary[k] for k in ("name", "best_val_mae", "best_checkpoint", "wall_seconds", "images_per_s")},
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -119,10 +146,19 @@ def _export(args) -> int:
     _logging()
     from howold.train.export import export
 
-    sidecar = export(args.ckpt, args.out, opset=args.opset, check=not args.no_check, name=args.name,
-                     version=args.version, tta_flip=False if args.no_flip else None)
-    print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')} "
-          f"(parity max abs diff {sidecar['training']['parity_max_abs_diff']})")
+    sidecar = export(
+        args.ckpt,
+        args.out,
+        opset=args.opset,
+        check=not args.no_check,
+        name=args.name,
+        version=args.version,
+        tta_flip=False if args.no_flip else None,
+    )
+    print(
+        f"wrote {args.out} and {Path(args.out).with_suffix('.json')} "
+        f"(parity max abs diff {sidecar['training']['parity_max_abs_diff']})"
+    )
     return 0
 
 
@@ -133,23 +169,37 @@ def _val(args) -> int:
     from howold.train.evaluate import calibrate, choose_flip, evaluate, format_result, record
 
     if args.choose_flip:
-        result = choose_flip(args.model, args.data, args.split, args.min_flip_gain, args.data_root,
-                             args.cache_dir, args.limit)
-        print(f"flip averaging: pooled {args.split} MAE {result['val_mae_flip']:.3f} with, "
-              f"{result['val_mae_noflip']:.3f} without -> tta_flip={result['tta_flip']}")
+        result = choose_flip(
+            args.model, args.data, args.split, args.min_flip_gain, args.data_root, args.cache_dir, args.limit
+        )
+        print(
+            f"flip averaging: pooled {args.split} MAE {result['val_mae_flip']:.3f} with, "
+            f"{result['val_mae_noflip']:.3f} without -> tta_flip={result['tta_flip']}"
+        )
         if args.json:
             _write_json(args.json, result)
         return 0
     if args.calibrate:
-        result = calibrate(args.model, args.data, args.split, args.data_root, args.cache_dir, args.limit,
-                           degraded=args.degraded)
+        result = calibrate(
+            args.model, args.data, args.split, args.data_root, args.cache_dir, args.limit, degraded=args.degraded
+        )
         key = "temperature_poor" if args.degraded else "temperature"
-        print(f"{key} {result[key]}: {result['target']:.0%} range coverage on "
-              f"{result['data']} {result['split']} {result['coverage_before']:.3f} → {result['coverage_after']:.3f}")
+        print(
+            f"{key} {result[key]}: {result['target']:.0%} range coverage on "
+            f"{result['data']} {result['split']} {result['coverage_before']:.3f} → {result['coverage_after']:.3f}"
+        )
         if "," in args.data:
             return 0
-    result = evaluate(args.model, args.data, args.split, args.end_to_end, args.data_root,
-                      args.cache_dir, args.limit, degraded=args.degraded)
+    result = evaluate(
+        args.model,
+        args.data,
+        args.split,
+        args.end_to_end,
+        args.data_root,
+        args.cache_dir,
+        args.limit,
+        degraded=args.degraded,
+    )
     print(format_result(result))
     if args.json:
         _write_json(args.json, result)
@@ -167,8 +217,15 @@ def _teach(args) -> int:
     _logging()
     from howold.train.teacher import write_teacher_targets
 
-    summary = write_teacher_targets(args.model, args.out, args.data, args.split, args.data_root,
-                                    args.cache_dir, flip=not args.no_flip, limit=args.limit)
+    summary = write_teacher_targets(
+        args.model,
+        args.out,
+        args.data,
+        args.split,
+        args.data_root,
+        args.cache_dir,
+        flip=not args.no_flip,
+        limit=args.limit,
+    )
     print(json.dumps(summary, indent=2))
     return 0
-

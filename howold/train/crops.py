@@ -189,8 +189,14 @@ class CropCache:
         tmp = self.dir / f".{name}.{os.getpid()}.npy"
         np.save(tmp, array)
         os.replace(tmp, self.dir / f"{name}.npy")
-        index = {"rows": rows, "noface": no_face, "broken": broken, "size": self.size,
-                 "margin": self.margin, "detector_id": self.detector_id}
+        index = {
+            "rows": rows,
+            "noface": no_face,
+            "broken": broken,
+            "size": self.size,
+            "margin": self.margin,
+            "detector_id": self.detector_id,
+        }
         tmp = self.dir / f".{name}.{os.getpid()}.json"
         tmp.write_text(json.dumps(index))
         os.replace(tmp, self.dir / f"{name}.json")
@@ -204,8 +210,9 @@ class CropCache:
         self.detections += len(paths)
         bar = tqdm(total=len(paths), desc="detect+crop", unit="img", mininterval=5)
         if self.workers > 1 and len(paths) > 50:
-            with ProcessPoolExecutor(self.workers, initializer=_init_worker,
-                                     initargs=(self.size, self.margin, 1)) as pool:
+            with ProcessPoolExecutor(
+                self.workers, initializer=_init_worker, initargs=(self.size, self.margin, 1)
+            ) as pool:
                 for h, result in zip(hashes, pool.map(_cut_path, paths, chunksize=16)):
                     bar.update()
                     yield h, result

@@ -118,8 +118,12 @@ def load_aaf(root: str | os.PathLike) -> list[Sample]:
     """All-Age-Faces chips: `labels.csv` (path, age, gender F/M, split, face_found), fixed split."""
     root = Path(root)
     return [
-        exact_sample(root / r["path"], int(r["age"]), _normalise_split(r["split"]),
-                     gender={"F": "female", "M": "male"}.get(r["gender"], r["gender"]))
+        exact_sample(
+            root / r["path"],
+            int(r["age"]),
+            _normalise_split(r["split"]),
+            gender={"F": "female", "M": "male"}.get(r["gender"], r["gender"]),
+        )
         for r in _read_csv(root / "labels.csv")
     ]
 
@@ -147,9 +151,7 @@ def load_fgnet(root: str | os.PathLike) -> list[Sample]:
     ]
 
 
-def load_appa_real(
-    root: str | os.PathLike, target: str = "real_age", prefer_face_crops: bool = True
-) -> list[Sample]:
+def load_appa_real(root: str | os.PathLike, target: str = "real_age", prefer_face_crops: bool = True) -> list[Sample]:
     """APPA-REAL in either layout, split by file number.
 
     Kaggle: `labels.csv` (file_name, real_age) + `final_files/<file_name>`.
@@ -179,8 +181,7 @@ def load_appa_real(
         for row in _read_csv(root / "labels.csv"):
             name = row["file_name"]
             out.append(
-                exact_sample(root / "final_files" / name, float(row["real_age"]), appa_split(name),
-                             file_name=name)
+                exact_sample(root / "final_files" / name, float(row["real_age"]), appa_split(name), file_name=name)
             )
     else:
         raise HowoldError(f"APPA-REAL: neither labels.csv nor gt_avg_*.csv found in {root}.")

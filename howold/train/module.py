@@ -51,8 +51,15 @@ class AgeModule(L.LightningModule):
         x, low, high, *teacher = batch  # + (targets, has_target) when distilling (train set only)
         logits = self(x)
         loss_cfg = self.cfg.loss
-        loss = age_loss(logits, low, high, loss_cfg.sigma, loss_cfg.l1_weight, *teacher,
-                        teacher_weight=loss_cfg.teacher_weight if teacher else 0.0)
+        loss = age_loss(
+            logits,
+            low,
+            high,
+            loss_cfg.sigma,
+            loss_cfg.l1_weight,
+            *teacher,
+            teacher_weight=loss_cfg.teacher_weight if teacher else 0.0,
+        )
         return loss, expected_age(logits).detach(), low, high
 
     def training_step(self, batch, batch_idx):

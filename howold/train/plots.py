@@ -41,8 +41,10 @@ def plot_curves(metrics_csv: str | Path, out: str | Path) -> list[dict]:
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
-    return [{k: (round(float(v), 4) if k != "epoch" else int(v)) for k, v in row.items() if v == v}
-            for row in per_epoch.to_dict("records")]
+    return [
+        {k: (round(float(v), 4) if k != "epoch" else int(v)) for k, v in row.items() if v == v}
+        for row in per_epoch.to_dict("records")
+    ]
 
 
 def plot_error_by_age(ckpt: str | Path, val_set, out: str | Path) -> list[dict]:
@@ -61,8 +63,14 @@ def plot_error_by_age(ckpt: str | Path, val_set, out: str | Path) -> list[dict]:
     for lo in bands:
         sel = (true >= lo) & (true < lo + 5)
         if sel.any():
-            rows.append({"ages": f"{lo}-{lo + 4}", "n": int(sel.sum()), "mae": round(float(err[sel].mean()), 2),
-                         "bias": round(float((pred[exact] - true)[sel].mean()), 2)})
+            rows.append(
+                {
+                    "ages": f"{lo}-{lo + 4}",
+                    "n": int(sel.sum()),
+                    "mae": round(float(err[sel].mean()), 2),
+                    "bias": round(float((pred[exact] - true)[sel].mean()), 2),
+                }
+            )
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(10, 4))
     ax.bar([r["ages"] for r in rows], [r["mae"] for r in rows], color="tab:blue", label="MAE")

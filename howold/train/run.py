@@ -51,12 +51,19 @@ def train(cfg: TrainConfig, resume: bool = False, callbacks: list[Callback] = ()
     data = AgeDataModule(cfg, mean, std)
 
     t = cfg.trainer
-    best = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best-{epoch:02d}",
-                           monitor="val/mae", mode="min", save_top_k=1, auto_insert_metric_name=False)
+    best = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="best-{epoch:02d}",
+        monitor="val/mae",
+        mode="min",
+        save_top_k=1,
+        auto_insert_metric_name=False,
+    )
     # Lightning's save_last writes only when the best improves; this one writes every epoch, so a
     # resumed run loses at most the epoch in progress
-    latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
-                             enable_version_counter=False)
+    latest = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1, enable_version_counter=False
+    )
     throughput = Throughput()
     callbacks = [best, latest, throughput, EarlyStopping("val/mae", patience=t.patience, mode="min"), *callbacks]
     if not t.fast_dev_run:
@@ -64,23 +71,37 @@ def train(cfg: TrainConfig, resume: bool = False, callbacks: list[Callback] = ()
     if cfg.optim.ema_decay:
         callbacks.append(DelayedEMA(cfg.optim.ema_decay, cfg.optim.ema_start_epoch))
     trainer = L.Trainer(
-        default_root_dir=run_dir, max_epochs=t.max_epochs, max_time=t.max_time, accelerator=t.accelerator,
-        devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes, precision=t.precision,
-        fast_dev_run=t.fast_dev_run, limit_train_batches=t.limit_train_batches,
-        limit_val_batches=t.limit_val_batches, log_every_n_steps=t.log_every_n_steps,
-        enable_progress_bar=t.progress_bar, callbacks=callbacks,
-        logger=CSVLogger(run_dir, name="csv"), deterministic=False,  # version_N per (re)start
+        default_root_dir=run_dir,
+        max_epochs=t.max_epochs,
+        max_time=t.max_time,
+        accelerator=t.accelerator,
+        devices=t.devices,
+        strategy=t.strategy,
+        num_nodes=t.num_nodes,
+        precision=t.precision,
+        fast_dev_run=t.fast_dev_run,
+        limit_train_batches=t.limit_train_batches,
+        limit_val_batches=t.limit_val_batches,
+        log_every_n_steps=t.log_every_n_steps,
+        enable_progress_bar=t.progress_bar,
+        callbacks=callbacks,
+        logger=CSVLogger(run_dir, name="csv"),
+        deterministic=False,  # version_N per (re)start
     )
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
     wall = time.perf_counter() - t0
 
     summary = {
-        "name": cfg.name, "backbone": cfg.model.backbone, "wall_seconds": round(wall, 1),
-        "resumed_from": ckpt_path, "epochs_done": trainer.current_epoch,
+        "name": cfg.name,
+        "backbone": cfg.model.backbone,
+        "wall_seconds": round(wall, 1),
+        "resumed_from": ckpt_path,
+        "epochs_done": trainer.current_epoch,
         "best_checkpoint": best.best_model_path or None,
         "best_val_mae": float(best.best_model_score) if best.best_model_score is not None else None,
-        "train_crops": len(data.train_set), "val_crops": len(data.val_set),
+        "train_crops": len(data.train_set),
+        "val_crops": len(data.val_set),
         "throughput": throughput.history,
         "images_per_s": round(throughput.images / throughput.seconds, 1) if throughput.seconds else None,
     }
@@ -90,7 +111,8 @@ def train(cfg: TrainConfig, resume: bool = False, callbacks: list[Callback] = ()
         summary["epochs"] = plot_curves(run_dir / "csv", run_dir / "curves.png")
         if best.best_model_path:
             summary["val_error_by_age"] = plot_error_by_age(
-                best.best_model_path, data.val_set, run_dir / "error_by_age.png")
+                best.best_model_path, data.val_set, run_dir / "error_by_age.png"
+            )
     previous = run_dir / "summary.json"
     if previous.is_file() and ckpt_path:
         summary["previous_wall_seconds"] = json.loads(previous.read_text()).get("wall_seconds")

@@ -20,9 +20,16 @@ from howold.errors import HowoldError
 log = logging.getLogger(__name__)
 
 
-def write_teacher_targets(models: list[str], out: str | Path, data: str = "utkface", split: str = "train",
-                          root: str | None = None, cache_dir: str = "cache/crops", flip: bool = True,
-                          limit: int | None = None) -> dict:
+def write_teacher_targets(
+    models: list[str],
+    out: str | Path,
+    data: str = "utkface",
+    split: str = "train",
+    root: str | None = None,
+    cache_dir: str = "cache/crops",
+    flip: bool = True,
+    limit: int | None = None,
+) -> dict:
     """Average the teachers' distributions over a split's cached crops; write `out` (.npz); return a summary."""
     from howold.age_model import AgeModel, decode_distribution, softmax
     from howold.train.data import TEST_ONLY
@@ -35,9 +42,14 @@ def write_teacher_targets(models: list[str], out: str | Path, data: str = "utkfa
     for model in teachers[1:]:
         info = model.info
         if (info.crop_size, info.crop_margin, info.min_age, info.max_age) != (
-                first.crop_size, first.crop_margin, first.min_age, first.max_age):
-            raise HowoldError(f"{model.path}: crop or age range differs from {teachers[0].path}; "
-                              "teachers must share them.")
+            first.crop_size,
+            first.crop_margin,
+            first.min_age,
+            first.max_age,
+        ):
+            raise HowoldError(
+                f"{model.path}: crop or age range differs from {teachers[0].path}; teachers must share them."
+            )
     crops = cached_crops(data, split, first, root, cache_dir, limit)
     images = np.asarray(crops.images)
     views = []
@@ -49,19 +61,23 @@ def write_teacher_targets(models: list[str], out: str | Path, data: str = "utkfa
     save_teacher_targets(out, [s.path for s in crops.samples], probs, first.min_age, [str(m) for m in models])
     exact, ages = true_ages(crops.samples)
     age, _, _ = decode_distribution(probs, min_age=first.min_age)
-    summary = {"out": str(out), "crops": len(images), "views": len(views),
-               "teacher_mae_on_this_split": round(float(np.abs(age - ages)[exact].mean()), 3)}
+    summary = {
+        "out": str(out),
+        "crops": len(images),
+        "views": len(views),
+        "teacher_mae_on_this_split": round(float(np.abs(age - ages)[exact].mean()), 3),
+    }
     log.info("teacher targets: %s", summary)
     return summary
 
 
-def save_teacher_targets(out: str | Path, paths: list[str], probs: np.ndarray, min_age: int,
-                         models: list[str]) -> None:
+def save_teacher_targets(out: str | Path, paths: list[str], probs: np.ndarray, min_age: int, models: list[str]) -> None:
     """The teacher-targets file `read_teacher_targets` reads: each photo's path and age distribution."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, paths=np.array(paths), probs=np.asarray(probs).astype(np.float16),
-                        min_age=min_age, models=np.array(models))
+    np.savez_compressed(
+        out, paths=np.array(paths), probs=np.asarray(probs).astype(np.float16), min_age=min_age, models=np.array(models)
+    )
 
 
 def read_teacher_targets(path: str | Path, samples: list, num_ages: int) -> tuple[np.ndarray, np.ndarray]:

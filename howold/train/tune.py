@@ -102,11 +102,17 @@ def open_storage(url: str, attempts: int = 3) -> RDBStorage:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                                  heartbeat_stale_trial_callback=retry_callback())
+                return RDBStorage(
+                    url,
+                    heartbeat_interval=HEARTBEAT_S,
+                    grace_period=GRACE_S,
+                    heartbeat_stale_trial_callback=retry_callback(),
+                )
         except ImportError as exc:
-            raise HowoldError(f"storage {_safe(url)}: its database driver is missing ({exc}); "
-                              "pip install -e '.[train]' brings psycopg for PostgreSQL.") from exc
+            raise HowoldError(
+                f"storage {_safe(url)}: its database driver is missing ({exc}); "
+                "pip install -e '.[train]' brings psycopg for PostgreSQL."
+            ) from exc
         except Exception as exc:  # sqlalchemy's errors: unreachable server, bad URL, no permission
             if attempt == attempts:
                 raise HowoldError(f"cannot open the study storage {_safe(url)}: {str(exc).splitlines()[0]}") from exc
@@ -147,16 +153,22 @@ def open_study(base: TrainConfig, space: SearchSpace, options: TuneOptions) -> o
     """Create the study, or load it when it exists (same space required); the creator queues `start`."""
     storage = open_storage(options.storage_url(base))
     name = options.study_name(base)
-    common = {"study_name": name, "storage": storage, "sampler": make_sampler(space, base.seed),
-              "pruner": make_pruner(space)}
+    common = {
+        "study_name": name,
+        "storage": storage,
+        "sampler": make_sampler(space, base.seed),
+        "pruner": make_pruner(space),
+    }
     try:
         study = optuna.create_study(direction="minimize", **common)
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(**common)
         stored = study.user_attrs.get("space")
         if stored is not None and stored != space.to_dict():
-            raise HowoldError(f"study {name} was started with another search space; give a new --study "
-                              "name, or the space it was started with.") from None
+            raise HowoldError(
+                f"study {name} was started with another search space; give a new --study "
+                "name, or the space it was started with."
+            ) from None
         return study
     study.set_user_attr("space", space.to_dict())
     study.set_user_attr("base_config", base.to_dict())
@@ -189,8 +201,9 @@ def fail_dead_local_trials(study: optuna.Study) -> list[int]:
             continue
         frozen = study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
         retry_callback()(study, frozen)
-        log.warning("trial %d was left running by process %s, which is gone; it is queued again",
-                    trial.number, parts[1])
+        log.warning(
+            "trial %d was left running by process %s, which is gone; it is queued again", trial.number, parts[1]
+        )
         failed.append(trial.number)
     return failed
 
@@ -270,8 +283,13 @@ def run_study(base: TrainConfig, space: SearchSpace, options: TuneOptions, train
 
 
 def summarise(study: optuna.Study, options: TuneOptions, base: TrainConfig, ran: int = 0) -> dict:
-    summary = {"study": study.study_name, "storage": _safe(options.storage_url(base)),
-               "folder": str(options.folder(base)), "trials_run_here": ran, "states": counts(study)}
+    summary = {
+        "study": study.study_name,
+        "storage": _safe(options.storage_url(base)),
+        "folder": str(options.folder(base)),
+        "trials_run_here": ran,
+        "states": counts(study),
+    }
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if complete:
         best = min(complete, key=lambda t: t.value)

@@ -32,8 +32,9 @@ def load_study(base: TrainConfig, options: TuneOptions) -> optuna.Study:
     try:
         return optuna.load_study(study_name=name, storage=open_storage(options.storage_url(base)))
     except KeyError:
-        raise HowoldError(f"no study {name} in {options.storage or options.storage_url(base)}; "
-                          "run howold tune with --trials first.") from None
+        raise HowoldError(
+            f"no study {name} in {options.storage or options.storage_url(base)}; run howold tune with --trials first."
+        ) from None
 
 
 def decoded(space: SearchSpace, params: dict) -> dict:
@@ -44,9 +45,12 @@ def decoded(space: SearchSpace, params: dict) -> dict:
 def write_best_config(base: TrainConfig, space: SearchSpace, trial, path: Path) -> Path:
     values = decoded(space, trial.params)
     save_config(best_config(base, values), path)
-    header = [f"# Best trial {trial.number} of howold tune (proxy val MAE {trial.value:.3f}; proxy: "
-              + (", ".join(f"{k}={v}" for k, v in space.proxy.items()) or "none") + ").",
-              "# Values from the search: " + ", ".join(f"{k}={v}" for k, v in values.items()) + "."]
+    header = [
+        f"# Best trial {trial.number} of howold tune (proxy val MAE {trial.value:.3f}; proxy: "
+        + (", ".join(f"{k}={v}" for k, v in space.proxy.items()) or "none")
+        + ").",
+        "# Values from the search: " + ", ".join(f"{k}={v}" for k, v in values.items()) + ".",
+    ]
     path.write_text("\n".join(header) + "\n" + path.read_text())
     return path
 
@@ -83,9 +87,14 @@ def save_plots(study: optuna.Study, folder: Path, with_importances: bool) -> lis
 
 def trial_row(space: SearchSpace, trial) -> dict:
     duration = trial.duration.total_seconds() if trial.duration else None
-    return {"trial": trial.number, "val_mae": round(trial.value, 4), "params": decoded(space, trial.params),
-            "epochs": len(trial.intermediate_values), "seconds": duration,
-            "run_dir": trial.user_attrs.get("run_dir")}
+    return {
+        "trial": trial.number,
+        "val_mae": round(trial.value, 4),
+        "params": decoded(space, trial.params),
+        "epochs": len(trial.intermediate_values),
+        "seconds": duration,
+        "run_dir": trial.user_attrs.get("run_dir"),
+    }
 
 
 def write_report(base: TrainConfig, space: SearchSpace, options: TuneOptions) -> dict:
@@ -96,9 +105,14 @@ def write_report(base: TrainConfig, space: SearchSpace, options: TuneOptions) ->
     if not complete:
         raise HowoldError(f"study {study.study_name} has no completed trial yet; run howold tune with --trials.")
     found = importances(study)
-    report = {"study": study.study_name, "states": counts(study), "proxy": space.proxy,
-              "best": [trial_row(space, t) for t in complete[:TOP]], "importances": found,
-              "best_config": str(write_best_config(base, space, complete[0], folder / "best_config.yaml"))}
+    report = {
+        "study": study.study_name,
+        "states": counts(study),
+        "proxy": space.proxy,
+        "best": [trial_row(space, t) for t in complete[:TOP]],
+        "importances": found,
+        "best_config": str(write_best_config(base, space, complete[0], folder / "best_config.yaml")),
+    }
     report["plots"] = save_plots(study, folder, isinstance(found, dict))
     (folder / "report.json").write_text(json.dumps(report, indent=2, default=str))
     return report
@@ -110,7 +124,8 @@ def format_report(report: dict) -> str:
         values = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["params"].items())
         lines.append(f"  trial {row['trial']:>3}: val MAE {row['val_mae']:.3f}  {values}")
     found = report["importances"]
-    lines.append("importances: " + (", ".join(f"{k} {v:.2f}" for k, v in found.items())
-                                    if isinstance(found, dict) else found))
+    lines.append(
+        "importances: " + (", ".join(f"{k} {v:.2f}" for k, v in found.items()) if isinstance(found, dict) else found)
+    )
     lines.append(f"best config: {report['best_config']}  (howold train --config {report['best_config']})")
     return "\n".join(lines)

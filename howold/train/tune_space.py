@@ -141,8 +141,13 @@ def load_space(path: str | Path) -> SearchSpace:
         if unknown:
             raise HowoldError(f"search space {key}: unknown settings {sorted(unknown)}.")
         specs.append(ParamSpec(key=key, **{**rule, "choices": tuple(rule.get("choices") or ())}))
-    return SearchSpace(tuple(specs), dict(data.get("proxy") or {}), tuple(data.get("start") or ()),
-                       dict(data.get("pruner") or {}), dict(data.get("sampler") or {}))
+    return SearchSpace(
+        tuple(specs),
+        dict(data.get("proxy") or {}),
+        tuple(data.get("start") or ()),
+        dict(data.get("pruner") or {}),
+        dict(data.get("sampler") or {}),
+    )
 
 
 def set_key(values: dict, dotted: str, value: Any) -> None:
@@ -207,5 +212,7 @@ def start_points(base: TrainConfig, space: SearchSpace) -> list[dict]:
 
 def as_overrides(changes: dict) -> list[str]:
     """Dotted changes as `howold train` KEY=VALUE arguments (to run a trial's proxy by hand)."""
-    return [f"{key}={yaml.safe_dump(json.loads(json.dumps(value)), default_flow_style=True).strip()}"
-            .removesuffix("\n...") for key, value in changes.items()]
+    return [
+        f"{key}={yaml.safe_dump(json.loads(json.dumps(value)), default_flow_style=True).strip()}".removesuffix("\n...")
+        for key, value in changes.items()
+    ]

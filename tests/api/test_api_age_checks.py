@@ -22,8 +22,9 @@ def child() -> bytes:
 
 
 def test_over_and_challenge_answer_as_the_library_does(client, child):
-    response = client.post("/v1/predict", params={"over": "18", "challenge": "25", "distribution": "true"},
-                           content=child, headers=JPEG)
+    response = client.post(
+        "/v1/predict", params={"over": "18", "challenge": "25", "distribution": "true"}, content=child, headers=JPEG
+    )
     assert response.status_code == 200, response.text
     body = PhotoResultSchema.model_validate_json(response.text)
     assert body.faces[0].age_check.verdict == "check_id" and len(body.faces[0].distribution.probs) == 101

@@ -174,8 +174,11 @@ def test_a_given_model_is_served_with_its_sidecar(tiny_model, two_faces_jpeg):
         info = tiny.get("/v1/model").json()
         ready = tiny.get("/readyz").json()
         result = tiny.post("/v1/predict", content=two_faces_jpeg, headers=JPEG).json()
-    assert (info["name"], info["version"], info["metrics"]) == ("tiny", "0.0.1", {
-        "utkface_test": {"overall": {"n": 25, "mae": 9.9, "coverage": 0.8}}})
+    assert (info["name"], info["version"], info["metrics"]) == (
+        "tiny",
+        "0.0.1",
+        {"utkface_test": {"overall": {"n": 25, "mae": 9.9, "coverage": 0.8}}},
+    )
     assert ready["model"] == result["model"] == "tiny 0.0.1"
     assert len(result["faces"]) == 2
     assert all(f["age_low"] <= f["age"] <= f["age_high"] for f in result["faces"])
@@ -228,8 +231,6 @@ def test_openapi_describes_the_upload_and_docs_are_served(client):
     assert {"200", "413", "415", "422", "503"} <= set(predict["responses"])
     assert "PhotoResultSchema" in spec["components"]["schemas"]
     assert client.get("/docs").status_code == 200
-
-
 
 
 def test_docs_show_a_box_of_numbers_and_say_which_version_is_which(client):

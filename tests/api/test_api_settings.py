@@ -29,10 +29,19 @@ def test_environment_variables_are_read(monkeypatch):
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("HOWOLD_MAX_UPLOAD_MB", "0"), ("HOWOLD_MIN_SCORE", "1.5"), ("HOWOLD_MAX_SIDE", "x"),
-     ("HOWOLD_BODY_TIMEOUT_S", "inf"), ("HOWOLD_BODY_TIMEOUT_S", "nan"), ("HOWOLD_BODY_TIMEOUT_S", "-1"),
-     ("HOWOLD_HEADER_TIMEOUT_S", "0"), ("HOWOLD_HEADER_TIMEOUT_S", "Infinity"), ("HOWOLD_MAX_UPLOAD_MB", "inf"),
-     ("HOWOLD_MAX_BODIES_MB", "10"), ("HOWOLD_MAX_CONNECTIONS", "0")],
+    [
+        ("HOWOLD_MAX_UPLOAD_MB", "0"),
+        ("HOWOLD_MIN_SCORE", "1.5"),
+        ("HOWOLD_MAX_SIDE", "x"),
+        ("HOWOLD_BODY_TIMEOUT_S", "inf"),
+        ("HOWOLD_BODY_TIMEOUT_S", "nan"),
+        ("HOWOLD_BODY_TIMEOUT_S", "-1"),
+        ("HOWOLD_HEADER_TIMEOUT_S", "0"),
+        ("HOWOLD_HEADER_TIMEOUT_S", "Infinity"),
+        ("HOWOLD_MAX_UPLOAD_MB", "inf"),
+        ("HOWOLD_MAX_BODIES_MB", "10"),
+        ("HOWOLD_MAX_CONNECTIONS", "0"),
+    ],
 )
 def test_bad_values_are_refused(monkeypatch, name, value):
     monkeypatch.setenv(name, value)

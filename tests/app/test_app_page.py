@@ -136,8 +136,10 @@ def test_a_given_model_shows_ages_and_its_mae(tiny_model, composite_jpeg, monkey
     page.run()
     about = " ".join(md.value for md in page.expander[0].markdown)
     assert "tiny 0.0.1 (tiny-test-net)" in about
-    assert "**UTKFace test set, face crops:** mean absolute error 9.90 years over 25 faces; " \
-           "the 80% range holds the true age for 80%." in about
+    assert (
+        "**UTKFace test set, face crops:** mean absolute error 9.90 years over 25 faces; "
+        "the 80% range holds the true age for 80%." in about
+    )
     assert "val_mae" not in about
     assert page.info == []
 
@@ -220,8 +222,9 @@ def test_a_greyscale_photo_is_named_once_not_on_every_face(composite, has_model)
     gallery_text = " ".join(md.value for md in at.markdown)
     assert "greyscale" not in gallery_text.replace(f"**greyscale:** {WARNING_NOTES['greyscale']}", "")
     assert WARNING_NOTES["greyscale"] in gallery_text  # its sentence, once
-    result = app_main.analyse(encode_png(grey), "grey.png", app_main.DetectOptions.min_score,
-                              app_main.DetectOptions.max_side, None)
+    result = app_main.analyse(
+        encode_png(grey), "grey.png", app_main.DetectOptions.min_score, app_main.DetectOptions.max_side, None
+    )
     assert app_main.results_csv([result]).count("greyscale") == 4  # programs still get it on each face
 
 
@@ -229,13 +232,21 @@ def test_a_greyscale_photo_is_named_once_not_on_every_face(composite, has_model)
     ("metrics", "expected"),
     [
         ({"val_mae_torch": 4.63, "utkface_val": {"overall": {"n": 9, "mae": 4.6}}}, []),  # no test figure
-        ({"utkface_test_end_to_end": {"overall": {"n": 2325, "mae": 4.753, "coverage": 0.7927}}},
-         ["**UTKFace test set, photo to age:** mean absolute error 4.75 years over 2325 faces; "
-          "the 80% range holds the true age for 79%."]),
-        ({"fgnet_all": {"overall": {"n": 1001, "mae": 6.128}}},
-         ["**FG-NET, face crops:** mean absolute error 6.13 years over 1001 faces."]),
-        ({"fairface_all": {"bins": {"n": 540, "bin_hit_rate": 0.4204}}},
-         ["**FairFace, face crops:** the rounded age falls in the labelled age bin for 42% of 540 faces."]),
+        (
+            {"utkface_test_end_to_end": {"overall": {"n": 2325, "mae": 4.753, "coverage": 0.7927}}},
+            [
+                "**UTKFace test set, photo to age:** mean absolute error 4.75 years over 2325 faces; "
+                "the 80% range holds the true age for 79%."
+            ],
+        ),
+        (
+            {"fgnet_all": {"overall": {"n": 1001, "mae": 6.128}}},
+            ["**FG-NET, face crops:** mean absolute error 6.13 years over 1001 faces."],
+        ),
+        (
+            {"fairface_all": {"bins": {"n": 540, "bin_hit_rate": 0.4204}}},
+            ["**FairFace, face crops:** the rounded age falls in the labelled age bin for 42% of 540 faces."],
+        ),
         ({"utkface_test": {"overall": {"n": 0}}, "calibration": {"n": 9}, "flip_choice": {}}, []),
     ],
 )

@@ -67,7 +67,7 @@ def camera_view(face_images) -> np.ndarray:
     face = cv2.resize(face, (face.shape[1] * 400 // face.shape[0], 400), interpolation=cv2.INTER_AREA)
     view = np.full((480, 640, 3), 90, np.uint8)
     left = (640 - face.shape[1]) // 2
-    view[40:440, left:left + face.shape[1]] = face
+    view[40:440, left : left + face.shape[1]] = face
     return view
 
 
@@ -75,11 +75,15 @@ def camera_view(face_images) -> np.ndarray:
 def camera_browser(camera_view, tmp_path_factory):
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
     clip = write_y4m(tmp_path_factory.mktemp("camera") / "face.y4m", camera_view)
-    fake_camera = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                   f"--use-file-for-fake-video-capture={clip}"]
+    fake_camera = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={clip}",
+    ]
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=CHROMIUM_ARGS + fake_camera)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS + fake_camera
+        )
         yield browser
         browser.close()
 

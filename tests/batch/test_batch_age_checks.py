@@ -16,7 +16,7 @@ def result(face_paths):
 
 def test_the_columns_are_in_the_schema_after_the_others():
     names = SCHEMA.names
-    assert names[-len(AGE_CHECK_COLUMNS) - 2:] == [*AGE_CHECK_COLUMNS, "distribution_ages", "distribution_probs"]
+    assert names[-len(AGE_CHECK_COLUMNS) - 2 :] == [*AGE_CHECK_COLUMNS, "distribution_ages", "distribution_probs"]
 
 
 def test_rows_carry_the_check_and_the_distribution_only_when_asked(result):

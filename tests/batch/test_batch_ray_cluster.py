@@ -28,9 +28,13 @@ def free_port() -> int:
 def ray_node(arguments: list[str], env: dict[str, str]) -> subprocess.Popen:
     """`ray start --block` in its own process group, so that the node's processes stop with it (and only
     them: `ray stop` would stop every Ray on the machine)."""
-    return subprocess.Popen([RAY, "start", "--block", "--num-cpus=1", "--node-ip-address=127.0.0.1",
-                             "--disable-usage-stats", *arguments], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [RAY, "start", "--block", "--num-cpus=1", "--node-ip-address=127.0.0.1", "--disable-usage-stats", *arguments],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def stop(node: subprocess.Popen) -> None:
@@ -50,8 +54,9 @@ def stop(node: subprocess.Popen) -> None:
 def nodes_alive(address: str, env: dict[str, str]) -> int:
     """The cluster's live nodes, as `ray status` counts them (0 while the head is not up)."""
     try:
-        status = subprocess.run([RAY, "status", f"--address={address}"], env=env, capture_output=True, text=True,
-                                timeout=60).stdout
+        status = subprocess.run(
+            [RAY, "status", f"--address={address}"], env=env, capture_output=True, text=True, timeout=60
+        ).stdout
     except subprocess.TimeoutExpired:
         return 0
     active = status.split("Active:")[1].split("Pending:")[0] if "Active:" in status else ""
@@ -66,8 +71,12 @@ def cluster(tmp_path):
     port = free_port()
     # the nodes' workers import howold from this checkout, as the job's driver does
     paths = [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths)), "RAY_USAGE_STATS_ENABLED": "0",
-           "RAY_AUTH_MODE": "disabled"}  # a test cluster on 127.0.0.1: no token to hand around
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, paths)),
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_AUTH_MODE": "disabled",
+    }  # a test cluster on 127.0.0.1: no token to hand around
     env.pop("RAY_ADDRESS", None)
     temp = Path(f"/tmp/howold-ray-{port}")  # Ray's socket paths must stay short
     address = f"127.0.0.1:{port}"
@@ -99,9 +108,27 @@ def test_a_batch_on_two_ray_nodes_runs_actors_on_both_and_every_photo_once(clust
         for path in face_paths:
             shutil.copy(path, photos / f"{copy}-{path.name}")
     out = tmp_path / "faces.parquet"
-    done = subprocess.run([sys.executable, "-m", "howold", "batch", str(photos), "--out", str(out),
-                           "--ray-address", address, "--actors", "2", "--batch-size", "8"],
-                          env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "howold",
+            "batch",
+            str(photos),
+            "--out",
+            str(out),
+            "--ray-address",
+            address,
+            "--actors",
+            "2",
+            "--batch-size",
+            "8",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     assert "on 2 Ray nodes" in done.stderr, done.stderr
     sources = pq.read_table(out, columns=["source"]).column("source").to_pylist()

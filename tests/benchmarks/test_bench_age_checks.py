@@ -20,8 +20,14 @@ def point_masses(ages) -> np.ndarray:
 
 def cache(true, read, sets=None):
     true = np.asarray(true, float)
-    return {"set": np.array(sets or ["utkface"] * len(true)), "age": true, "probs": point_masses(read),
-            "min_age": np.array(0), "missed_sets": np.array(["utkface"]), "missed": np.array([2])}
+    return {
+        "set": np.array(sets or ["utkface"] * len(true)),
+        "age": true,
+        "probs": point_masses(read),
+        "min_age": np.array(0),
+        "missed_sets": np.array(["utkface"]),
+        "missed": np.array([2]),
+    }
 
 
 def test_minors_read_three_years_older_need_a_margin_of_three(bench):

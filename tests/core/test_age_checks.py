@@ -119,8 +119,13 @@ def test_the_default_dict_stays_small_and_the_check_comes_when_asked(result):
     face = result.faces[0]
     assert not {"age_check", "distribution"} & set(face.to_dict())
     answer = face.to_dict(AgeCheck(18, 25), distribution=True)
-    assert answer["age_check"] == {"over": 18.0, "p_over": round(face.p_over(18), 4), "challenge": 25.0,
-                                   "p_challenge": round(face.p_over(25), 4), "verdict": "check_id"}
+    assert answer["age_check"] == {
+        "over": 18.0,
+        "p_over": round(face.p_over(18), 4),
+        "challenge": 25.0,
+        "p_challenge": round(face.p_over(25), 4),
+        "verdict": "check_id",
+    }
     assert answer["distribution"]["ages"] == list(range(0, 101))
     assert sum(answer["distribution"]["probs"]) == pytest.approx(1, abs=1e-4)
 
@@ -150,14 +155,16 @@ def test_json_validates_against_the_api_schema(result):
 
 
 def howold(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "howold", *map(str, args)], capture_output=True, text=True,
-                          timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "howold", *map(str, args)], capture_output=True, text=True, timeout=180
+    )
 
 
 def test_cli_over_and_challenge(face_paths, tmp_path):
     out = tmp_path / "faces.json"
-    run = howold("predict", *face_paths, "--over", "18", "--challenge", "25", "--csv", "-", "--json", out,
-                 "--distribution")
+    run = howold(
+        "predict", *face_paths, "--over", "18", "--challenge", "25", "--csv", "-", "--json", out, "--distribution"
+    )
     assert run.returncode == 0, run.stderr
     rows = {row["source"].rsplit("/", 1)[-1]: row for row in csv.DictReader(io.StringIO(run.stdout))}
     assert rows["child_3-9.jpg"]["verdict"] == "check_id" and rows["elderly_70plus.jpg"]["verdict"] == "over"
@@ -182,4 +189,3 @@ def test_cli_over_and_challenge(face_paths, tmp_path):
 def test_cli_bad_thresholds_get_one_sentence(face_paths, args, message):
     run = howold("predict", face_paths[0], *args)
     assert run.returncode == 1 and run.stderr == f"howold: {message}\n", run.stderr
-

@@ -45,14 +45,17 @@ def test_version_names_the_shipped_model():
 
 
 def test_python_m_howold_is_the_command():
-    run = subprocess.run([sys.executable, "-m", "howold", "predict", "--help"], capture_output=True, text=True,
-                         timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "howold", "predict", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == 0 and run.stdout.startswith("usage: howold predict")
 
 
 def test_help_loads_no_image_or_model_library():
-    code = ("import sys; from howold.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\n"
-            "print(sorted(m for m in ('numpy', 'cv2', 'PIL', 'onnxruntime') if m in sys.modules))")
+    code = (
+        "import sys; from howold.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\n"
+        "print(sorted(m for m in ('numpy', 'cv2', 'PIL', 'onnxruntime') if m in sys.modules))"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and run.stdout.strip().endswith("[]"), run.stderr
 
@@ -164,12 +167,11 @@ def test_bad_option_values_get_one_sentence(face_paths):
     assert run.returncode == 1 and "--min-score must be between 0 and 1" in run.stderr
 
 
-
 def test_results_json_is_the_document_json_dumps_writes(tiny_model, photos):
     from howold import Predictor, __version__, failed, results_json
 
     predictor = Predictor(model=tiny_model)
-    results = [predictor.analyse(path) for path in sorted(photos.glob("*.*g"))] + [failed("x\n\"é", ValueError("a\nb"))]
+    results = [predictor.analyse(path) for path in sorted(photos.glob("*.*g"))] + [failed('x\n"é', ValueError("a\nb"))]
     for some in ([], results):
         whole = {"howold_version": __version__, "results": [r.to_dict() for r in some]}
         assert results_json(some) == json.dumps(whole, indent=2, ensure_ascii=False) + "\n"
@@ -247,8 +249,10 @@ def test_help_names_every_video_type():
 def test_a_photo_given_as_the_model_is_not_an_age_model(face_paths):
     run = howold("predict", face_paths[0], "--model", face_paths[1])
     assert run.returncode == 1
-    assert run.stderr == f"howold: {face_paths[1]}: is not an age model (an ONNX file, .onnx, with its .json " \
-                         "sidecar beside it).\n"
+    assert (
+        run.stderr == f"howold: {face_paths[1]}: is not an age model (an ONNX file, .onnx, with its .json "
+        "sidecar beside it).\n"
+    )
 
 
 def test_a_greyscale_photo_gets_one_note_not_one_per_face(tiny_model, composite, tmp_path):

@@ -121,7 +121,7 @@ def small_faces_photo(face_images) -> np.ndarray:
     for i, image in enumerate(face_images.values()):
         tile = cv2.resize(image, (160, 160), interpolation=cv2.INTER_AREA)
         y, x = 300 + 500 * (i // 2), 400 + 1200 * (i % 2)
-        canvas[y:y + 160, x:x + 160] = tile
+        canvas[y : y + 160, x : x + 160] = tile
     return canvas
 
 
@@ -147,11 +147,14 @@ def test_refinement_keeps_boxes_inside_the_photo(face_images):
         assert 0 <= face.box[0] <= face.box[2] <= 70 and 0 <= face.box[1] <= face.box[3] <= 70
 
 
-@pytest.mark.parametrize(("a", "b", "expected"), [
-    ((0, 0, 10, 10), (0, 0, 10, 10), 1.0),
-    ((0, 0, 10, 10), (5, 0, 15, 10), 50 / 150),
-    ((0, 0, 10, 10), (20, 20, 30, 30), 0.0),
-    ((0, 0, 0, 0), (0, 0, 0, 0), 0.0),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ((0, 0, 10, 10), (0, 0, 10, 10), 1.0),
+        ((0, 0, 10, 10), (5, 0, 15, 10), 50 / 150),
+        ((0, 0, 10, 10), (20, 20, 30, 30), 0.0),
+        ((0, 0, 0, 0), (0, 0, 0, 0), 0.0),
+    ],
+)
 def test_box_iou(a, b, expected):
     assert box_iou(a, b) == pytest.approx(expected)

@@ -29,7 +29,6 @@ def test_install_lines_install_from_the_checkout(doc):
     assert not re.search(r"pip install [-\w ]*'?howold\[", text), f"{doc.name} installs howold from an index"
 
 
-
 def test_the_readme_example_is_what_howold_prints():
     """The first screen's console example is the shipped model's real output (not a stale one)."""
     import subprocess
@@ -38,7 +37,12 @@ def test_the_readme_example_is_what_howold_prints():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = re.search(r"```console\n\$ howold predict (\S+)\n(.*?)```", text, re.S)
     assert block, "README.md has no `$ howold predict` console example"
-    run = subprocess.run([sys.executable, "-m", "howold", "predict", block.group(1)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "howold", "predict", block.group(1)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.rstrip() == block.group(2).rstrip()

@@ -181,7 +181,8 @@ def test_small_faces_are_read_from_several_framings_and_large_ones_from_one(pred
         views = np.stack([crop_face(photo, p, info.crop_size, info.crop_margin) for p in framings])[:, None]
         expected = model.predict_views(views, poor=poor)
         assert (face.age, face.age_low, face.age_high) == pytest.approx(
-            (expected.age[0], expected.low[0], expected.high[0]), abs=1e-4)
+            (expected.age[0], expected.low[0], expected.high[0]), abs=1e-4
+        )
         one_crop = model.predict_views(views[:1], poor=poor)
         assert np.allclose(in_frame.probs, one_crop.probs[0], atol=1e-5)
         assert in_frame.face.age == pytest.approx(one_crop.age[0], abs=1e-4)

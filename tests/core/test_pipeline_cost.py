@@ -75,8 +75,10 @@ def crops(predictor: Predictor, image: np.ndarray) -> list[np.ndarray]:
     info = predictor.model_info
     from howold.crop import crop_face
 
-    return [crop_face(image, np.array(f.landmarks, np.float32), info.crop_size, info.crop_margin)
-            for f in predictor.predict(image)]
+    return [
+        crop_face(image, np.array(f.landmarks, np.float32), info.crop_size, info.crop_margin)
+        for f in predictor.predict(image)
+    ]
 
 
 def test_sessions_sleep_rather_than_spin_between_nodes(tiny_model):

@@ -49,7 +49,12 @@ def test_ages_move_with_landmark_noise_only(views, samples, tiny_model):
 
 
 def test_test_data_is_refused():
-    run = subprocess.run([sys.executable, "scripts/small_face_views.py", "--data", "fairface"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "scripts/small_face_views.py", "--data", "fairface"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode != 0 and "never on test data" in run.stderr
     assert "Traceback" not in run.stderr

@@ -114,8 +114,10 @@ def ffconcat(target: str) -> bytes:
     return f"ffconcat version 1.0\nfile {target}\n".encode()
 
 
-SDP = (b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=howold\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
-       b"m=video 5004 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n")  # FFmpeg's sdp demuxer binds UDP 5004/5005
+SDP = (
+    b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=howold\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+    b"m=video 5004 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+)  # FFmpeg's sdp demuxer binds UDP 5004/5005
 
 
 def frame_copies(width: int, height: int, fps: int, count: int, rgb: bool = True) -> bytes:

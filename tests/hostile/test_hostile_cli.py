@@ -141,8 +141,23 @@ def test_an_unreadable_folder_under_r_is_said(face_paths, tiny_model, tmp_path):
     shutil.copy(face_paths[1], tmp_path / "closed" / "b.jpg")
     (tmp_path / "closed").chmod(0)
     try:
-        run = subprocess.run([*_without_root_reads(), sys.executable, "-m", "howold.cli", "predict", str(tmp_path),
-                              "-r", "-q", "--model", str(tiny_model)], capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            [
+                *_without_root_reads(),
+                sys.executable,
+                "-m",
+                "howold.cli",
+                "predict",
+                str(tmp_path),
+                "-r",
+                "-q",
+                "--model",
+                str(tiny_model),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         (tmp_path / "closed").chmod(0o755)
     assert run.returncode == 1, run.stderr  # one folder was not analysed

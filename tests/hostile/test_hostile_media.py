@@ -91,8 +91,9 @@ def test_frames_above_8k_are_refused_before_any_is_decoded(predictor):
     data = frame_copies(side, side, 30, 30, rgb=False)
     started = time.perf_counter()
     result = analyse_video(predictor, data, name="huge.mp4")
-    assert result.error == (f"huge.mp4: its frames are {side}x{side} pixels; the limit is "
-                            f"{MAX_FRAME_PIXELS:,} pixels a frame (8K).")
+    assert result.error == (
+        f"huge.mp4: its frames are {side}x{side} pixels; the limit is {MAX_FRAME_PIXELS:,} pixels a frame (8K)."
+    )
     assert time.perf_counter() - started < 5
 
 
@@ -163,8 +164,9 @@ def test_a_jpeg_whose_data_stops_early_is_damaged_not_faceless(predictor):
     data = blank_tail_jpeg()
     for max_side in (None, 100):
         result = predictor.analyse(data, name="cut.jpg", options=replace(predictor.options, max_side=max_side))
-        assert result.error == ("cut.jpg: the image data is damaged or truncated (its picture data stops early; "
-                                "the rest is blank).")
+        assert result.error == (
+            "cut.jpg: the image data is damaged or truncated (its picture data stops early; the rest is blank)."
+        )
     whole = save(gradient(640, 480), "JPEG", quality=90)
     grey = np.full((480, 640, 3), 128, np.uint8)  # an all-grey photo is a photo
     assert predictor.analyse(whole).ok and predictor.analyse(save(grey, "JPEG")).ok
@@ -188,5 +190,10 @@ def test_the_scan_count_script_finds_the_bomb(tmp_path):
     script = Path(__file__).resolve().parents[2] / "scripts" / "jpeg_scans.py"
     run = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines() == ["    1 scans: 1 files", "   10 scans: 1 files", "  109 scans: 1 files",
-                                       "1 above the limit of 64", f"  {tmp_path / 'bomb.jpg'}"]
+    assert run.stdout.splitlines() == [
+        "    1 scans: 1 files",
+        "   10 scans: 1 files",
+        "  109 scans: 1 files",
+        "1 above the limit of 64",
+        f"  {tmp_path / 'bomb.jpg'}",
+    ]

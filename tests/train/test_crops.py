@@ -60,8 +60,9 @@ def test_cache_cuts_once_and_reuses_without_detection(tmp_path, samples):
 
 @pytest.mark.parametrize("change", [{"size": 24}, {"margin": 0.3}, {"detector_id": "fake-2"}])
 def test_changed_crop_parameters_cut_again(tmp_path, samples, change):
-    CropCache(tmp_path / "cache", size=32, margin=0.5, finder=CountingFinder(),
-              detector_id="fake-1").build(samples, "a")
+    CropCache(tmp_path / "cache", size=32, margin=0.5, finder=CountingFinder(), detector_id="fake-1").build(
+        samples, "a"
+    )
     counting = CountingFinder()
     params = {"size": 32, "margin": 0.5, "detector_id": "fake-1"} | change
     CropCache(tmp_path / "cache", finder=counting, **params).build(samples, "a")

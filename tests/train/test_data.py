@@ -24,8 +24,14 @@ from howold.train.data import (
 
 @pytest.mark.parametrize(
     "name, split",
-    [("000000.jpg", "train"), ("004112.jpg", "train"), ("004113.jpg", "val"), ("005612.jpg_face.jpg", "val"),
-     ("005613.jpg", "test"), ("007612.jpg", "test")],
+    [
+        ("000000.jpg", "train"),
+        ("004112.jpg", "train"),
+        ("004113.jpg", "val"),
+        ("005612.jpg_face.jpg", "val"),
+        ("005613.jpg", "test"),
+        ("007612.jpg", "test"),
+    ],
 )
 def test_appa_split_by_number(name, split):
     assert appa_split(name) == split
@@ -39,9 +45,11 @@ def test_appa_split_rejects_unknown_numbers(name):
 
 def test_utkface_loader_reads_labels_and_reports_missing(tmp_path):
     write_image(tmp_path / "images" / "26_1_2_x.jpg.chip.jpg")
-    write_csv(tmp_path / "labels.csv", ["path", "age", "gender", "race", "split"],
-              [["images/26_1_2_x.jpg.chip.jpg", 26, 1, 2, "train"],
-               ["images/116_0_0_y.jpg.chip.jpg", 116, 0, 0, "test"]])
+    write_csv(
+        tmp_path / "labels.csv",
+        ["path", "age", "gender", "race", "split"],
+        [["images/26_1_2_x.jpg.chip.jpg", 26, 1, 2, "train"], ["images/116_0_0_y.jpg.chip.jpg", 116, 0, 0, "test"]],
+    )
     samples = load_utkface(tmp_path)
     assert [(s.low, s.high, s.split) for s in samples] == [(26, 26, "train"), (100, 100, "test")]
     assert samples[0].attrs == {"age": 26.0, "gender": "female", "race": "Asian"}
@@ -61,8 +69,11 @@ def test_fairface_bins_are_intervals(tmp_path):
 
 
 def test_fairface_unknown_bin_is_an_error(tmp_path):
-    write_csv(tmp_path / "labels.csv", ["path", "age_bin", "gender", "race", "split"],
-              [["images/a.jpg", "70+", "Male", "White", "train"]])
+    write_csv(
+        tmp_path / "labels.csv",
+        ["path", "age_bin", "gender", "race", "split"],
+        [["images/a.jpg", "70+", "Male", "White", "train"]],
+    )
     with pytest.raises(HowoldError, match="unknown age bin"):
         load_fairface(tmp_path)
 
@@ -70,8 +81,9 @@ def test_fairface_unknown_bin_is_an_error(tmp_path):
 def test_appa_kaggle_layout(tmp_path):
     for name in ("000001.jpg", "004200.jpg", "006000.jpg"):
         write_image(tmp_path / "final_files" / name)
-    write_csv(tmp_path / "labels.csv", ["file_name", "real_age"],
-              [["000001.jpg", 18], ["004200.jpg", 40], ["006000.jpg", 71]])
+    write_csv(
+        tmp_path / "labels.csv", ["file_name", "real_age"], [["000001.jpg", 18], ["004200.jpg", 40], ["006000.jpg", 71]]
+    )
     samples = load_appa_real(tmp_path)
     assert [(s.low, s.split) for s in samples] == [(18, "train"), (40, "val"), (71, "test")]
     assert all(s.path.startswith(str(tmp_path / "final_files")) for s in samples)
@@ -96,8 +108,10 @@ def test_appa_chalearn_layout_prefers_face_crops(tmp_path):
     assert len(kept) == 2 and len(report.missing) == 1  # test image absent: reported, left out
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "appa-real" / "labels.csv").is_file(),
-                    reason="needs ../shared/data/appa-real/labels.csv (real APPA-REAL labels)")
+@pytest.mark.skipif(
+    not (SHARED_DATA / "appa-real" / "labels.csv").is_file(),
+    reason="needs ../shared/data/appa-real/labels.csv (real APPA-REAL labels)",
+)
 def test_real_appa_labels_give_official_split_counts():
     samples = load_appa_real(SHARED_DATA / "appa-real")
     counts = {split: len(select_split(samples, split)) for split in ("train", "val", "test")}
@@ -115,8 +129,9 @@ def test_generic_csv_with_and_without_split(tmp_path):
     assert s.split == hash_split("a.jpg")
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "utkface" / "labels.csv").is_file(),
-                    reason="needs ../shared/data/utkface/labels.csv")
+@pytest.mark.skipif(
+    not (SHARED_DATA / "utkface" / "labels.csv").is_file(), reason="needs ../shared/data/utkface/labels.csv"
+)
 def test_hash_split_reproduces_the_utkface_split():
     samples = load_dataset("utkface", SHARED_DATA / "utkface")
     assert len(samples) == 23314

@@ -28,12 +28,27 @@ from howold.train.evaluate import (
 @pytest.mark.parametrize(
     ("age", "low", "high", "true", "expected"),
     [
-        ([30], [25], [35], [30], {"n": 1, "mae": 0.0, "cs5": 1.0, "coverage": 1.0, "mean_range_width": 10.0,
-                                  "bias": 0.0}),
-        ([30, 50], [28, 40], [32, 60], [40, 40], {"n": 2, "mae": 10.0, "cs5": 0.0, "coverage": 0.5,
-                                                   "mean_range_width": 12.0, "bias": 0.0}),
-        ([20, 23], [10, 10], [30, 30], [24, 24], {"n": 2, "mae": 2.5, "cs5": 1.0, "coverage": 1.0,
-                                                   "mean_range_width": 20.0, "bias": -2.5}),
+        (
+            [30],
+            [25],
+            [35],
+            [30],
+            {"n": 1, "mae": 0.0, "cs5": 1.0, "coverage": 1.0, "mean_range_width": 10.0, "bias": 0.0},
+        ),
+        (
+            [30, 50],
+            [28, 40],
+            [32, 60],
+            [40, 40],
+            {"n": 2, "mae": 10.0, "cs5": 0.0, "coverage": 0.5, "mean_range_width": 12.0, "bias": 0.0},
+        ),
+        (
+            [20, 23],
+            [10, 10],
+            [30, 30],
+            [24, 24],
+            {"n": 2, "mae": 2.5, "cs5": 1.0, "coverage": 1.0, "mean_range_width": 20.0, "bias": -2.5},
+        ),
         ([], [], [], [], {"n": 0}),
     ],
 )
@@ -44,12 +59,30 @@ def test_exact_metrics(age, low, high, true, expected):
 @pytest.mark.parametrize(
     ("age", "low", "high", "bin_low", "bin_high", "expected"),
     [
-        ([25.4], [20], [30], [20], [29], {"n": 1, "bin_hit_rate": 1.0, "mean_distance_to_bin": 0.0,
-                                          "range_overlaps_bin": 1.0}),
-        ([33.0], [31], [35], [20], [29], {"n": 1, "bin_hit_rate": 0.0, "mean_distance_to_bin": 4.0,
-                                          "range_overlaps_bin": 0.0}),
-        ([29.6], [29], [31], [20], [29], {"n": 1, "bin_hit_rate": 0.0, "mean_distance_to_bin": 0.6,
-                                          "range_overlaps_bin": 1.0}),
+        (
+            [25.4],
+            [20],
+            [30],
+            [20],
+            [29],
+            {"n": 1, "bin_hit_rate": 1.0, "mean_distance_to_bin": 0.0, "range_overlaps_bin": 1.0},
+        ),
+        (
+            [33.0],
+            [31],
+            [35],
+            [20],
+            [29],
+            {"n": 1, "bin_hit_rate": 0.0, "mean_distance_to_bin": 4.0, "range_overlaps_bin": 0.0},
+        ),
+        (
+            [29.6],
+            [29],
+            [31],
+            [20],
+            [29],
+            {"n": 1, "bin_hit_rate": 0.0, "mean_distance_to_bin": 0.6, "range_overlaps_bin": 1.0},
+        ),
         ([], [], [], [], [], {"n": 0}),
     ],
 )
@@ -58,13 +91,21 @@ def test_bin_metrics(age, low, high, bin_low, bin_high, expected):
 
 
 def test_compute_metrics_splits_exact_ages_from_bins_and_by_band():
-    samples = [Sample("a.jpg", 5, 5, "test", {"gender": "f"}), Sample("b.jpg", 45, 45, "test", {"gender": "m"}),
-               Sample("c.jpg", 20, 29, "test", {"age_bin": "20-29"})]
+    samples = [
+        Sample("a.jpg", 5, 5, "test", {"gender": "f"}),
+        Sample("b.jpg", 45, 45, "test", {"gender": "m"}),
+        Sample("c.jpg", 20, 29, "test", {"age_bin": "20-29"}),
+    ]
     age, low, high = np.array([7.0, 41.0, 25.0]), np.array([4.0, 35.0, 20.0]), np.array([10.0, 50.0, 30.0])
     out = compute_metrics(samples, age, low, high)
     assert out["overall"]["n"] == 2 and out["overall"]["mae"] == 3.0
     assert {band: m["n"] for band, m in out["by_age_band"].items()} == {
-        "0-12": 1, "13-19": 0, "20-39": 0, "40-59": 1, "60+": 0}
+        "0-12": 1,
+        "13-19": 0,
+        "20-39": 0,
+        "40-59": 1,
+        "60+": 0,
+    }
     assert out["by_gender"]["f"]["mae"] == 2.0 and out["by_gender"]["m"]["mae"] == 4.0
     assert out["bins"] == {"n": 1, "bin_hit_rate": 1.0, "mean_distance_to_bin": 0.0, "range_overlaps_bin": 1.0}
     assert list(out["bins_by_bin"]) == ["20-29"]
@@ -155,8 +196,22 @@ def test_val_choose_flip_on_the_command_line(model, faces_csv, cache, tmp_path):
     from howold.cli import main
 
     out = tmp_path / "flip.json"
-    args = ["val", "--model", str(model), "--data", f"{faces_csv},{faces_csv}", "--split", "val",
-            "--cache-dir", cache, "--choose-flip", "--min-flip-gain", "0", "--json", str(out)]
+    args = [
+        "val",
+        "--model",
+        str(model),
+        "--data",
+        f"{faces_csv},{faces_csv}",
+        "--split",
+        "val",
+        "--cache-dir",
+        cache,
+        "--choose-flip",
+        "--min-flip-gain",
+        "0",
+        "--json",
+        str(out),
+    ]
     assert main(args) == 0
     assert json.loads(out.read_text())["val_sets"] == [str(faces_csv)] * 2
     assert read_model_info(model).tta_flip is True

@@ -18,25 +18,45 @@ def _b64(text: str) -> dict:
 
 
 def _conv(name: str, src: str, kernel: str, op: str, stride: int) -> dict:
-    return {"name": name, "op": op, "input": [src, kernel],
-            "attr": {"strides": {"list": {"i": ["1", str(stride), str(stride), "1"]}}, "padding": _b64("SAME"),
-                     "data_format": _b64("NHWC"), "dilations": {"list": {"i": ["1", "1", "1", "1"]}}}}
+    return {
+        "name": name,
+        "op": op,
+        "input": [src, kernel],
+        "attr": {
+            "strides": {"list": {"i": ["1", str(stride), str(stride), "1"]}},
+            "padding": _b64("SAME"),
+            "data_format": _b64("NHWC"),
+            "dilations": {"list": {"i": ["1", "1", "1", "1"]}},
+        },
+    }
 
 
 def _tiny_graph(tmp_path):
     """conv s2 + bias + relu6, depthwise s2 + BN mul/add + relu6, mean, dense+relu, age/gender heads."""
     rng = np.random.default_rng(0)
     weights = {
-        "k1": rng.normal(0, 0.1, (3, 3, 3, 4)), "b1": rng.normal(0, 1, 4), "six": np.array(6.0),
-        "zero": np.array(0.0), "dw": rng.normal(0, 0.5, (3, 3, 4, 1)), "dw_mul": rng.uniform(0.5, 2, 4),
-        "dw_add": rng.normal(0, 1, 4), "axes": np.array([1, 2], np.int32), "fk": rng.normal(0, 1, (4, 5)),
-        "fb": rng.normal(0, 1, 5), "ak": rng.normal(0, 1, (5, 100)), "ab": rng.normal(0, 1, 100),
-        "gk": rng.normal(0, 1, (5, 1)), "gb": rng.normal(0, 1, 1),
+        "k1": rng.normal(0, 0.1, (3, 3, 3, 4)),
+        "b1": rng.normal(0, 1, 4),
+        "six": np.array(6.0),
+        "zero": np.array(0.0),
+        "dw": rng.normal(0, 0.5, (3, 3, 4, 1)),
+        "dw_mul": rng.uniform(0.5, 2, 4),
+        "dw_add": rng.normal(0, 1, 4),
+        "axes": np.array([1, 2], np.int32),
+        "fk": rng.normal(0, 1, (4, 5)),
+        "fb": rng.normal(0, 1, 5),
+        "ak": rng.normal(0, 1, (5, 100)),
+        "ab": rng.normal(0, 1, 100),
+        "gk": rng.normal(0, 1, (5, 1)),
+        "gb": rng.normal(0, 1, 1),
     }
     nodes = [{"name": k, "op": "Const"} for k in weights]
     nodes += [
-        {"name": "input_1", "op": "Placeholder",
-         "attr": {"shape": {"shape": {"dim": [{"size": "-1"}, {"size": "224"}, {"size": "224"}, {"size": "3"}]}}}},
+        {
+            "name": "input_1",
+            "op": "Placeholder",
+            "attr": {"shape": {"shape": {"dim": [{"size": "-1"}, {"size": "224"}, {"size": "224"}, {"size": "3"}]}}},
+        },
         _conv("c1", "input_1", "k1", "Conv2D", 2),
         {"name": "c1_add", "op": "Add", "input": ["c1", "b1"]},
         {"name": "c1_relu", "op": "Relu", "input": ["c1_add"]},
@@ -46,15 +66,34 @@ def _tiny_graph(tmp_path):
         {"name": "d1_mul", "op": "Mul", "input": ["d1", "dw_mul"]},
         {"name": "d1_add", "op": "Add", "input": ["d1_mul", "dw_add"]},
         {"name": "d1_relu", "op": "Relu", "input": ["d1_add"]},
-        {"name": "global_pooling/Mean", "op": "Mean", "input": ["d1_relu", "axes"],
-         "attr": {"keep_dims": {"b": False}}},
-        {"name": "feats/Relu", "op": "_FusedMatMul", "input": ["global_pooling/Mean", "fk", "fb"],
-         "attr": {"fused_ops": {"list": {"s": [base64.b64encode(b"BiasAdd").decode(),
-                                               base64.b64encode(b"Relu").decode()]}}}},
-        {"name": "age_pred/BiasAdd", "op": "_FusedMatMul", "input": ["feats/Relu", "ak", "ab"],
-         "attr": {"fused_ops": {"list": {"s": [base64.b64encode(b"BiasAdd").decode()]}}}},
-        {"name": "gender_pred/BiasAdd", "op": "_FusedMatMul", "input": ["feats/Relu", "gk", "gb"],
-         "attr": {"fused_ops": {"list": {"s": [base64.b64encode(b"BiasAdd").decode()]}}}},
+        {
+            "name": "global_pooling/Mean",
+            "op": "Mean",
+            "input": ["d1_relu", "axes"],
+            "attr": {"keep_dims": {"b": False}},
+        },
+        {
+            "name": "feats/Relu",
+            "op": "_FusedMatMul",
+            "input": ["global_pooling/Mean", "fk", "fb"],
+            "attr": {
+                "fused_ops": {
+                    "list": {"s": [base64.b64encode(b"BiasAdd").decode(), base64.b64encode(b"Relu").decode()]}
+                }
+            },
+        },
+        {
+            "name": "age_pred/BiasAdd",
+            "op": "_FusedMatMul",
+            "input": ["feats/Relu", "ak", "ab"],
+            "attr": {"fused_ops": {"list": {"s": [base64.b64encode(b"BiasAdd").decode()]}}},
+        },
+        {
+            "name": "gender_pred/BiasAdd",
+            "op": "_FusedMatMul",
+            "input": ["feats/Relu", "gk", "gb"],
+            "attr": {"fused_ops": {"list": {"s": [base64.b64encode(b"BiasAdd").decode()]}}},
+        },
         {"name": "age_pred/Softmax", "op": "Softmax", "input": ["age_pred/BiasAdd"]},
         {"name": "gender_pred/Sigmoid", "op": "Sigmoid", "input": ["gender_pred/BiasAdd"]},
     ]
@@ -65,8 +104,11 @@ def _tiny_graph(tmp_path):
         specs.append({"name": name, "shape": list(value.shape), "dtype": dtype})
         blobs.append(value.tobytes())
     (tmp_path / "m.bin").write_bytes(b"".join(blobs))
-    model = {"format": "graph-model", "modelTopology": {"node": nodes},
-             "weightsManifest": [{"paths": ["m.bin"], "weights": specs}]}
+    model = {
+        "format": "graph-model",
+        "modelTopology": {"node": nodes},
+        "weightsManifest": [{"paths": ["m.bin"], "weights": specs}],
+    }
     (tmp_path / "m.json").write_text(json.dumps(model))
     return tmp_path / "m.json", tmp_path / "m.bin"
 
@@ -109,14 +151,29 @@ def test_cut_box_margin_and_border():
 
 
 # MobileNet-v1's 13 depthwise-separable blocks: (depthwise stride, pointwise width)
-_MOBILENET_V1 = ((1, 64), (2, 128), (1, 128), (2, 256), (1, 256), (2, 512), (1, 512), (1, 512), (1, 512),
-                 (1, 512), (1, 512), (2, 1024), (1, 1024))
+_MOBILENET_V1 = (
+    (1, 64),
+    (2, 128),
+    (1, 128),
+    (2, 256),
+    (1, 256),
+    (2, 512),
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (2, 1024),
+    (1, 1024),
+)
 
 
 def _relu6(name: str, src: str) -> list[dict]:
-    return [{"name": f"{name}_relu", "op": "Relu", "input": [src]},
-            {"name": f"{name}_min", "op": "Minimum", "input": [f"{name}_relu", "six"]},
-            {"name": f"{name}_max", "op": "Maximum", "input": [f"{name}_min", "zero"]}]
+    return [
+        {"name": f"{name}_relu", "op": "Relu", "input": [src]},
+        {"name": f"{name}_min", "op": "Minimum", "input": [f"{name}_relu", "six"]},
+        {"name": f"{name}_max", "op": "Maximum", "input": [f"{name}_min", "zero"]},
+    ]
 
 
 def _mobilenet_graph(tmp_path):
@@ -124,15 +181,24 @@ def _mobilenet_graph(tmp_path):
     pointwise + Add, ReLU6 after each), mean, dense 256 + ReLU, age (100) and gender heads."""
     rng = np.random.default_rng(0)
     weights = {"six": np.array(6.0), "zero": np.array(0.0), "axes": np.array([1, 2], np.int32)}
-    nodes = [{"name": "input_1", "op": "Placeholder",
-              "attr": {"shape": {"shape": {"dim": [{"size": "-1"}, {"size": "224"}, {"size": "224"}, {"size": "3"}]}}}}]
+    nodes = [
+        {
+            "name": "input_1",
+            "op": "Placeholder",
+            "attr": {"shape": {"shape": {"dim": [{"size": "-1"}, {"size": "224"}, {"size": "224"}, {"size": "3"}]}}},
+        }
+    ]
 
     def pointwise(name, src, kernel_shape, stride):
         weights[f"{name}_k"] = rng.normal(0, (2 / np.prod(kernel_shape[:3])) ** 0.5, kernel_shape)
         weights[f"{name}_shift"] = rng.normal(0, 0.1, kernel_shape[-1])
-        nodes.extend([_conv(name, src, f"{name}_k", "Conv2D", stride),
-                      {"name": f"{name}_add", "op": "Add", "input": [name, f"{name}_shift"]},
-                      *_relu6(name, f"{name}_add")])
+        nodes.extend(
+            [
+                _conv(name, src, f"{name}_k", "Conv2D", stride),
+                {"name": f"{name}_add", "op": "Add", "input": [name, f"{name}_shift"]},
+                *_relu6(name, f"{name}_add"),
+            ]
+        )
         return f"{name}_max"
 
     src = pointwise("c0", "input_1", (3, 3, 3, 32), 2)
@@ -141,23 +207,45 @@ def _mobilenet_graph(tmp_path):
         dw = f"dw{i}"
         weights[f"{dw}_k"] = rng.normal(0, 0.3, (3, 3, width, 1))
         weights[f"{dw}_scale"], weights[f"{dw}_shift"] = rng.uniform(0.5, 2, width), rng.normal(0, 0.1, width)
-        nodes.extend([_conv(dw, src, f"{dw}_k", "DepthwiseConv2dNative", stride),
-                      {"name": f"{dw}_mul", "op": "Mul", "input": [dw, f"{dw}_scale"]},
-                      {"name": f"{dw}_add", "op": "Add", "input": [f"{dw}_mul", f"{dw}_shift"]},
-                      *_relu6(dw, f"{dw}_add")])
+        nodes.extend(
+            [
+                _conv(dw, src, f"{dw}_k", "DepthwiseConv2dNative", stride),
+                {"name": f"{dw}_mul", "op": "Mul", "input": [dw, f"{dw}_scale"]},
+                {"name": f"{dw}_add", "op": "Add", "input": [f"{dw}_mul", f"{dw}_shift"]},
+                *_relu6(dw, f"{dw}_add"),
+            ]
+        )
         src = pointwise(f"pw{i}", f"{dw}_max", (1, 1, width, out), 1)
         width = out
-    weights.update(fk=rng.normal(0, 0.05, (1024, 256)), fb=rng.normal(0, 0.1, 256), ak=rng.normal(0, 0.1, (256, 100)),
-                   ab=rng.normal(0, 1, 100), gk=rng.normal(0, 0.1, (256, 1)), gb=rng.normal(0, 1, 1))
+    weights.update(
+        fk=rng.normal(0, 0.05, (1024, 256)),
+        fb=rng.normal(0, 0.1, 256),
+        ak=rng.normal(0, 0.1, (256, 100)),
+        ab=rng.normal(0, 1, 100),
+        gk=rng.normal(0, 0.1, (256, 1)),
+        gb=rng.normal(0, 1, 1),
+    )
     fused = lambda *ops: {"fused_ops": {"list": {"s": [base64.b64encode(op.encode()).decode() for op in ops]}}}  # noqa: E731
     nodes += [
         {"name": "global_pooling/Mean", "op": "Mean", "input": [src, "axes"], "attr": {"keep_dims": {"b": False}}},
-        {"name": "feats/Relu", "op": "_FusedMatMul", "input": ["global_pooling/Mean", "fk", "fb"],
-         "attr": fused("BiasAdd", "Relu")},
-        {"name": "age_pred/BiasAdd", "op": "_FusedMatMul", "input": ["feats/Relu", "ak", "ab"],
-         "attr": fused("BiasAdd")},
-        {"name": "gender_pred/BiasAdd", "op": "_FusedMatMul", "input": ["feats/Relu", "gk", "gb"],
-         "attr": fused("BiasAdd")},
+        {
+            "name": "feats/Relu",
+            "op": "_FusedMatMul",
+            "input": ["global_pooling/Mean", "fk", "fb"],
+            "attr": fused("BiasAdd", "Relu"),
+        },
+        {
+            "name": "age_pred/BiasAdd",
+            "op": "_FusedMatMul",
+            "input": ["feats/Relu", "ak", "ab"],
+            "attr": fused("BiasAdd"),
+        },
+        {
+            "name": "gender_pred/BiasAdd",
+            "op": "_FusedMatMul",
+            "input": ["feats/Relu", "gk", "gb"],
+            "attr": fused("BiasAdd"),
+        },
         {"name": "age_pred/Softmax", "op": "Softmax", "input": ["age_pred/BiasAdd"]},
         {"name": "gender_pred/Sigmoid", "op": "Sigmoid", "input": ["gender_pred/BiasAdd"]},
     ]
@@ -169,8 +257,15 @@ def _mobilenet_graph(tmp_path):
         specs.append({"name": name, "shape": list(value.shape), "dtype": dtype})
         blobs.append(value.tobytes())
     (tmp_path / "m.bin").write_bytes(b"".join(blobs))
-    (tmp_path / "m.json").write_text(json.dumps({"format": "graph-model", "modelTopology": {"node": nodes},
-                                                 "weightsManifest": [{"paths": ["m.bin"], "weights": specs}]}))
+    (tmp_path / "m.json").write_text(
+        json.dumps(
+            {
+                "format": "graph-model",
+                "modelTopology": {"node": nodes},
+                "weightsManifest": [{"paths": ["m.bin"], "weights": specs}],
+            }
+        )
+    )
     return faceres.convert_faceres(tmp_path / "m.json", tmp_path / "m.bin", tmp_path / "m.onnx")
 
 
@@ -197,7 +292,7 @@ def test_faceres_backbone_computes_what_the_converted_model_does(tmp_path):
     with torch.no_grad():
         probs = torch.softmax(net(x), 1).numpy()
     assert probs.shape == (2, 101)
-    shifted = probs[:, faceres.AGE_OFFSET:] / probs[:, faceres.AGE_OFFSET:].sum(1, keepdims=True)
+    shifted = probs[:, faceres.AGE_OFFSET :] / probs[:, faceres.AGE_OFFSET :].sum(1, keepdims=True)
     np.testing.assert_allclose(shifted, expected, rtol=1e-3, atol=1e-6)
     assert probs[:, 0] == pytest.approx(probs[:, 1] / 2, rel=1e-4)  # age 0 starts as age 1's row minus log 2
 
@@ -215,11 +310,15 @@ def test_faceres_backbone_asks_for_its_network_and_file(tmp_path):
     with pytest.raises(ModelError, match="expected model.backbone=mobilenetv1_100"):
         build_network(ModelConfig(backbone="tf_efficientnet_lite0", pretrained="faceres"))
     with pytest.raises(ModelError, match="is not FaceRes-deep's converted model"):
-        build_network(ModelConfig(backbone=faceres.BACKBONE, pretrained="faceres",
-                                  pretrained_file=str(_tiny_graph_onnx(tmp_path))))
+        build_network(
+            ModelConfig(
+                backbone=faceres.BACKBONE, pretrained="faceres", pretrained_file=str(_tiny_graph_onnx(tmp_path))
+            )
+        )
     with pytest.raises(ModelError, match="fetch"):
-        build_network(ModelConfig(backbone=faceres.BACKBONE, pretrained="faceres",
-                                  pretrained_file=str(tmp_path / "x.onnx")))
+        build_network(
+            ModelConfig(backbone=faceres.BACKBONE, pretrained="faceres", pretrained_file=str(tmp_path / "x.onnx"))
+        )
 
 
 @pytest.mark.slow
@@ -235,16 +334,31 @@ def test_faceres_backbone_trains_one_batch_and_exports_a_howold_model(tmp_path, 
     from howold.train.run import train
 
     onnx_path = _mobilenet_graph(tmp_path)
-    cfg = load_config(None, [
-        "name=faceres", f"out_dir={tmp_path / 'runs'}", f"data.cache_dir={tmp_path / 'cache'}",
-        f"data.train=[{{kind: csv, root: '{faces_csv}', split: train}}]",
-        f"data.val=[{{kind: csv, root: '{faces_csv}', split: val}}]",
-        "data.crop_size=64", "data.input_size=64", "data.batch_size=4", "data.num_workers=0",
-        "data.crop_workers=1", f"model.backbone={faceres.BACKBONE}", "model.pretrained=faceres",
-        f"model.pretrained_file={onnx_path}", "model.freeze_bn=true", "trainer.max_epochs=1",
-        "trainer.limit_train_batches=1", "trainer.limit_val_batches=1", "trainer.threads=1",
-        "trainer.progress_bar=false", "trainer.accelerator=cpu",
-    ])
+    cfg = load_config(
+        None,
+        [
+            "name=faceres",
+            f"out_dir={tmp_path / 'runs'}",
+            f"data.cache_dir={tmp_path / 'cache'}",
+            f"data.train=[{{kind: csv, root: '{faces_csv}', split: train}}]",
+            f"data.val=[{{kind: csv, root: '{faces_csv}', split: val}}]",
+            "data.crop_size=64",
+            "data.input_size=64",
+            "data.batch_size=4",
+            "data.num_workers=0",
+            "data.crop_workers=1",
+            f"model.backbone={faceres.BACKBONE}",
+            "model.pretrained=faceres",
+            f"model.pretrained_file={onnx_path}",
+            "model.freeze_bn=true",
+            "trainer.max_epochs=1",
+            "trainer.limit_train_batches=1",
+            "trainer.limit_val_batches=1",
+            "trainer.threads=1",
+            "trainer.progress_bar=false",
+            "trainer.accelerator=cpu",
+        ],
+    )
     summary = train(cfg)
     sidecar = export(summary["best_checkpoint"], tmp_path / "model.onnx")
     assert sidecar["training"]["parity_max_abs_diff"] <= PARITY_TOLERANCE

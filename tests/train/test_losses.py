@@ -59,11 +59,13 @@ def test_bin_loss_gradient_moves_mass_into_the_bin():
 def test_age_loss_mixes_exact_ages_and_bins():
     logits = torch.randn(3, NUM_AGES)
     low, high = torch.tensor([30, 20, 5]), torch.tensor([30, 29, 5])
-    expected = torch.stack([
-        gaussian_kl(logits[:1], low[:1], 2.0)[0],
-        bin_nll(logits[1:2], low[1:2], high[1:2])[0],
-        gaussian_kl(logits[2:], low[2:], 2.0)[0],
-    ]).mean()
+    expected = torch.stack(
+        [
+            gaussian_kl(logits[:1], low[:1], 2.0)[0],
+            bin_nll(logits[1:2], low[1:2], high[1:2])[0],
+            gaussian_kl(logits[2:], low[2:], 2.0)[0],
+        ]
+    ).mean()
     assert age_loss(logits, low, high, 2.0).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
@@ -93,8 +95,9 @@ def test_teacher_target_mixes_with_the_gaussian_for_rows_that_have_one():
     target[2] = gaussian_targets(low[2:], 2.0)[0]
     expected = (target * (target.log() - log_p)).sum(dim=1).mean()
     assert mixed.item() == pytest.approx(expected.item(), rel=1e-5)
-    assert age_loss(logits, low, high, 2.0, 0.0, teacher, has_teacher, teacher_weight=0.0).item() == \
-        pytest.approx(age_loss(logits, low, high, 2.0).item(), rel=1e-6)
+    assert age_loss(logits, low, high, 2.0, 0.0, teacher, has_teacher, teacher_weight=0.0).item() == pytest.approx(
+        age_loss(logits, low, high, 2.0).item(), rel=1e-6
+    )
 
 
 def test_teacher_target_is_the_minimum_of_the_distillation_loss():
@@ -102,6 +105,7 @@ def test_teacher_target_is_the_minimum_of_the_distillation_loss():
     teacher = torch.softmax(torch.randn(1, NUM_AGES), dim=1)
     target = 0.5 * teacher + 0.5 * gaussian_targets(low, 2.0)
     at_target = age_loss(target.log(), low, high, 2.0, 0.0, teacher, torch.tensor([True]), teacher_weight=0.5)
-    at_label = age_loss(gaussian_targets(low, 2.0).log(), low, high, 2.0, 0.0, teacher, torch.tensor([True]),
-                        teacher_weight=0.5)
+    at_label = age_loss(
+        gaussian_targets(low, 2.0).log(), low, high, 2.0, 0.0, teacher, torch.tensor([True]), teacher_weight=0.5
+    )
     assert at_target.item() == pytest.approx(0.0, abs=1e-5) and at_label.item() > 0.01

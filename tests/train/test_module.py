@@ -61,8 +61,9 @@ def test_model_step_uses_the_configs_loss_settings(overrides, teacher, teacher_w
     with torch.no_grad():
         loss, _, _, _ = module.model_step(data)
         logits = module(data[0])
-    expected = age_loss(logits, data[1], data[2], cfg.loss.sigma, cfg.loss.l1_weight, *data[3:],
-                        teacher_weight=teacher_weight)
+    expected = age_loss(
+        logits, data[1], data[2], cfg.loss.sigma, cfg.loss.l1_weight, *data[3:], teacher_weight=teacher_weight
+    )
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 

@@ -21,8 +21,11 @@ from howold.train.model import build_network, load_onnx_weights  # noqa: E402
 def test_aaf_loader_reads_ages_genders_and_the_fixed_split(tmp_path):
     write_image(tmp_path / "images" / "00000A02.jpg")
     write_image(tmp_path / "images" / "07000A45.jpg")
-    write_csv(tmp_path / "labels.csv", ["path", "age", "gender", "split", "face_found"],
-              [["images/00000A02.jpg", 2, "F", "train", 1], ["images/07000A45.jpg", 45, "M", "test", 1]])
+    write_csv(
+        tmp_path / "labels.csv",
+        ["path", "age", "gender", "split", "face_found"],
+        [["images/00000A02.jpg", 2, "F", "train", 1], ["images/07000A45.jpg", 45, "M", "test", 1]],
+    )
     samples = load_aaf(tmp_path)
     assert [(s.low, s.split, s.attrs["gender"]) for s in samples] == [(2, "train", "female"), (45, "test", "male")]
     assert load_dataset("aaf", tmp_path) == samples
@@ -39,8 +42,9 @@ def test_set_weights_give_each_set_its_share_of_an_epoch():
     parts = CropParts(["utkface", "aaf"], np.array([0] * 300 + [1] * 100), [0.5, 0.5])
     weights = parts.sample_weights()
     assert weights[:300].sum() == pytest.approx(0.5) and weights[300:].sum() == pytest.approx(0.5)
-    draws = torch.multinomial(torch.from_numpy(weights), 40000, replacement=True,
-                              generator=torch.Generator().manual_seed(0))
+    draws = torch.multinomial(
+        torch.from_numpy(weights), 40000, replacement=True, generator=torch.Generator().manual_seed(0)
+    )
     assert (draws >= 300).float().mean().item() == pytest.approx(0.5, abs=0.01)
 
 
@@ -76,8 +80,9 @@ def test_degradations_are_off_by_default_and_on_when_asked():
     assert degrade.degradation_steps(plain) == []
     same = build_transform(plain, [0.5] * 3, [0.5] * 3)
     assert torch.equal(same(image), same(image))
-    every = AugmentConfig(**{**plain.__dict__, "old_print_p": 1.0, "lowres_p": 1.0, "grain_p": 1.0,
-                             "jpeg_p": 1.0, "light_p": 1.0})
+    every = AugmentConfig(
+        **{**plain.__dict__, "old_print_p": 1.0, "lowres_p": 1.0, "grain_p": 1.0, "jpeg_p": 1.0, "light_p": 1.0}
+    )
     assert len(degrade.degradation_steps(every)) == 5
     changed = build_transform(every, [0.5] * 3, [0.5] * 3)(image)
     assert not torch.allclose(changed, same(image))
@@ -96,8 +101,15 @@ def test_a_network_started_from_an_exported_onnx_computes_what_the_onnx_does(tmp
     onnx_path = tmp_path / "m.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(source, (torch.zeros(1, 3, 64, 64),), str(onnx_path), input_names=["input"],
-                          output_names=["logits"], dynamic_axes={"input": {0: "batch"}}, dynamo=False)
+        torch.onnx.export(
+            source,
+            (torch.zeros(1, 3, 64, 64),),
+            str(onnx_path),
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}},
+            dynamo=False,
+        )
     net = build_network(ModelConfig(pretrained="none"), init_weights=False).eval()
     load_onnx_weights(net, str(onnx_path))
     x = np.random.default_rng(1).normal(size=(2, 3, 64, 64)).astype(np.float32)

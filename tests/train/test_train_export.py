@@ -22,19 +22,32 @@ pytestmark = pytest.mark.slow
 
 
 def one_batch_config(tmp_path, faces_csv, backbone: str, pretrained: str):
-    return load_config(None, [
-        f"name={backbone}", f"out_dir={tmp_path / 'runs'}", f"data.cache_dir={tmp_path / 'cache'}",
-        f"data.train=[{{kind: csv, root: '{faces_csv}', split: train}}]",
-        f"data.val=[{{kind: csv, root: '{faces_csv}', split: val}}]",
-        "data.crop_size=64", "data.input_size=64", "data.batch_size=4", "data.num_workers=0",
-        "data.crop_workers=1", f"model.backbone={backbone}", f"model.pretrained={pretrained}",
-        "trainer.max_epochs=1", "trainer.limit_train_batches=1", "trainer.limit_val_batches=1",
-        "trainer.threads=1", "trainer.progress_bar=false", "trainer.accelerator=cpu",
-    ])
+    return load_config(
+        None,
+        [
+            f"name={backbone}",
+            f"out_dir={tmp_path / 'runs'}",
+            f"data.cache_dir={tmp_path / 'cache'}",
+            f"data.train=[{{kind: csv, root: '{faces_csv}', split: train}}]",
+            f"data.val=[{{kind: csv, root: '{faces_csv}', split: val}}]",
+            "data.crop_size=64",
+            "data.input_size=64",
+            "data.batch_size=4",
+            "data.num_workers=0",
+            "data.crop_workers=1",
+            f"model.backbone={backbone}",
+            f"model.pretrained={pretrained}",
+            "trainer.max_epochs=1",
+            "trainer.limit_train_batches=1",
+            "trainer.limit_val_batches=1",
+            "trainer.threads=1",
+            "trainer.progress_bar=false",
+            "trainer.accelerator=cpu",
+        ],
+    )
 
 
-@pytest.mark.parametrize("backbone, pretrained", [("tf_efficientnet_lite0", "bundled"),
-                                                  ("tiny_vit_5m_224", "none")])
+@pytest.mark.parametrize("backbone, pretrained", [("tf_efficientnet_lite0", "bundled"), ("tiny_vit_5m_224", "none")])
 def test_one_batch_run_then_export_parity(tmp_path, faces_csv, face_paths, backbone, pretrained):
     if not face_paths:
         pytest.skip("no fixture faces in tests/fixtures/faces")
@@ -50,9 +63,26 @@ def test_one_batch_run_then_export_parity(tmp_path, faces_csv, face_paths, backb
     assert sidecar["training"]["parity_max_abs_diff"] <= PARITY_TOLERANCE
     assert (sidecar["input_size"], sidecar["crop_size"], sidecar["backbone"]) == (64, 64, backbone)
     written = json.loads(out.with_suffix(".json").read_text())
-    assert set(written) >= {"format", "format_version", "name", "version", "backbone", "input_size",
-                            "crop_size", "crop_margin", "mean", "std", "output", "min_age", "max_age",
-                            "temperature", "interval", "tta_flip", "metrics", "training"}
+    assert set(written) >= {
+        "format",
+        "format_version",
+        "name",
+        "version",
+        "backbone",
+        "input_size",
+        "crop_size",
+        "crop_margin",
+        "mean",
+        "std",
+        "output",
+        "min_age",
+        "max_age",
+        "temperature",
+        "interval",
+        "tta_flip",
+        "metrics",
+        "training",
+    }
 
     from howold.age_model import AgeModel
 
@@ -76,8 +106,10 @@ def test_val_and_calibrate_cli(tmp_path, faces_csv, face_paths):
     cfg = one_batch_config(tmp_path, faces_csv, "tf_efficientnet_lite0", "bundled")
     summary = train(cfg)
     model = tmp_path / "m.onnx"
-    assert main(["export", summary["best_checkpoint"], "--out", str(model), "--name", "released",
-                 "--version", "9.8.7"]) == 0
+    assert (
+        main(["export", summary["best_checkpoint"], "--out", str(model), "--name", "released", "--version", "9.8.7"])
+        == 0
+    )
     assert json.loads(model.with_suffix(".json").read_text())["version"] == "9.8.7"
     teacher = tmp_path / "noflip.onnx"
     assert main(["export", summary["best_checkpoint"], "--out", str(teacher), "--no-flip", "--no-check"]) == 0
@@ -85,8 +117,21 @@ def test_val_and_calibrate_cli(tmp_path, faces_csv, face_paths):
     assert json.loads(model.with_suffix(".json").read_text())["tta_flip"] is True  # the config's default
     assert teacher.read_bytes() == model.read_bytes()  # the same network
     out = tmp_path / "val.json"
-    args = ["val", "--model", str(model), "--data", str(faces_csv), "--split", "val",
-            "--cache-dir", str(tmp_path / "cache"), "--json", str(out), "--calibrate", "--record"]
+    args = [
+        "val",
+        "--model",
+        str(model),
+        "--data",
+        str(faces_csv),
+        "--split",
+        "val",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--json",
+        str(out),
+        "--calibrate",
+        "--record",
+    ]
     assert main(args) == 0
     result = json.loads(out.read_text())
     assert result["evaluated"] == len(face_paths) and result["no_face"] == 0
@@ -98,16 +143,49 @@ def test_val_and_calibrate_cli(tmp_path, faces_csv, face_paths):
     assert "csv_val" in sidecar["metrics"]
 
     degraded = tmp_path / "degraded.json"
-    assert main(["val", "--model", str(model), "--data", str(faces_csv), "--split", "val", "--cache-dir",
-                 str(tmp_path / "cache"), "--degraded", "--calibrate", "--json", str(degraded)]) == 0
+    assert (
+        main(
+            [
+                "val",
+                "--model",
+                str(model),
+                "--data",
+                str(faces_csv),
+                "--split",
+                "val",
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "--degraded",
+                "--calibrate",
+                "--json",
+                str(degraded),
+            ]
+        )
+        == 0
+    )
     sidecar = json.loads(model.with_suffix(".json").read_text())
     assert sidecar["temperature_poor"] == sidecar["metrics"]["calibration_poor"]["temperature_poor"] > 0
     assert sidecar["temperature"] == result["temperature"]  # the plain temperature stays
     assert json.loads(degraded.read_text())["degraded"] is True
 
     e2e = tmp_path / "e2e.json"
-    assert main(["val", "--model", str(model), "--data", str(faces_csv), "--split", "val",
-                 "--end-to-end", "--json", str(e2e)]) == 0
+    assert (
+        main(
+            [
+                "val",
+                "--model",
+                str(model),
+                "--data",
+                str(faces_csv),
+                "--split",
+                "val",
+                "--end-to-end",
+                "--json",
+                str(e2e),
+            ]
+        )
+        == 0
+    )
     # end to end is what a person gets from howold.Predictor (small faces read from several framings)
     predictor = howold.Predictor(model)
     rows = [r for r in csv.DictReader(faces_csv.open()) if r["split"] == "val"]
@@ -212,8 +290,24 @@ def test_distillation_from_an_exported_teacher(tmp_path, faces_csv, face_paths):
     teacher = tmp_path / "teacher.onnx"
     assert main(["export", first["best_checkpoint"], "--out", str(teacher)]) == 0
     targets = tmp_path / "teacher.npz"
-    assert main(["teach", "--model", str(teacher), "--model", str(teacher), "--data", str(faces_csv),
-                 "--cache-dir", str(tmp_path / "a" / "cache"), "--out", str(targets)]) == 0
+    assert (
+        main(
+            [
+                "teach",
+                "--model",
+                str(teacher),
+                "--model",
+                str(teacher),
+                "--data",
+                str(faces_csv),
+                "--cache-dir",
+                str(tmp_path / "a" / "cache"),
+                "--out",
+                str(targets),
+            ]
+        )
+        == 0
+    )
     with np.load(targets) as f:
         assert sorted(f["paths"]) == sorted(str(p) for p in face_paths)
         assert f["probs"].shape == (len(face_paths), 101)

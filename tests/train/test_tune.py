@@ -54,14 +54,28 @@ pruner: {n_startup_trials: 100}
 
 def base_overrides(tmp_path: Path, faces_csv: Path) -> list[str]:
     return [
-        "name=tiny", f"out_dir={tmp_path / 'runs'}", f"data.cache_dir={tmp_path / 'cache'}",
+        "name=tiny",
+        f"out_dir={tmp_path / 'runs'}",
+        f"data.cache_dir={tmp_path / 'cache'}",
         f"data.train=[{{kind: csv, root: '{faces_csv}', split: train}}]",
         f"data.val=[{{kind: csv, root: '{faces_csv}', split: val}}]",
-        "data.crop_size=64", "data.input_size=64", "data.batch_size=4", "data.num_workers=0",
-        "data.crop_workers=1", "model.pretrained=bundled", "optim.warmup_epochs=0", "trainer.threads=1",
-        "trainer.progress_bar=false", "trainer.accelerator=cpu", "trainer.log_every_n_steps=1",
-        "augment.flip=false", "augment.degrees=0", "augment.translate=0", "augment.jitter=0",
-        "augment.blur_p=0", "augment.grayscale_p=0",
+        "data.crop_size=64",
+        "data.input_size=64",
+        "data.batch_size=4",
+        "data.num_workers=0",
+        "data.crop_workers=1",
+        "model.pretrained=bundled",
+        "optim.warmup_epochs=0",
+        "trainer.threads=1",
+        "trainer.progress_bar=false",
+        "trainer.accelerator=cpu",
+        "trainer.log_every_n_steps=1",
+        "augment.flip=false",
+        "augment.degrees=0",
+        "augment.translate=0",
+        "augment.jitter=0",
+        "augment.blur_p=0",
+        "augment.grayscale_p=0",
     ]
 
 
@@ -72,8 +86,15 @@ def write_space(tmp_path: Path, text: str) -> Path:
 
 
 def tune_args(tmp_path, faces_csv, space: str, trials: int, *extra: str) -> list[str]:
-    return ["tune", "--space", str(write_space(tmp_path, space)), "--trials", str(trials), *extra,
-            *base_overrides(tmp_path, faces_csv)]
+    return [
+        "tune",
+        "--space",
+        str(write_space(tmp_path, space)),
+        "--trials",
+        str(trials),
+        *extra,
+        *base_overrides(tmp_path, faces_csv),
+    ]
 
 
 def load(tmp_path, storage: str | None = None, study: str = "tiny_tune"):
@@ -86,8 +107,15 @@ def child_env() -> dict:
 
 
 def howold(args: list[str], **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "howold.cli", *args], cwd=ROOT, env=child_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "howold.cli", *args],
+        cwd=ROOT,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kwargs,
+    )
 
 
 @pytest.mark.slow
@@ -118,8 +146,9 @@ def test_three_trial_study_prunes_the_bad_one_and_writes_a_ready_config(tmp_path
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
 def test_killed_study_resumes_without_losing_or_repeating_a_trial(tmp_path, faces_csv, stop):
-    space = PLAIN_SPACE.replace("start: [{optim.lr: 1e-3}]",
-                                "start: [{optim.lr: 1e-3}, {optim.lr: 2e-3}, {optim.lr: 4e-3}]")
+    space = PLAIN_SPACE.replace(
+        "start: [{optim.lr: 1e-3}]", "start: [{optim.lr: 1e-3}, {optim.lr: 2e-3}, {optim.lr: 4e-3}]"
+    )
     args = tune_args(tmp_path, faces_csv, space, 3)
     first = howold(args)
     study = None
@@ -186,18 +215,33 @@ def postgres_url():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     data = folder / "data"
-    start = [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
-             f"-p {port} -k {folder} -h 127.0.0.1 -c fsync=off", "start"]
+    start = [
+        *as_user,
+        str(bin_dir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-l",
+        str(folder / "log"),
+        "-w",
+        "-o",
+        f"-p {port} -k {folder} -h 127.0.0.1 -c fsync=off",
+        "start",
+    ]
     try:
-        subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "howold"],
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "howold"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         subprocess.run(start, check=True, capture_output=True, timeout=60)
     except (subprocess.SubprocessError, OSError) as exc:
         shutil.rmtree(folder, ignore_errors=True)
         pytest.skip(f"could not start a PostgreSQL server: {exc}")
     yield f"postgresql://howold@127.0.0.1:{port}/postgres"
-    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True, timeout=60
+    )
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -249,17 +293,20 @@ def test_list_items_and_structured_choices_reach_the_config(tmp_path):
     assert space.spec("augment.scale").from_optuna(point["augment.scale"]) == [0.9, 1.1]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("params: {optim.lr: {type: float, low: 1e-2, high: 1e-3}}", "must be below"),
-    ("params: {optim.lr: {type: float, low: 0, high: 1, log: true}}", "log range must start above 0"),
-    ("params: {optim.lr: {type: normal, low: 0, high: 1}}", "type must be one of"),
-    ("params: {model.backbone: {type: categorical, choices: []}}", "non-empty list of choices"),
-    ("params: {optim.lr: 0.1}", "expected {type"),
-    ("params: {optim.lr: {type: float, low: 0, high: 1, lo: 2}}", "unknown settings"),
-    ("params: {}", "params` is empty"),
-    ("search: {}", "expected a mapping with sections"),
-    ("params: {optim.lr: {type: float, low: 0, high: 1}}\nstart: [{optim.wd: 1}]", "are not in params"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("params: {optim.lr: {type: float, low: 1e-2, high: 1e-3}}", "must be below"),
+        ("params: {optim.lr: {type: float, low: 0, high: 1, log: true}}", "log range must start above 0"),
+        ("params: {optim.lr: {type: normal, low: 0, high: 1}}", "type must be one of"),
+        ("params: {model.backbone: {type: categorical, choices: []}}", "non-empty list of choices"),
+        ("params: {optim.lr: 0.1}", "expected {type"),
+        ("params: {optim.lr: {type: float, low: 0, high: 1, lo: 2}}", "unknown settings"),
+        ("params: {}", "params` is empty"),
+        ("search: {}", "expected a mapping with sections"),
+        ("params: {optim.lr: {type: float, low: 0, high: 1}}\nstart: [{optim.wd: 1}]", "are not in params"),
+    ],
+)
 def test_bad_spaces_are_explained(tmp_path, text, message):
     with pytest.raises(HowoldError, match=message):
         load_space(write_space(tmp_path, text))
@@ -289,9 +336,13 @@ def test_a_trial_left_running_by_a_dead_process_is_queued_again(tmp_path):
     assert study.trials[1].params == study.trials[0].params
 
 
-@pytest.mark.parametrize("options, message", [
-    (dict(trials=0), "at least 1 trial"), (dict(trials=2, timeout=0), "above 0"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(trials=0), "at least 1 trial"),
+        (dict(trials=2, timeout=0), "above 0"),
+    ],
+)
 def test_bad_options_are_explained(options, message):
     with pytest.raises(HowoldError, match=message):
         TuneOptions(**options)
@@ -325,12 +376,22 @@ def test_proxy_check_ranks_recipes_from_their_runs(tmp_path):
         (tmp_path / "runs" / f"proxy_{name}" / "summary.json").write_text(json.dumps({"best_val_mae": proxy}))
         recipes += ["--recipe", f"{config}={full}"]
     out = tmp_path / "check.json"
-    done = subprocess.run([sys.executable, "scripts/tune_proxy_check.py", *recipes, "--out", str(out)],
-                          cwd=ROOT, env=child_env(), capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "scripts/tune_proxy_check.py", *recipes, "--out", str(out)],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
     assert result["spearman"] == 1.0 and len(result["recipes"]) == 4
     assert "Spearman 1.0" in done.stdout
-    few = subprocess.run([sys.executable, "scripts/tune_proxy_check.py", *recipes[:6]], cwd=ROOT, env=child_env(),
-                         capture_output=True, text=True)
+    few = subprocess.run(
+        [sys.executable, "scripts/tune_proxy_check.py", *recipes[:6]],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+    )
     assert few.returncode == 2 and "at least 4 recipes" in few.stderr

@@ -22,8 +22,9 @@ def test_predict_videos_and_photos_together(clips, face_paths, tmp_path):
     shutil.copy(face_paths[0], folder / face_paths[0].name)
     (folder / "broken.mov").write_bytes(b"\x00\x00\x00\x18ftypqt  " + bytes(64))
     out = tmp_path / "out"
-    run = howold("predict", folder, "--annotate", out, "--json", tmp_path / "r.json", "--csv", tmp_path / "r.csv",
-                 "--per-frame")
+    run = howold(
+        "predict", folder, "--annotate", out, "--json", tmp_path / "r.json", "--csv", tmp_path / "r.csv", "--per-frame"
+    )
     assert run.returncode == 1 and "Traceback" not in run.stderr  # the broken clip fails, the rest go on
     assert "broken.mov: is not a video FFmpeg can read" in run.stderr
     assert "No face found in the clip." in run.stdout

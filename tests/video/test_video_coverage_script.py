@@ -48,8 +48,14 @@ def test_each_clip_gives_one_person_and_figures_per_rho(coverage, chips, video_p
 
 
 def test_rho_closest_to_the_target_and_the_wider_on_a_tie(coverage):
-    figures = {"per_rho": {"0.5": {"coverage": 0.70}, "0.8": {"coverage": 0.79}, "0.9": {"coverage": 0.81},
-                           "1.0": {"coverage": 0.90}}}
+    figures = {
+        "per_rho": {
+            "0.5": {"coverage": 0.70},
+            "0.8": {"coverage": 0.79},
+            "0.9": {"coverage": 0.81},
+            "1.0": {"coverage": 0.90},
+        }
+    }
     assert coverage.closest(figures) == 0.9
     figures["per_rho"]["0.9"]["coverage"] = 0.83
     assert coverage.closest(figures) == 0.8
