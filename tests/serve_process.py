@@ -23,8 +23,17 @@ def free_port() -> int:
 def howold_serve(env: dict, log: Path, port: int | None = None, ready_s: float = 60):
     """Start `howold serve` with `env`, its output in `log`; yield its base URL once /readyz says 200;
     stop it afterwards (killed if it does not stop within 10 s)."""
+    with howold_serve_process(env, log, port, ready_s) as (url, _process):
+        yield url
+
+
+@contextlib.contextmanager
+def howold_serve_process(
+    env: dict, log: Path, port: int | None = None, ready_s: float = 60, prefix: tuple[str, ...] = ()
+):
+    """`howold_serve` that yields (url, process), its command run behind `prefix` (e.g. prlimit)."""
     port = port or free_port()
-    command = [sys.executable, "-m", "howold.cli", "serve", "--port", str(port), "--log-level", "warning"]
+    command = [*prefix, sys.executable, "-m", "howold.cli", "serve", "--port", str(port), "--log-level", "warning"]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -36,7 +45,7 @@ def howold_serve(env: dict, log: Path, port: int | None = None, ready_s: float =
             if time.monotonic() > deadline:
                 pytest.fail(f"howold serve did not become ready in {ready_s:.0f} s: {log.read_text()[-2000:]}")
             time.sleep(0.2)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:

@@ -22,7 +22,7 @@ httpx = pytest.importorskip("httpx", reason="needs the [test] extra")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from corpus import save  # noqa: E402
-from serve_process import _ready, free_port  # noqa: E402
+from serve_process import free_port, howold_serve_process  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -37,28 +37,10 @@ def serve(tmp_path: Path, open_files: int | None = None, **settings: str):
     """`howold serve` with HOWOLD_* `settings` (and at most `open_files` descriptors); yields (url, process)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("HOWOLD_")}
     env.update({f"HOWOLD_{key.upper()}": value for key, value in settings.items()})
-    port = free_port()
-    command = [sys.executable, "-m", "howold.cli", "serve", "--port", str(port), "--log-level", "warning"]
-    if open_files:
-        command = ["prlimit", f"--nofile={open_files}:{open_files}", *command]
+    prefix = ("prlimit", f"--nofile={open_files}:{open_files}") if open_files else ()
     log = tmp_path / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while not _ready(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"howold serve did not become ready: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield url, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with howold_serve_process(env, log, ready_s=90, prefix=prefix) as served:
+        yield served
     text = log.read_text()
     assert "Traceback" not in text and "Too many open files" not in text, text[-3000:]
 
