@@ -357,20 +357,8 @@ def run_batch(
         on_progress(len(photos) - len(todo))
     if todo:
         with _stderr_to(output.parts / ".ray-stderr.log" if quiet else None):
-            _run_on_ray(
-                todo,
-                output,
-                counts,
-                per_node,
-                actors,
-                cpus_per_actor,
-                batch_size,
-                options,
-                ray_address,
-                on_progress,
-                check,
-                distribution,
-            )
+            work = _RayWork(actors, cpus_per_actor, batch_size, options, ray_address, check, distribution)
+            _run_on_ray(work, todo, output, counts, per_node, on_progress)
     try:
         output.merge(resume)
     except OSError as exc:
@@ -390,26 +378,33 @@ def run_batch(
     )
 
 
+@dataclass(frozen=True)
+class _RayWork:
+    """How `run_batch` analyses on Ray: the actor pool, the Predictor's options and what each row carries."""
+
+    actors: int | None
+    cpus_per_actor: int
+    batch_size: int
+    predictor_options: dict[str, Any]
+    ray_address: str | None
+    check: AgeCheck | None
+    distribution: bool
+
+
 def _run_on_ray(
-    todo,
+    work: _RayWork,
+    todo: list[str],
     output: PartsOutput,
     counts: dict[str, int],
     per_node: dict[str, int],
-    actors,
-    cpus_per_actor,
-    batch_size,
-    options,
-    ray_address,
-    on_progress,
-    check=None,
-    distribution=False,
+    on_progress: Callable[[int], None] | None,
 ) -> None:
     """Analyse `todo` on Ray, committing each finished batch to `output` and counting its rows and
     the photos each Ray node ran (`per_node`)."""
-    local_cpus = max(os.cpu_count() or 1, (actors or 1) * cpus_per_actor)
-    started_ray = start_ray(ray_address, num_cpus=local_cpus)
+    local_cpus = max(os.cpu_count() or 1, (work.actors or 1) * work.cpus_per_actor)
+    started_ray = start_ray(work.ray_address, num_cpus=local_cpus)
     written = 0
-    batches = _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options, check, distribution)
+    batches = _analyse_on_ray(work, todo)
     try:
         with _terminate_as_interrupt():
             for rows, nodes in batches:
@@ -487,16 +482,20 @@ def _cluster_address(address: str | None) -> str | None:
     return address or os.environ.get("RAY_ADDRESS") or None
 
 
-def _analyse_on_ray(todo, actors, cpus_per_actor, batch_size, options, check=None, distribution=False):
+def _analyse_on_ray(work: _RayWork, todo: list[str]):
     """Yield, per finished batch, one list of rows per photo and the Ray node id each photo ran on."""
-    size = actors or max(1, cluster_cpus() // cpus_per_actor)
+    size = work.actors or max(1, cluster_cpus() // work.cpus_per_actor)
     items = [{"source": source, "path": source} for source in todo]  # canonical paths: absolute already
     dataset = ray.data.from_items(items).map_batches(
         Analyser,
-        fn_constructor_kwargs={"predictor_options": options, "check": check, "distribution": distribution},
+        fn_constructor_kwargs={
+            "predictor_options": work.predictor_options,
+            "check": work.check,
+            "distribution": work.distribution,
+        },
         compute=ray.data.ActorPoolStrategy(size=size),
-        num_cpus=cpus_per_actor,
-        batch_size=batch_size,
+        num_cpus=work.cpus_per_actor,
+        batch_size=work.batch_size,
         batch_format="numpy",
     )
     batches = dataset.iter_batches(batch_size=None, batch_format="numpy")
