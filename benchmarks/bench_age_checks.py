@@ -8,7 +8,7 @@ Photos, from DIR (default $HOWOLD_DATA, else ../shared/data): the UTKFace test s
 test split and FG-NET's test people (`split == test` in its labels.csv), each through
 `howold.Predictor` as a user's photo goes; the largest face's calibrated age distribution
 (`Face.distribution`) is kept, a photo with no face is counted apart. The distributions are cached
-in out/age_checks_<model name>-<version>[_limitN].npz, so the tables are recomputed in seconds;
+in out/age_checks_<model name>-<version>-<calibration>[_val][_limitN].npz, so the tables are recomputed in seconds;
 --refresh runs the photos again.
 
 Policy (howold.options.AgeCheck): for a threshold T and a margin m the answer is "over T" when
@@ -28,16 +28,15 @@ import json
 import math
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from howold.age_model import DEFAULT_MODEL_PATH, probability_at_least, read_model_info
+from howold.age_model import DEFAULT_MODEL_PATH, decode_distribution, probability_at_least, read_model_info
 from howold.options import AgeCheck
+from howold.train.age_checks import SETS, cache_path, face_distributions
 
 ROOT = Path(__file__).resolve().parents[1]
-SETS = ("utkface", "aaf", "fgnet")
 SET_NAMES = {"utkface": "UTKFace test", "aaf": "AAF test", "fgnet": "FG-NET test people", "pooled": "pooled"}
 THRESHOLDS = (13, 16, 18, 21, 25)
 MARGINS = tuple(range(0, 26))
@@ -45,60 +44,11 @@ CHALLENGE_25 = 25  # the retail policy the per-set tables also show: ask anyone 
 TARGET = 0.01  # the share of minors passed as over that the default margin stays under
 RELIABILITY_MIN_FACES = 50
 RELIABILITY_TOLERANCE = 0.05
+CHANCE_DRAWS = 200
 
 
 def data_root(given: str | None) -> Path:
     return Path(given or os.environ.get("HOWOLD_DATA") or ROOT.parent / "shared" / "data")
-
-
-def test_samples(root: Path, limit: int | None) -> dict[str, list]:
-    """Each set's test photos (FG-NET: its test people only), spread over the set with `limit`."""
-    from howold.train.data import load_dataset, select_split
-
-    out = {}
-    for kind in SETS:
-        samples = select_split(load_dataset(kind, root / kind), "test")
-        if limit:
-            samples = samples[:: max(1, len(samples) // limit)][:limit]
-        out[kind] = samples
-    return out
-
-
-def cache_path(model: Path, limit: int | None) -> Path:
-    info = read_model_info(model)
-    return ROOT / "out" / f"age_checks_{info.name}-{info.version}{f'_limit{limit}' if limit else ''}.npz"
-
-
-def run_photos(model: Path, root: Path, limit: int | None) -> dict[str, np.ndarray]:
-    """Every test photo through howold.Predictor: per face with an age, its set, true age and
-    calibrated distribution; and per set the photos without a face."""
-    import howold
-
-    predictor = howold.Predictor(model).prepare()
-    sets, ages, probs, missed = [], [], [], {}
-    min_age = predictor.model_info.min_age
-    for kind, samples in test_samples(root, limit).items():
-        start, missed[kind] = time.perf_counter(), 0
-        for sample in samples:
-            result = predictor.analyse(sample.path)
-            if not result.ok or not result.faces:
-                missed[kind] += 1
-                continue
-            sets.append(kind)
-            ages.append(sample.low)
-            probs.append(result.faces[0].distribution.probs)
-        print(
-            f"{kind}: {len(samples)} photos, {missed[kind]} without a face, {time.perf_counter() - start:.0f} s",
-            file=sys.stderr,
-        )
-    return {
-        "set": np.array(sets),
-        "age": np.array(ages, float),
-        "probs": np.array(probs, np.float32),
-        "min_age": np.array(min_age),
-        "missed_sets": np.array(list(missed)),
-        "missed": np.array(list(missed.values())),
-    }
 
 
 def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -138,6 +88,19 @@ def error_rates(true: np.ndarray, passed: np.ndarray, threshold: int) -> dict:
     }
 
 
+def chance_misses(p: np.ndarray, draws: int = CHANCE_DRAWS, seed: int = 0) -> float:
+    """How many judged bins a perfectly calibrated p would put out of tolerance by chance: the mean
+    over `draws` draws of labels "over" ~ Bernoulli(p) for these very faces."""
+    rng = np.random.default_rng(seed)
+    index = np.minimum((p * 10).astype(int), 9)
+    counted = [index == d for d in range(10) if (index == d).sum() >= RELIABILITY_MIN_FACES]
+    misses = 0
+    for _ in range(draws):
+        over = rng.random(p.size) < p
+        misses += sum(abs(p[sel].mean() - over[sel].mean()) > RELIABILITY_TOLERANCE for sel in counted)
+    return misses / draws
+
+
 def reliability(true: np.ndarray, p: np.ndarray, threshold: int) -> dict:
     rows = []
     index = np.minimum((p * 10).astype(int), 9)
@@ -149,17 +112,34 @@ def reliability(true: np.ndarray, p: np.ndarray, threshold: int) -> dict:
             row["predicted"] = float(p[sel].mean())
             row["observed"] = float((true[sel] >= threshold).mean())
             row["within"] = bool(abs(row["predicted"] - row["observed"]) <= RELIABILITY_TOLERANCE)
+            spread = math.sqrt(max(row["predicted"] * (1 - row["predicted"]), 1e-12) / n)
+            row["z"] = (row["observed"] - row["predicted"]) / spread
         rows.append(row)
     judged = [r for r in rows if r["n"] >= RELIABILITY_MIN_FACES]
     worst = max((abs(r["predicted"] - r["observed"]) for r in judged), default=math.nan)
-    return {"bins": rows, "worst_gap": worst, "within": all(r["within"] for r in judged), "bins_judged": len(judged)}
+    return {
+        "bins": rows,
+        "worst_gap": worst,
+        "within": all(r["within"] for r in judged),
+        "bins_judged": len(judged),
+        "bins_out": sum(not r["within"] for r in judged),
+        "bins_out_by_chance": chance_misses(p),
+        "bins_beyond_noise": sum(abs(r["z"]) > 1.96 and not r["within"] for r in judged),
+    }
 
 
-def measure(cache: dict[str, np.ndarray]) -> dict:
+def range_coverage(true: np.ndarray, probs: np.ndarray, min_age: int, interval: float) -> float:
+    """The share of faces whose `interval` range (read from the same distributions) holds the true age."""
+    _, low, high = decode_distribution(probs, interval, min_age)
+    return float(((true >= low) & (true <= high)).mean())
+
+
+def measure(cache: dict[str, np.ndarray], interval: float = 0.8) -> dict:
     sets, true, probs, min_age = cache["set"], cache["age"], cache["probs"], int(cache["min_age"])
     groups = {kind: sets == kind for kind in SETS} | {"pooled": np.ones(len(sets), bool)}
     out: dict = {
         "faces": {k: int(v.sum()) for k, v in groups.items()},
+        "range_coverage": {k: range_coverage(true[g], probs[g], min_age, interval) for k, g in groups.items()},
         "no_face": dict(zip(cache["missed_sets"].tolist(), cache["missed"].tolist())),
         "thresholds": {},
     }
@@ -251,6 +231,20 @@ def markdown(figures: dict, model: str, command: str) -> str:
             gap = "–" if math.isnan(r["worst_gap"]) else f"{r['worst_gap']:.3f}"
             cells.append(f"{gap} ({r['bins_judged']}) {'✓' if r['within'] else '✗'}")
         lines.append(f"| {threshold} | " + " | ".join(cells) + " |")
+    tables = [e["reliability"][k] for e in figures["thresholds"].values() for k in SETS]
+    out, chance = sum(r["bins_out"] for r in tables), sum(r["bins_out_by_chance"] for r in tables)
+    judged, beyond = sum(r["bins_judged"] for r in tables), sum(r["bins_beyond_noise"] for r in tables)
+    lines += [
+        "",
+        f"Bins out of ±{RELIABILITY_TOLERANCE}: **{out} of {judged}**. A perfectly calibrated P(age ≥ threshold) "
+        f"would put {chance:.1f} of these bins out by chance alone (labels drawn from the predicted "
+        f"probabilities, {CHANCE_DRAWS} draws): with 50–200 faces a bin's share has a sampling spread of "
+        f"0.035–0.07. Bins out of ±{RELIABILITY_TOLERANCE} and more than 1.96 standard errors away: {beyond}.",
+        "",
+        "The 80 % range holds the true age for "
+        + ", ".join(f"{SET_NAMES[k]} {figures['range_coverage'][k]:.3f}" for k in (*SETS, "pooled"))
+        + " of the faces (read from the same distributions).",
+    ]
     lines += [
         "",
         "**Reliability** per tenth of P(age ≥ threshold): mean predicted / observed share over the threshold (faces):",
@@ -273,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH, help="ONNX age model (default: shipped)")
     parser.add_argument("--data", help="the data sets' folder (default $HOWOLD_DATA, else ../shared/data)")
     parser.add_argument("--limit", type=int, help="at most N photos per set, spread over it (for trying things)")
+    parser.add_argument(
+        "--split",
+        choices=("test", "val"),
+        default="test",
+        help="the split to measure (default test; val is what the p_over calibration is fitted on)",
+    )
     parser.add_argument("--refresh", action="store_true", help="run the photos again even when cached")
     parser.add_argument("--json", type=Path, help="write every figure (all margins, all bins) to FILE")
     parser.add_argument("--markdown", type=Path, help="write the tables to FILE (default: stdout)")
@@ -281,22 +281,23 @@ def main(argv: list[str] | None = None) -> int:
     if not all((root / kind / "labels.csv").is_file() for kind in SETS):
         print(f"bench_age_checks: {root} lacks {', '.join(SETS)} (each with labels.csv); give --data.", file=sys.stderr)
         return 2
-    path = cache_path(args.model, args.limit)
+    path = cache_path(args.model, ROOT / "out", args.limit, args.split)
     if args.refresh or not path.is_file():
-        cache = run_photos(args.model, root, args.limit)
+        cache = face_distributions(args.model, root, args.limit, args.split)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, **cache)
         print(f"cached the distributions in {path}", file=sys.stderr)
     with np.load(path) as stored:
         cache = dict(stored)
-    figures = measure(cache)
     info = read_model_info(args.model)
+    figures = measure(cache, info.interval)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
     command = (
         "python benchmarks/bench_age_checks.py"
         + (f" --model {args.model}" if args.model != DEFAULT_MODEL_PATH else "")
         + (f" --limit {args.limit}" if args.limit else "")
+        + (f" --split {args.split}" if args.split != "test" else "")
     )
     text = markdown(figures, f"{info.name} {info.version}", command)
     if args.markdown:

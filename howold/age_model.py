@@ -4,7 +4,13 @@ The network outputs logits over the integer ages min_age..max_age. The point age
 softmax(logits); the range comes from the calibrated distribution softmax(logits / temperature),
 its (1 - interval) / 2 and (1 + interval) / 2 quantiles: 10% and 90% for the default 80% range.
 The temperature is fitted on validation data so that the range holds the true age as often as it
-claims; it widens or narrows the range without moving the point estimate.
+claims; it widens or narrows the range without moving the point estimate. Then, when the sidecar
+has `survival_offsets`, the calibrated distribution's survival function P(age >= t) is shifted at
+each age t by that offset in logit space (`calibrate_survival`): fitted on validation data so that
+P(age >= t) is read right for every threshold t (the age checks), where one temperature could not
+(it read people in their 20s too young and children too old: the 1.0.0 model's P(age >= 25) of
+0.75 held 0.87 of UTKFace's test faces). The range and `p_at_least` are read from the result; the
+point estimate is not moved.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ class ModelInfo:
     # the temperature for faces the pipeline marks as poor (small, blurry, grey, badly lit), fitted on a
     # degraded copy of validation data so their range stays honest; None: the same as `temperature`
     temperature_poor: float | None = None
+    # per age t = min_age + 1 .. max_age, the logit offset added to P(age >= t); None: no offsets
+    survival_offsets: tuple[float, ...] | None = None
     interval: float = 0.8
     tta_flip: bool = False
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -73,6 +81,15 @@ class ModelInfo:
             raise ValueError("temperature must be positive and interval in (0, 1)")
         if self.temperature_poor is not None and self.temperature_poor <= 0:
             raise ValueError(f"temperature_poor: expected a positive number or null, got {self.temperature_poor}")
+        if self.survival_offsets is not None:
+            expected = self.max_age - self.min_age
+            if len(self.survival_offsets) != expected:
+                raise ValueError(
+                    f"survival_offsets: expected {expected} numbers (ages {self.min_age + 1}..{self.max_age}), "
+                    f"got {len(self.survival_offsets)}"
+                )
+            if not all(np.isfinite(self.survival_offsets)):
+                raise ValueError("survival_offsets: expected finite numbers")
         if self.input_size < 8 or self.crop_size < 8:
             raise ValueError(f"input_size and crop_size: expected >= 8, got {self.input_size}, {self.crop_size}")
 
@@ -83,6 +100,8 @@ class ModelInfo:
         for key in ("mean", "std"):
             if key in values:
                 values[key] = tuple(float(v) for v in values[key])
+        if values.get("survival_offsets") is not None:
+            values["survival_offsets"] = tuple(float(v) for v in values["survival_offsets"])
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,6 +201,29 @@ def _binned_cdf(probs: np.ndarray, min_age: int):
     edges = np.arange(probs.shape[1] + 1) + min_age - 0.5
     cdf = np.concatenate([np.zeros((len(probs), 1)), np.cumsum(probs, axis=1)], axis=1)
     return probs, edges, cdf
+
+
+def survival(probs: np.ndarray) -> np.ndarray:
+    """Per row, P(age >= min_age + i) for each i: column 0 is 1."""
+    probs = np.asarray(probs, dtype=np.float64)
+    return np.cumsum(probs[:, ::-1], axis=1)[:, ::-1]
+
+
+def calibrate_survival(probs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Return the distributions `probs` (N, ages) whose P(age >= t), for each age t after the first,
+    is sigmoid(logit(P(age >= t)) + offsets[t - min_age - 1]); kept non-increasing in t, so each row
+    is again a distribution. Zero offsets give `probs` back."""
+    probs = np.asarray(probs, dtype=np.float64)
+    offsets = np.asarray(offsets, dtype=np.float64)
+    if probs.ndim != 2 or offsets.shape != (probs.shape[1] - 1,):
+        raise ValueError(f"offsets: expected {probs.shape[-1] - 1} numbers, got shape {offsets.shape}")
+    tail = np.clip(survival(probs)[:, 1:], 0.0, 1.0)
+    scaled = tail * np.exp(offsets)  # sigmoid(logit(p) + offset) = p e^offset / (p e^offset + 1 - p)
+    shifted = scaled / (scaled + 1.0 - tail)
+    shifted = np.minimum.accumulate(shifted, axis=1)
+    upper = np.concatenate([np.ones((len(probs), 1)), shifted], axis=1)
+    calibrated = upper - np.concatenate([shifted, np.zeros((len(probs), 1))], axis=1)
+    return calibrated / calibrated.sum(axis=1, keepdims=True)
 
 
 def probability_at_least(probs: np.ndarray, age: float, min_age: int = 0) -> np.ndarray:
@@ -313,7 +355,8 @@ class AgeModel:
         self, logits: np.ndarray, temperature: float | None = None, poor: np.ndarray | None = None
     ) -> AgeEstimates:
         """Return the estimates for logits from `logits()`, at the sidecar's or the given temperature;
-        rows marked `poor` take the sidecar's `temperature_poor` (when it has one)."""
+        rows marked `poor` take the sidecar's `temperature_poor` (when it has one); then the sidecar's
+        `survival_offsets` (when it has them) calibrate every row's P(age >= t)."""
         temperature = self.info.temperature if temperature is None else temperature
         point_probs = self._view_average(logits, 1.0)
         probs = point_probs if temperature == 1.0 else self._view_average(logits, temperature)
@@ -321,6 +364,8 @@ class AgeModel:
             poor = np.asarray(poor, bool)
             probs = probs.copy()
             probs[poor] = self._view_average(logits[:, poor], self.info.temperature_poor)
+        if self.info.survival_offsets is not None and probs.shape[0]:
+            probs = calibrate_survival(probs, np.array(self.info.survival_offsets))
         if probs.shape[0] == 0:
             empty = np.zeros(0)
             return AgeEstimates(empty, empty, empty, probs)

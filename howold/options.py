@@ -197,7 +197,7 @@ class AgeCheck:
     # chosen on those test sets, as issue 30 asks): python benchmarks/bench_age_checks.py. Over 18 at +13
     # (challenge 31): 0.7% of minors passed (10 of 1,372), 40.5% of adults asked for ID; with no margin 15.1%
     # of minors passed; "Challenge 25" (+7) passes 3.9%.
-    CHALLENGE_MARGINS: ClassVar[dict[int, float]] = {13: 14.0, 16: 14.0, 18: 13.0, 21: 12.0, 25: 12.0}
+    CHALLENGE_MARGINS: ClassVar[dict[int, float]] = {13: 14.0, 16: 14.0, 18: 12.0, 21: 12.0, 25: 12.0}
     FLAGS: ClassVar[dict[str, str]] = {"over": "--over", "challenge": "--challenge"}
     VERDICTS: ClassVar[tuple[str, ...]] = ("over", "check_id")
 

@@ -24,6 +24,8 @@ howold val --model "$model" --data "$pooled" --split val --choose-flip --min-fli
 howold val --model "$model" --data "$pooled" --split val --calibrate
 # the range of small, blurry and greyscale faces: fitted on a fixed degraded copy of the same val sets
 howold val --model "$model" --data "$pooled" --split val --calibrate --degraded
+# P(age >= t) for every age t (the age checks): survival offsets fitted end to end on the same val sets
+python scripts/fit_survival_offsets.py --model "$model"
 for set in $val_sets; do
   howold val --model "$model" --data "$set" --split val --record --json "$out/${set}_val.json"
   howold val --model "$model" --data "$set" --split val --degraded --record --json "$out/${set}_val_degraded.json"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from howold import AGE_CHECK_COLUMNS, CSV_COLUMNS, AgeCheck, AgeDistribution, HowoldError, OptionError, Predictor
-from howold.age_model import decode_distribution, probability_at_least
+from howold.age_model import calibrate_survival, decode_distribution, probability_at_least
 from howold.report import results_csv, results_json
 
 
@@ -52,6 +52,38 @@ def test_min_age_shifts_the_ages_and_rows_are_read_one_by_one():
     probs = np.stack([gaussian(10, 3, 91), gaussian(60, 3, 91)])
     assert probability_at_least(probs, 20, min_age=10) == pytest.approx([probs[0, 10:].sum(), 1.0])
     assert probability_at_least(probs, 20, min_age=10)[0] > 0.5  # the whole year of 20 counts as at least 20
+
+
+def test_zero_survival_offsets_change_nothing():
+    probs = np.stack([gaussian(8, 3), gaussian(40, 9)])
+    assert calibrate_survival(probs, np.zeros(100)) == pytest.approx(probs, abs=1e-9)
+
+
+def test_a_survival_offset_moves_p_over_at_its_age_by_its_logit():
+    probs = gaussian(18, 4)[None]
+    offsets = np.zeros(100)
+    offsets[17] = 0.2  # the offset of age 18: P(age >= 18) goes from p to sigmoid(logit(p) + 0.2)
+    before = probability_at_least(probs, 18)[0]
+    after = probability_at_least(calibrate_survival(probs, offsets), 18)[0]
+    assert after == pytest.approx(1 / (1 + np.exp(-(np.log(before / (1 - before)) + 0.2))), abs=1e-6)
+    assert probability_at_least(calibrate_survival(probs, offsets), 25)[0] == pytest.approx(
+        probability_at_least(probs, 25)[0], abs=1e-9
+    )  # the other ages keep theirs
+
+
+def test_offsets_that_would_make_p_over_rise_with_age_keep_a_distribution():
+    probs = gaussian(30, 5)[None]
+    offsets = np.zeros(100)
+    offsets[34] = 6.0  # P(age >= 35) pushed above P(age >= 34): clipped back, so no negative mass
+    calibrated = calibrate_survival(probs, offsets)
+    assert calibrated.min() >= 0 and calibrated.sum() == pytest.approx(1)
+    tail = np.cumsum(calibrated[0, ::-1])[::-1]
+    assert np.all(np.diff(tail) <= 1e-12)
+
+
+def test_offsets_of_the_wrong_length_are_refused():
+    with pytest.raises(ValueError, match="expected 100 numbers"):
+        calibrate_survival(gaussian(30, 5)[None], np.zeros(3))
 
 
 def test_a_distribution_is_read_only_and_knows_its_ages():

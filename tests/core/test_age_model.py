@@ -13,6 +13,7 @@ from howold.age_model import (
     AgeModel,
     ModelInfo,
     decode_distribution,
+    probability_at_least,
     read_model_info,
     softmax,
     update_model_info,
@@ -105,6 +106,18 @@ def test_poor_faces_take_the_poor_temperature_and_others_keep_theirs(tmp_path, f
     assert marked.age[1] == pytest.approx(plain.age[1])
 
 
+def test_survival_offsets_move_the_range_and_p_over_but_not_the_point(tmp_path, face_images):
+    crops = np.stack([face_images["adult_40-49"][:64, :64]])
+    plain = AgeModel(write_tiny_age_model(tmp_path, name="plain")).predict(crops)
+    older = AgeModel(write_tiny_age_model(tmp_path, name="older", sidecar={"survival_offsets": [1.0] * 100}))
+    shifted = older.predict(crops)
+    assert shifted.age[0] == pytest.approx(plain.age[0])
+    assert shifted.low[0] > plain.low[0] and shifted.high[0] > plain.high[0]
+    assert probability_at_least(shifted.probs, 30)[0] > probability_at_least(plain.probs, 30)[0]
+    assert shifted.probs.sum() == pytest.approx(1) and shifted.probs.min() >= 0
+    assert read_model_info(older.path).survival_offsets == (1.0,) * 100  # read back as numbers
+
+
 def test_flip_averaging_of_a_flip_invariant_net_changes_nothing(tmp_path, face_images):
     crops = np.stack([face_images["adult_40-49"][:64, :64]])
     plain = AgeModel(write_tiny_age_model(tmp_path, name="plain")).predict(crops)
@@ -175,6 +188,8 @@ def test_corrupt_model_file(tmp_path, tiny_model):
         ({"std": [0, 1, 1]}, "does not describe a howold age model"),
         ({"format_version": 99}, "upgrade howold"),
         ({"temperature_poor": 0}, "temperature_poor: expected a positive number"),
+        ({"survival_offsets": [0.1, 0.2, 0.3]}, r"survival_offsets: expected 100 numbers \(ages 1..100\), got 3"),
+        ({"survival_offsets": [float("nan")] * 100}, "survival_offsets: expected finite numbers"),
     ],
 )
 def test_bad_sidecars(tmp_path, change, message):
