@@ -26,7 +26,7 @@ from video_clips import camera, write_clip  # noqa: E402
 
 from howold import Predictor, VideoOptions, VideoSession  # noqa: E402
 from howold.io import load_image  # noqa: E402
-from howold.video_io import VideoReader  # noqa: E402
+from howold.video.io import VideoReader  # noqa: E402
 
 FACES = sorted((ROOT / "tests" / "fixtures" / "faces").glob("*.jpg"))
 FPS = 30

@@ -23,18 +23,18 @@ _EXPORTS = {
     "WARNING_LABELS": "howold.pipeline",
     "WARNING_NOTES": "howold.pipeline",
     # videos
-    "analyse_video": "howold.video",
-    "probe_video": "howold.video",
-    "failed_video": "howold.video",
-    "VideoResult": "howold.video",
-    "VideoSession": "howold.video",
-    "Person": "howold.video",
-    "TrackedFace": "howold.video",
+    "analyse_video": "howold.video.session",
+    "probe_video": "howold.video.session",
+    "failed_video": "howold.video.session",
+    "VideoResult": "howold.video.session",
+    "VideoSession": "howold.video.session",
+    "Person": "howold.video.session",
+    "TrackedFace": "howold.video.session",
     "VideoOptions": "howold.options",
     "AgeCheck": "howold.options",
-    "VIDEO_SUFFIXES": "howold.video_io",
-    "is_video": "howold.video_io",
-    "looks_like_video": "howold.video_io",
+    "VIDEO_SUFFIXES": "howold.video.io",
+    "is_video": "howold.video.io",
+    "looks_like_video": "howold.video.io",
     # its parts
     "AgeModel": "howold.age_model",
     "ModelInfo": "howold.age_model",
@@ -181,7 +181,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         predict,
     )
     from howold.report import AGE_CHECK_COLUMNS, CSV_COLUMNS, ResultsFile, csv_rows, results_csv, results_json
-    from howold.video import (
+    from howold.video.io import VIDEO_SUFFIXES, is_video, looks_like_video
+    from howold.video.session import (
         Person,
         TrackedFace,
         VideoResult,
@@ -190,4 +191,3 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         failed_video,
         probe_video,
     )
-    from howold.video_io import VIDEO_SUFFIXES, is_video, looks_like_video

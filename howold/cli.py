@@ -16,7 +16,7 @@ from howold.api.cli import add_serve_command
 from howold.app.launch import add_app_command
 from howold.batch.cli import add_batch_command
 from howold.train.cli import add_train_commands
-from howold.train.tune_cli import add_tune_command
+from howold.train.tune.cli import add_tune_command
 
 if TYPE_CHECKING:
     from howold import PhotoResult, VideoResult

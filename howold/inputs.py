@@ -21,7 +21,7 @@ from pathlib import Path
 from howold._files import read_regular
 from howold.errors import HowoldError
 from howold.io import IMAGE_SUFFIXES
-from howold.video_io import VIDEO_SUFFIXES
+from howold.video.io import VIDEO_SUFFIXES
 
 MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 LIST_SUFFIXES = frozenset({".txt", ".lst"})  # files holding a list of paths, one per line

@@ -111,7 +111,7 @@ class VideoOptions:
     """
 
     fps: float = 5.0
-    lost_seconds: float = 3.0  # how long a lost face keeps its person number (howold.track)
+    lost_seconds: float = 3.0  # how long a lost face keeps its person number (howold.video.track)
     max_seconds: float | None = None
     max_frames: int | None = None
     max_pixels: int | None = None

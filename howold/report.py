@@ -16,7 +16,7 @@ from typing import TextIO
 from howold.errors import HowoldError
 from howold.options import AgeCheck
 from howold.pipeline import PhotoResult
-from howold.video import VideoResult
+from howold.video.session import VideoResult
 
 # Photos give one row per face; videos one per person (`person`, when they were seen, in how many
 # analysed frames; the box is their best look's), or with --per-frame one per face per frame (`time`).

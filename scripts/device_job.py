@@ -224,8 +224,8 @@ def pick_recipes(study, count: int) -> list:
 
 def full_runs(sha1_path: Path, env: dict, args, deadline: float, logs: Path) -> list[dict]:
     from howold.train.config import load_config, save_config
-    from howold.train.tune import best_config
-    from howold.train.tune_space import apply, load_space
+    from howold.train.tune.space import apply, load_space
+    from howold.train.tune.study import best_config
 
     base = load_config(BASE, args.override)
     space = load_space(SPACE)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from howold.errors import HowoldError
 from howold.train.config import load_config
-from howold.train.tune_space import as_overrides, load_space
+from howold.train.tune.space import as_overrides, load_space
 
 MIN_RECIPES = 4
 

@@ -89,7 +89,7 @@ def test_frontends_import_only_public_names(path):
             "howold.app.launch",
             "howold.batch.cli",
             "howold.train.cli",
-            "howold.train.tune_cli",
+            "howold.train.tune.cli",
             "howold.cli_video",
         }
         if path.name == "cli.py"

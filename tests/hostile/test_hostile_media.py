@@ -20,7 +20,7 @@ from PIL import Image  # noqa: E402
 from howold import Predictor, VideoOptions, analyse_video  # noqa: E402
 from howold.errors import ImageError, VideoError  # noqa: E402
 from howold.io import MAX_JPEG_SCANS, jpeg_scans, load_image, open_photo  # noqa: E402
-from howold.video_io import MAX_FRAME_PIXELS, VideoReader  # noqa: E402
+from howold.video.io import MAX_FRAME_PIXELS, VideoReader  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_frames_above_8k_are_refused_before_any_is_decoded(predictor):
 
 
 def test_frames_sampled_out_are_never_converted(predictor, monkeypatch):
-    import howold.video_io as video_io
+    import howold.video.io as video_io
 
     converted = []
     upright = video_io.upright

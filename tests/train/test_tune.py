@@ -20,14 +20,14 @@ pytest.importorskip("optuna_integration")
 from howold.cli import main  # noqa: E402
 from howold.errors import HowoldError  # noqa: E402
 from howold.train.config import load_config  # noqa: E402
-from howold.train.tune import (  # noqa: E402
+from howold.train.tune.space import apply, check_space, load_space, start_points  # noqa: E402
+from howold.train.tune.study import (  # noqa: E402
     TuneOptions,
     best_config,
     fail_dead_local_trials,
     trial_config,
     with_driver,
 )
-from howold.train.tune_space import apply, check_space, load_space, start_points  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -313,7 +313,7 @@ def test_bad_spaces_are_explained(tmp_path, text, message):
 
 
 def test_changed_space_is_refused_on_resume(tmp_path):
-    from howold.train.tune import open_study
+    from howold.train.tune.study import open_study
 
     base = load_config(None, [f"out_dir={tmp_path}"])
     first = load_space(write_space(tmp_path, "params: {optim.lr: {type: float, low: 1e-4, high: 1e-2}}"))
@@ -357,7 +357,7 @@ def test_tune_needs_trials_or_report(tmp_path, capsys):
 
 
 def test_unknown_optuna_settings_are_explained(tmp_path):
-    from howold.train.tune import make_pruner
+    from howold.train.tune.study import make_pruner
 
     space = load_space(write_space(tmp_path, PLAIN_SPACE.replace("{n_startup_trials: 100}", "{n_start: 100}")))
     with pytest.raises(HowoldError, match="pruner: .* do not fit Optuna's MedianPruner"):

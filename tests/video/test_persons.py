@@ -1,4 +1,4 @@
-"""The combination rule: one age and range per person from many looks (howold.persons)."""
+"""The combination rule: one age and range per person from many looks (howold.video.persons)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from howold.age_model import decode_distribution
-from howold.persons import SHARED, combine, effective_looks, look_weight, narrowing
+from howold.video.persons import SHARED, combine, effective_looks, look_weight, narrowing
 
 
 def gaussian(mean: float, sd: float, ages: int = 101) -> np.ndarray:

@@ -1,8 +1,8 @@
-"""Tracking faces from frame to frame (howold.track, on trackers' ByteTrack)."""
+"""Tracking faces from frame to frame (howold.video.track, on trackers' ByteTrack)."""
 
 from __future__ import annotations
 
-from howold.track import FaceTracker
+from howold.video.track import FaceTracker
 
 
 def run(tracker, frames):

@@ -1,4 +1,4 @@
-"""Clip to persons with settled ages (howold.video), on real clips, the real detector and age model."""
+"""Clip to persons with settled ages (howold.video.session), on real clips, the real detector and age model."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from video_clips import camera, write_clip
 
 import howold
-from howold.video import VideoOptions, VideoSession, analyse_video
+from howold.video.session import VideoOptions, VideoSession, analyse_video
 
 GROUP_PHOTO = Path(__file__).resolve().parents[3] / "shared" / "data" / "group-photos" / "Solvay_conference_1927.jpg"
 
@@ -84,7 +84,7 @@ def test_a_4k_clip(video_predictor, tmp_path, two_people):
 
 
 def test_annotated_clip_has_every_frame(video_predictor, clips, tmp_path):
-    from howold.video_io import VideoReader
+    from howold.video.io import VideoReader
 
     analyse_video(video_predictor, clips["leave"], annotate_to=tmp_path / "a.mp4")
     with VideoReader(tmp_path / "a.mp4") as reader, VideoReader(clips["leave"]) as original:

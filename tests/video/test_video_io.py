@@ -1,4 +1,4 @@
-"""Reading and writing clips with PyAV (howold.video_io), and the bad clips people send."""
+"""Reading and writing clips with PyAV (howold.video.io), and the bad clips people send."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from video_clips import background, write_clip
 
 from howold.errors import VideoError
-from howold.video_io import VideoReader, VideoWriter
+from howold.video.io import VideoReader, VideoWriter
 
 
 def test_frames_stream_in_order_with_times(clips):

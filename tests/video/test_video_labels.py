@@ -11,7 +11,7 @@ from video_clips import camera, side_by_side, write_clip
 
 import howold
 from howold import draw
-from howold.video import TrackedFace, analyse_video
+from howold.video.session import TrackedFace, analyse_video
 
 GROUP_PHOTO = Path(__file__).resolve().parents[3] / "shared" / "data" / "group-photos" / "Solvay_conference_1927.jpg"
 

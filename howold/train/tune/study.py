@@ -30,7 +30,7 @@ from optuna.trial import TrialState
 
 from howold.errors import HowoldError
 from howold.train.config import TrainConfig
-from howold.train.tune_space import SearchSpace, apply, check_space, start_points
+from howold.train.tune.space import SearchSpace, apply, check_space, start_points
 
 log = logging.getLogger(__name__)
 

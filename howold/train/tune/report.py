@@ -17,8 +17,8 @@ from optuna.trial import TrialState
 
 from howold.errors import HowoldError
 from howold.train.config import TrainConfig, save_config
-from howold.train.tune import TuneOptions, best_config, counts, open_storage
-from howold.train.tune_space import SearchSpace
+from howold.train.tune.space import SearchSpace
+from howold.train.tune.study import TuneOptions, best_config, counts, open_storage
 
 log = logging.getLogger(__name__)
 

@@ -41,9 +41,9 @@ def _tune(args) -> int:
     _quiet_threads()
     _logging()
     from howold.train.config import load_config
-    from howold.train.tune import TuneOptions, run_study
-    from howold.train.tune_report import format_report, write_report
-    from howold.train.tune_space import load_space
+    from howold.train.tune.report import format_report, write_report
+    from howold.train.tune.space import load_space
+    from howold.train.tune.study import TuneOptions, run_study
 
     base, space = load_config(args.config, args.overrides), load_space(args.space)
     options = TuneOptions(trials=args.trials, storage=args.storage, study=args.study, timeout=args.timeout)

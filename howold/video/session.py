@@ -3,7 +3,7 @@ frame, tracking, and the combination of each person's looks, composed.
 
 `VideoSession` takes frames one at a time (a file's, or a webcam's) and keeps, per person, the
 looks at their face; `analyse_video` streams a file through one, never holding more than a frame
-of pixels. A person's age and range come from `howold.persons.combine` (its docstring states the
+of pixels. A person's age and range come from `howold.video.persons.combine` (its docstring states the
 rule). Memory grows only with the looks kept: about 0.5 KB per face per sampled frame.
 """
 
@@ -20,7 +20,6 @@ import numpy as np
 
 from howold.errors import HowoldError, VideoError, brief
 from howold.options import DetectOptions, VideoOptions
-from howold.persons import SHARED, combine, effective_looks, look_weight
 from howold.pipeline import (
     CHILD_AGE,
     ELDERLY_AGE,
@@ -32,8 +31,9 @@ from howold.pipeline import (
     Predictor,
     age_label,
 )
-from howold.track import FaceTracker
-from howold.video_io import VideoInfo, VideoReader, VideoWriter
+from howold.video.io import VideoInfo, VideoReader, VideoWriter
+from howold.video.persons import SHARED, combine, effective_looks, look_weight
+from howold.video.track import FaceTracker
 
 LIVE_LOOKS = 150  # the settling age shown while a clip plays combines at most this many latest looks
 

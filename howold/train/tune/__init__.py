@@ -1,0 +1,2 @@
+"""Hyper-parameter search with Optuna: the search space (`space`), the study (`study`), its report
+(`report`) and the `howold tune` command (`cli`)."""
