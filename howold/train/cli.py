@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from howold import require_extra
+from howold.train.crops import DEFAULT_CACHE_DIR
 
 
 def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -87,7 +88,7 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
         "light, blur), every face taken as poor; with --calibrate, fits temperature_poor",
     )
     p.add_argument("--data-root", help="folder of the dataset (default: ../shared/data/<name>)")
-    p.add_argument("--cache-dir", default="cache/crops")
+    p.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR)
     p.add_argument("--limit", type=int, help="only the first N images")
     p.set_defaults(handler=_val)
 
@@ -104,7 +105,7 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="train", help="the training split (never val or test)")
     p.add_argument("--no-flip", action="store_true", help="do not average each teacher with its flipped view")
     p.add_argument("--data-root", help="folder of the dataset (default: ../shared/data/<name>)")
-    p.add_argument("--cache-dir", default="cache/crops")
+    p.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR)
     p.add_argument("--limit", type=int, help="only the first N images")
     p.set_defaults(handler=_teach)
 

@@ -11,7 +11,9 @@ from typing import Any
 
 import yaml
 
+from howold.crop import DEFAULT_CROP_SIZE
 from howold.errors import HowoldError
+from howold.train.crops import DEFAULT_CACHE_DIR
 
 
 @dataclass
@@ -22,8 +24,8 @@ class DataConfig:
     # take their size's share). Validation reports each val set (val/mae_<kind>) and the pooled one.
     train: list = field(default_factory=lambda: [{"kind": "utkface", "split": "train"}])
     val: list = field(default_factory=lambda: [{"kind": "utkface", "split": "val"}])
-    cache_dir: str = "cache/crops"
-    crop_size: int = 128  # crops are cut at this size by howold.crop.crop_face
+    cache_dir: str = DEFAULT_CACHE_DIR
+    crop_size: int = DEFAULT_CROP_SIZE  # crops are cut at this size by howold.crop.crop_face
     crop_margin: float | None = None  # None: howold.crop.DEFAULT_MARGIN
     input_size: int = 128  # the network's input; crops are resized if it differs
     batch_size: int = 64

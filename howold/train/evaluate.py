@@ -16,7 +16,7 @@ import numpy as np
 
 from howold.age_model import AgeModel, update_model_info
 from howold.errors import HowoldError
-from howold.train.crops import CropCache, CropSet
+from howold.train.crops import DEFAULT_CACHE_DIR, CropCache, CropSet
 from howold.train.data import TEST_ONLY, TEST_SPLIT_DEFAULT, Sample, check_files, load_dataset, select_split
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def evaluate(
     split: str | None = "test",
     end_to_end: bool = False,
     root: str | None = None,
-    cache_dir: str = "cache/crops",
+    cache_dir: str = DEFAULT_CACHE_DIR,
     limit: int | None = None,
     temperature: float | None = None,
     degraded: bool = False,
@@ -207,7 +207,7 @@ def cached_crops(
     split: str,
     info,
     root: str | None = None,
-    cache_dir: str = "cache/crops",
+    cache_dir: str = DEFAULT_CACHE_DIR,
     limit: int | None = None,
     sample: int | None = None,
 ) -> CropSet:
@@ -225,7 +225,7 @@ def labelled_crops(
     split: str,
     info,
     root: str | None = None,
-    cache_dir: str = "cache/crops",
+    cache_dir: str = DEFAULT_CACHE_DIR,
     limit: int | None = None,
     sample: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -251,7 +251,7 @@ def calibrate(
     data: str = "utkface",
     split: str = "val",
     root: str | None = None,
-    cache_dir: str = "cache/crops",
+    cache_dir: str = DEFAULT_CACHE_DIR,
     limit: int | None = None,
     write: bool = True,
     degraded: bool = False,
@@ -306,7 +306,7 @@ def choose_flip(
     split: str = "val",
     min_gain: float = 0.1,
     root: str | None = None,
-    cache_dir: str = "cache/crops",
+    cache_dir: str = DEFAULT_CACHE_DIR,
     limit: int | None = None,
     write: bool = True,
 ) -> dict:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from howold.errors import HowoldError
+from howold.train.crops import DEFAULT_CACHE_DIR
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def write_teacher_targets(
     data: str = "utkface",
     split: str = "train",
     root: str | None = None,
-    cache_dir: str = "cache/crops",
+    cache_dir: str = DEFAULT_CACHE_DIR,
     flip: bool = True,
     limit: int | None = None,
 ) -> dict:
