@@ -107,6 +107,11 @@ class ModelInfo:
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    @property
+    def label(self) -> str:
+        """The model as every frontend names it: 'name version', e.g. 'utkface_aaf_fgnet_lite0 1.0.0'."""
+        return f"{self.name} {self.version}"
+
 
 def sidecar_path(model_path: str | os.PathLike) -> Path:
     """Return where a model file's sidecar lives: same folder, same stem, .json."""

@@ -76,7 +76,7 @@ def shipped_model() -> str:
         info = read_model_info(DEFAULT_MODEL_PATH)
     except HowoldError as exc:
         return f"age model unreadable ({exc})"
-    return f"age model {info.name} {info.version}"
+    return f"age model {info.label}"
 
 
 def _add_predict(commands) -> None:

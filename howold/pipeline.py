@@ -268,7 +268,7 @@ class Predictor:
         """Return the photo's faces and size; a photo that cannot be read gives `error`, not a raise.
         `options` replace the predictor's detection options for this photo only."""
         source = name or (str(image) if isinstance(image, (str, os.PathLike)) else "image")
-        model = f"{self.model_info.name} {self.model_info.version}" if self.model_info else None
+        model = self.model_info.label if self.model_info else None
         try:
             photo = open_photo(image, name=source)
             faces, dropped = self._faces(photo, options)

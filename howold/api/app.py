@@ -166,7 +166,7 @@ async def readyz(state: State) -> dict[str, Any]:
     info = state.predictor.model_info
     return {
         "status": "ready",
-        "model": f"{info.name} {info.version}" if info else None,
+        "model": info.label if info else None,
         "model_missing_reason": state.predictor.missing_model_reason,
         "in_flight": state.in_flight,
         "max_in_flight": state.settings.max_in_flight,
@@ -388,7 +388,7 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
         if state.default is None:
             await anyio.to_thread.run_sync(state.load)
         info = state.predictor.model_info
-        log.info("howold models loaded; age model: %s", f"{info.name} {info.version}" if info else "none")
+        log.info("howold models loaded; age model: %s", info.label if info else "none")
         yield
 
     app = FastAPIOffline(  # /docs with Swagger UI's files from the package, no CDN
@@ -463,7 +463,7 @@ def versions_text(model: str | None) -> str:
 
     try:
         info = read_model_info(model or DEFAULT_MODEL_PATH)
-        served = f"the age model {info.name} {info.version}"
+        served = f"the age model {info.label}"
     except HowoldError:
         served = "no age model (faces are found, not aged)"
     return f"The version above is howold's ({__version__}); it serves {served}, described at GET /v1/model."

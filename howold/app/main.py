@@ -165,7 +165,7 @@ def about(predictor: Predictor) -> None:
             st.write(NO_MODEL_TEXT)
         else:
             backbone = f" ({info.backbone})" if info.backbone else ""
-            st.markdown(f"**Age model:** {info.name} {info.version}{backbone}")
+            st.markdown(f"**Age model:** {info.label}{backbone}")
             figures = measured_figures(info.metrics, info.interval)
             st.markdown("Measured on test photos the model never saw in training:")
             st.markdown("\n".join(f"- {line}" for line in figures) if figures else "- not recorded in its sidecar.")

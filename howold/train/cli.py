@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from howold import require_extra
-from howold.train.crops import DEFAULT_CACHE_DIR
+from howold.train import DEFAULT_CACHE_DIR
 
 
 def add_train_commands(subparsers: argparse._SubParsersAction) -> None:

@@ -13,7 +13,7 @@ import yaml
 
 from howold.crop import DEFAULT_CROP_SIZE
 from howold.errors import HowoldError
-from howold.train.crops import DEFAULT_CACHE_DIR
+from howold.train import DEFAULT_CACHE_DIR
 
 
 @dataclass

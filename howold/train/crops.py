@@ -26,9 +26,6 @@ import numpy as np
 from howold.errors import ImageError
 from howold.train.data import Sample
 
-# where cut crops are cached, relative to the working folder: the one owner of this default
-DEFAULT_CACHE_DIR = "cache/crops"
-
 log = logging.getLogger(__name__)
 
 NO_FACE, BROKEN = "noface", "broken"

@@ -16,7 +16,8 @@ import numpy as np
 
 from howold.age_model import AgeModel, update_model_info
 from howold.errors import HowoldError
-from howold.train.crops import DEFAULT_CACHE_DIR, CropCache, CropSet
+from howold.train import DEFAULT_CACHE_DIR
+from howold.train.crops import CropCache, CropSet
 from howold.train.data import TEST_ONLY, TEST_SPLIT_DEFAULT, Sample, check_files, load_dataset, select_split
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from howold.errors import HowoldError
-from howold.train.crops import DEFAULT_CACHE_DIR
+from howold.train import DEFAULT_CACHE_DIR
 
 log = logging.getLogger(__name__)
 

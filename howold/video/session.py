@@ -355,7 +355,7 @@ def analyse_video(
     """
     options = options or VideoOptions()
     label = name or ("video" if isinstance(source, bytes) else str(source))
-    model = f"{predictor.model_info.name} {predictor.model_info.version}" if predictor.model_info else None
+    model = predictor.model_info.label if predictor.model_info else None
     try:
         with VideoReader(source, name=label) as reader:
             session = VideoSession(predictor, _rate(options, reader.info), options, thumbnails, detect)

@@ -236,3 +236,8 @@ def test_views_of_a_face_are_averaged_into_one_estimate(tmp_path, face_images):
     assert both.probs.shape == (4, 101) and np.allclose(both.probs, expected, atol=1e-6)
     with pytest.raises(ValueError, match=r"expected shape \(K, N, H, W, 3\)"):
         model.predict_views(crops)
+
+
+def test_the_model_label_is_name_and_version(tiny_model):
+    info = read_model_info(tiny_model)
+    assert info.label == f"{info.name} {info.version}" and " " in info.label
