@@ -195,7 +195,7 @@ def test_json_and_csv_to_one_file_is_refused(face_paths, tmp_path):
 def test_ctrl_c_keeps_the_results_finished(tiny_model, face_paths, tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()
-    for number in range(300):
+    for number in range(3000):
         shutil.copy(face_paths[number % len(face_paths)], folder / f"p{number:03d}.jpg")
     out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
     partial = tmp_path / ".r.json.partial"
@@ -215,7 +215,7 @@ def test_ctrl_c_keeps_the_results_finished(tiny_model, face_paths, tmp_path):
             run.kill()
             run.wait()
     results = json.loads(out_json.read_text())["results"]  # a whole document, with what was done
-    assert run.returncode == 130 and 3 <= len(results) < 300 and not partial.exists()
+    assert run.returncode == 130 and 3 <= len(results) < 3000 and not partial.exists()
     assert stderr == f"howold: interrupted; the {len(results)} result(s) finished are in {out_json}, {out_csv}.\n"
     assert [r["source"] for r in results] == [str(folder / f"p{n:03d}.jpg") for n in range(len(results))]
     assert [row["source"] for row in csv.DictReader(out_csv.open())] == [r["source"] for r in results]
