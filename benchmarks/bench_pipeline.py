@@ -26,6 +26,7 @@ from howold.age_model import DEFAULT_MODEL_PATH, AgeModel
 from howold.crop import crop_face
 from howold.detect import FaceDetector
 from howold.io import load_image
+from howold.options import DetectOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLVAY = ROOT.parent / "shared" / "data" / "group-photos" / "Solvay_conference_1927.jpg"
@@ -70,7 +71,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name, image in photos(args.grid).items():
         for max_side in (1280, None):
-            detector = FaceDetector(max_side=max_side, threads=args.threads).prepare()
+            detector = FaceDetector(DetectOptions(max_side=max_side), threads=args.threads).prepare()
             faces = detector.detect(image)
             detect_ms = median_ms(lambda: detector.detect(image), args.repeats)
             age_ms = "n/a"

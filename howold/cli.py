@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -126,9 +125,7 @@ def run_predict(args: argparse.Namespace) -> int:
         raise HowoldError(f"--json and --csv both name {args.json}; give each its own file.")
     table = sys.stderr if STDIO in (args.json, args.csv) else sys.stdout  # stdout carries the results
     check = AgeCheck.from_arguments(args)
-    predictor = Predictor(
-        model=args.model if args.model else _default_model(), **asdict(DetectOptions.from_arguments(args))
-    )
+    predictor = Predictor(args.model if args.model else _default_model(), DetectOptions.from_arguments(args))
     video = VideoOptions.from_arguments(args)
     _check_lists(args.paths, quiet=args.quiet)
     skipped: list[str] = []
@@ -197,7 +194,7 @@ def _finish(writers: list) -> int:
 def _analyse_all(predictor, files: list[Path], video, targets: dict[Path, Path], args, table, writers, check=None):
     """Analyse each file in turn, handing each result to the results files as soon as it is known."""
     from howold import failed, is_video
-    from howold._files import check_regular, read_stdin
+    from howold.files import check_regular, read_stdin
 
     results, annotating = [], bool(targets)
     videos = any(is_video(path) for path in files)

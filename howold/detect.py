@@ -76,39 +76,25 @@ class Detection:
 class FaceDetector:
     """RetinaFace on a downscaled copy of the photo; boxes and landmarks come back at full size.
 
-    `max_side`: the detector sees at most this many pixels on the long side (None: full size);
-    larger is slower but finds smaller faces. `min_score`: detection confidence threshold.
-    `min_face_size`: faces whose box is smaller than this on its short side (in pixels of the
-    original photo) are dropped. Defaults and bounds: `DetectOptions`.
+    `options`: how faces are found (`DetectOptions`: the threshold, the detector's input size, the
+    smallest face kept; their defaults and bounds live there). `threads`: onnxruntime's intra-op
+    threads (None: its default). `refine_below`: faces smaller than this (short side, photo pixels)
+    get their landmarks refined in a full-resolution patch; 0 turns refinement off.
     """
 
     def __init__(
         self,
-        min_score: float = DetectOptions.min_score,
-        max_side: int | None = DetectOptions.max_side,
-        min_face_size: float = DetectOptions.min_face_size,
-        nms_iou: float = 0.4,
+        options: DetectOptions | None = None,
+        *,
         threads: int | None = None,
+        nms_iou: float = 0.4,
         refine_below: float = REFINE_BELOW_PX,
-        max_faces: int = DetectOptions.max_faces,
     ) -> None:
-        self.options = DetectOptions(min_score, max_side, min_face_size, max_faces)
+        self.options = DetectOptions() if options is None else options
         self.nms_iou = nms_iou
         self.threads = threads
         self.refine_below = refine_below
         self._session: onnxruntime.InferenceSession | None = None
-
-    @property
-    def min_score(self) -> float:
-        return self.options.min_score
-
-    @property
-    def max_side(self) -> int | None:
-        return self.options.max_side
-
-    @property
-    def min_face_size(self) -> float:
-        return self.options.min_face_size
 
     def prepare(self) -> FaceDetector:
         """Load the ONNX session now rather than on first use; returns self."""

@@ -18,8 +18,8 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from howold._files import read_regular
 from howold.errors import HowoldError
+from howold.files import read_regular
 from howold.io import IMAGE_SUFFIXES
 from howold.video.io import VIDEO_SUFFIXES
 

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from howold._files import read_regular
 from howold.errors import ImageError, brief
+from howold.files import read_regular
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 

@@ -222,21 +222,19 @@ class Predictor:
 
     `model`: path to an ONNX age model with its sidecar; the default is the model shipped in
     the package. With `model=None` (or no default installed) faces are found but get no age.
-    The detection options, their defaults and bounds are `howold.detect.DetectOptions`.
+    `options`: how faces are found (`howold.DetectOptions`, which holds their defaults and bounds),
+    e.g. `Predictor(options=DetectOptions(max_side=None))`; a call may pass others. `threads`:
+    onnxruntime's intra-op threads per network (None: its default).
     """
 
     def __init__(
         self,
         model: str | os.PathLike | None = DEFAULT_MODEL_PATH,
-        min_score: float = DetectOptions.min_score,
-        max_side: int | None = DetectOptions.max_side,
-        min_face_size: float = DetectOptions.min_face_size,
+        options: DetectOptions | None = None,
+        *,
         threads: int | None = None,
-        max_faces: int = DetectOptions.max_faces,
     ) -> None:
-        self.detector = FaceDetector(
-            min_score=min_score, max_side=max_side, min_face_size=min_face_size, threads=threads, max_faces=max_faces
-        )
+        self.detector = FaceDetector(options, threads=threads)
         self.age_model: AgeModel | None = None
         self.missing_model_reason: str | None = None
         if model is not None:

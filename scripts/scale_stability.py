@@ -28,8 +28,8 @@ def main() -> None:
     parser.add_argument("--small-side", type=int, default=1280)
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args()
-    small = howold.Predictor(args.model, max_side=args.small_side).predict(args.photo)
-    full = howold.Predictor(args.model, max_side=None).predict(args.photo)
+    small = howold.Predictor(args.model, howold.DetectOptions(max_side=args.small_side)).predict(args.photo)
+    full = howold.Predictor(args.model, howold.DetectOptions(max_side=None)).predict(args.photo)
     moves = []
     for face in full:
         best = max(small, key=lambda f: box_iou(f.box, face.box), default=None)

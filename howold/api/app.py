@@ -27,6 +27,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from howold import (
+    DEFAULT_MODEL_PATH,
     AgeCheck,
     DetectOptions,
     HowoldError,
@@ -78,10 +79,9 @@ class ServerState:
 
     def load(self) -> None:
         """Load the models (blocking; run once at start-up)."""
-        options: dict[str, Any] = {"min_score": self.settings.min_score, "max_side": self.settings.max_side}
-        if self.settings.model:
-            options["model"] = self.settings.model
-        self.default = Predictor(threads=self.settings.threads, **options).prepare()
+        options = DetectOptions(min_score=self.settings.min_score, max_side=self.settings.max_side)
+        model = self.settings.model or DEFAULT_MODEL_PATH
+        self.default = Predictor(model, options, threads=self.settings.threads).prepare()
 
     @property
     def predictor(self) -> Predictor:
@@ -265,20 +265,20 @@ async def predict(
         if declared.startswith("video/")
         else (max(photo_limit, video_limit))
     )
+    detect = detect_options(state.predictor, min_score, max_side)
     with state.bodies.hold() as hold:  # the body stays in memory until the answer is ready
         upload = await read_upload(request, limit, settings.body_timeout_s, hold)
         video = upload.media_type.startswith("video/") or is_video(upload.name) or looks_like_video(upload.data)
         if len(upload.data) > (video_limit if video else photo_limit):
             raise too_large(video_limit if video else photo_limit)
         if video:
-            return await _predict_video(request, state, upload, fps, min_score, max_side)
+            return await _predict_video(request, state, upload, fps, detect)
         with state.admit():
 
             def run(left: threading.Event) -> PhotoResult:
                 if left.is_set():  # the client left while the request waited for a worker
                     raise ClientLeft
-                options = detect_options(state.predictor, min_score, max_side)
-                return state.predictor.analyse(upload.data, name=upload.name, options=options)
+                return state.predictor.analyse(upload.data, name=upload.name, options=detect)
 
             result = await run_for_client(request, run, state.limiter)
     if not result.ok:
@@ -350,7 +350,7 @@ async def run_for_client(request: Request, work: Callable[[threading.Event], T],
     return outcome["value"]
 
 
-async def _predict_video(request: Request, state: ServerState, upload, fps, min_score, max_side) -> dict[str, Any]:
+async def _predict_video(request: Request, state: ServerState, upload, fps, detect: DetectOptions) -> dict[str, Any]:
     limit = state.settings.max_video_seconds
     with state.admit():
 
@@ -366,7 +366,6 @@ async def _predict_video(request: Request, state: ServerState, upload, fps, min_
                     413, f"{upload.name}: the clip is {info.duration:.0f} s long; the limit is {limit:g} s."
                 )
             options = VideoOptions.upload(fps, max_seconds=limit)
-            detect = detect_options(state.predictor, min_score, max_side)
             return analyse_video(state.predictor, upload.data, options, name=upload.name, detect=detect,
                                  on_frame=_stop_if_left(left), should_stop=left.is_set)  # fmt: skip
 

@@ -6,22 +6,48 @@ from __future__ import annotations
 
 import argparse
 
-from howold import DetectOptions, HowoldError, require_extra
+from howold import HowoldError, require_extra
+
+SERVE_DESCRIPTION = (
+    "Serve the REST API: POST /v1/predict, GET /healthz, /readyz, /v1/model, docs at /docs. "
+    "Other settings come from HOWOLD_* environment variables."
+)
+
+
+def _describe_settings_on_help(serve: argparse.ArgumentParser) -> None:
+    """List every HOWOLD_* setting with its default when `howold serve --help` is printed: the
+    defaults come from their owner, `howold.api.settings.Settings`, loaded only then (pydantic
+    would slow every `howold` command)."""
+    format_help = serve.format_help
+
+    def format_help_with_settings() -> str:
+        serve.description = f"{SERVE_DESCRIPTION} {settings_help()}"
+        return format_help()
+
+    serve.format_help = format_help_with_settings  # type: ignore[method-assign]
+
+
+def settings_help() -> str:
+    """The HOWOLD_* variables with their defaults, or how to get them without the [api] extra."""
+    try:
+        from howold.api.settings import Settings
+    except ImportError:
+        return "Install the [api] extra to see them and their defaults."
+    described = []
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        shown = "" if default is None else f" ({default:g})" if isinstance(default, float) else f" ({default})"
+        described.append(f"HOWOLD_{name.upper()}{shown}")
+    return "They are " + ", ".join(described) + "."
 
 
 def add_serve_command(subparsers) -> None:
     serve = subparsers.add_parser(
         "serve",
         help="run the REST API, POST /v1/predict (needs the [api] extra)",
-        description=(
-            "Serve the REST API: POST /v1/predict, GET /healthz, /readyz, /v1/model, docs at /docs. "
-            "Other settings come from HOWOLD_* environment variables: HOWOLD_API_KEY, HOWOLD_MODEL, "
-            "HOWOLD_MAX_UPLOAD_MB (20), HOWOLD_BODY_TIMEOUT_S (30), HOWOLD_HEADER_TIMEOUT_S (10), "
-            "HOWOLD_MAX_CONNECTIONS (1000), HOWOLD_MAX_BODIES_MB (256), HOWOLD_MAX_IN_FLIGHT (16), HOWOLD_CONCURRENCY, "
-            f"HOWOLD_MIN_SCORE ({DetectOptions.min_score}), HOWOLD_MAX_SIDE ({DetectOptions.max_side}), "
-            "HOWOLD_THREADS."
-        ),
+        description=SERVE_DESCRIPTION,
     )
+    _describe_settings_on_help(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument(

@@ -58,10 +58,9 @@ NO_MODEL_TEXT = "No age model is installed, so faces are found and boxed but not
 
 @dataclass(frozen=True)
 class Settings:
-    """What the sidebar sets: detection threshold, detection size, landmarks on the image."""
+    """What the sidebar sets: how faces are found (threshold, detection size), landmarks on the image."""
 
-    min_score: float = DetectOptions.min_score
-    max_side: int | None = DetectOptions.max_side  # or DetectOptions.FULL_SIZE
+    detect: DetectOptions = DetectOptions()
     landmarks: bool = False
     check: AgeCheck | None = None  # the age check, when it is on
 
@@ -99,11 +98,9 @@ def load_predictor(model: str | None = None) -> Predictor:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def analyse(data: bytes, name: str, min_score: float, max_side: int | None, model: str | None) -> PhotoResult:
+def analyse(data: bytes, name: str, options: DetectOptions, model: str | None) -> PhotoResult:
     """Faces and ages of one uploaded photo, cached in memory by content and settings."""
-    predictor = load_predictor(model)
-    options = replace(predictor.options, min_score=min_score, max_side=max_side)
-    return predictor.analyse(data, name=name, options=options)
+    return load_predictor(model).analyse(data, name=name, options=options)
 
 
 def header() -> None:
@@ -134,7 +131,7 @@ def sidebar() -> Settings:
         )  # fmt: skip
         landmarks = st.checkbox("Show landmarks", help="Eyes, nose tip and mouth corners.")
         check = age_check_control()
-    return Settings(min_score=min_score, max_side=max_side, landmarks=landmarks, check=check)
+    return Settings(DetectOptions(min_score=min_score, max_side=max_side), landmarks=landmarks, check=check)
 
 
 def age_check_control() -> AgeCheck | None:
@@ -217,7 +214,7 @@ def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: s
     st.subheader(name)
     with st.spinner(f"Looking for faces in {name}…"):
         try:
-            result = analyse(data, name, settings.min_score, settings.max_side, model_path())
+            result = analyse(data, name, settings.detect, model_path())
             pixels = load_image(data, name=name, max_side=SHOWN_MAX_SIDE) if result.ok else None
         except Exception as exc:  # a photo that trips a bug is its own error; the others still show
             result = failed(name, exc)
@@ -397,7 +394,7 @@ def main() -> None:
         downloads(results, settings.check)
     from howold.app.video_page import video_section, webcam_section
 
-    video_section(load_predictor, model_path(), settings.min_score, settings.max_side)
+    video_section(load_predictor, model_path(), settings.detect)
     webcam_section(load_predictor, model_path())
 
 

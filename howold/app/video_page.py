@@ -11,13 +11,13 @@ import base64
 import hashlib
 import io
 from collections.abc import Callable
-from dataclasses import replace
 
 import streamlit as st
 
 from howold import (
     VIDEO_SUFFIXES,
     WARNING_LABELS,
+    DetectOptions,
     Predictor,
     VideoOptions,
     VideoResult,
@@ -40,22 +40,21 @@ def analyse_clip(
     data: bytes,
     name: str,
     fps: float,
-    min_score: float,
-    max_side: int | None,
+    detect: DetectOptions,
     model: str | None,
     load: Callable[[str | None], Predictor],
 ) -> tuple[VideoResult, bytes]:
     """A clip's persons and its annotated MP4, kept in the session by content and settings (the
     page runs again on every click; the clip is analysed once)."""
-    key = (hashlib.sha1(data).hexdigest(), name, fps, min_score, max_side, model)
+    key = (hashlib.sha1(data).hexdigest(), name, fps, detect, model)
     kept = st.session_state.setdefault("howold_clips", {})
     if key not in kept:
         kept.clear()  # one clip a session: memory stays bounded
-        kept[key] = _analyse_clip(data, name, fps, min_score, max_side, load(model))
+        kept[key] = _analyse_clip(data, name, fps, detect, load(model))
     return kept[key]
 
 
-def _analyse_clip(data, name, fps, min_score, max_side, predictor) -> tuple[VideoResult, bytes]:
+def _analyse_clip(data, name, fps, detect, predictor) -> tuple[VideoResult, bytes]:
     progress = st.progress(0.0, text=f"Analysing {name}…")
     limit = VideoOptions.PAGE_MAX_SECONDS
 
@@ -65,7 +64,7 @@ def _analyse_clip(data, name, fps, min_score, max_side, predictor) -> tuple[Vide
     buffer = io.BytesIO()
     result = analyse_video(
         predictor, data, VideoOptions.upload(fps, max_seconds=limit), name=name, annotate_to=buffer,
-        thumbnails=True, on_frame=advance, detect=replace(predictor.options, min_score=min_score, max_side=max_side),
+        thumbnails=True, on_frame=advance, detect=detect,
     )  # fmt: skip
     progress.empty()
     return result, buffer.getvalue() if result.ok else b""
@@ -94,9 +93,7 @@ def _data_uri(thumbnail) -> str | None:
     return "data:image/png;base64," + base64.b64encode(encode_png(thumbnail)).decode("ascii")
 
 
-def video_section(
-    load: Callable[[str | None], Predictor], model: str | None, min_score: float, max_side: int | None
-) -> None:
+def video_section(load: Callable[[str | None], Predictor], model: str | None, detect: DetectOptions) -> None:
     """The clip uploader and, for an uploaded clip, its persons and annotated copy."""
     st.divider()
     st.subheader("Video")
@@ -107,7 +104,7 @@ def video_section(
     )  # fmt: skip
     if clip is None:
         return
-    result, annotated = analyse_clip(clip.getvalue(), clip.name, VideoOptions.fps, min_score, max_side, model, load)
+    result, annotated = analyse_clip(clip.getvalue(), clip.name, VideoOptions.fps, detect, model, load)
     if not result.ok:
         st.error(result.error)
         return

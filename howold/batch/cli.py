@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import asdict
-from pathlib import Path
 
 from howold import AgeCheck, DetectOptions, require_extra
 
@@ -79,14 +77,12 @@ def add_batch_command(subparsers) -> None:
 
 def run_batch_command(args: argparse.Namespace) -> int:
     require_extra("batch", "batch")
-    from howold import Predictor, check_outputs, find_inputs
+    from howold import DEFAULT_MODEL_PATH, Predictor, check_outputs, find_inputs
     from howold.batch import job
 
-    options: dict = asdict(DetectOptions.from_arguments(args))
+    options = DetectOptions.from_arguments(args)
     check = AgeCheck.from_arguments(args)
-    if args.model:  # absolute, for workers started elsewhere; the default is resolved on each worker
-        options["model"] = str(Path(args.model).resolve())
-    reason = Predictor(**options).missing_model_reason
+    reason = Predictor(args.model or DEFAULT_MODEL_PATH, options).missing_model_reason
     if reason and not args.quiet:
         print(f"howold: {reason}", file=sys.stderr)
     photos = find_inputs(
@@ -102,7 +98,8 @@ def run_batch_command(args: argparse.Namespace) -> int:
             actors=args.actors,
             cpus_per_actor=args.cpus_per_actor,
             batch_size=args.batch_size,
-            predictor_options=options,
+            model=args.model or None,
+            options=options,
             ray_address=args.ray_address,
             on_progress=progress.update if progress else None,
             check=check,

@@ -36,7 +36,9 @@ import ray.exceptions
 from howold import (
     AGE_CHECK_COLUMNS,
     CSV_COLUMNS,
+    DEFAULT_MODEL_PATH,
     AgeCheck,
+    DetectOptions,
     HowoldError,
     PhotoResult,
     Predictor,
@@ -47,7 +49,7 @@ from howold import (
     failed_video,
     is_video,
 )
-from howold._files import check_regular
+from howold.files import check_regular
 
 _INT_COLUMNS = {"face", "width", "height", "person", "frames", "faces_dropped"}
 _FLOAT_COLUMNS = {
@@ -132,6 +134,11 @@ def rows_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(list(rows), schema=SCHEMA)
 
 
+def _predictor(model: str | None, options: DetectOptions, threads: int) -> Predictor:
+    """The Predictor of one actor: `model` None takes the model shipped with howold on that worker."""
+    return Predictor(DEFAULT_MODEL_PATH if model is None else model, options, threads=threads)
+
+
 class Analyser:
     """The Ray actor: builds and prepares one Predictor, then turns batches of paths into rows.
 
@@ -141,9 +148,14 @@ class Analyser:
     """
 
     def __init__(
-        self, predictor_options: dict[str, Any], check: AgeCheck | None = None, distribution: bool = False
+        self,
+        model: str | None,
+        options: DetectOptions,
+        threads: int,
+        check: AgeCheck | None = None,
+        distribution: bool = False,
     ) -> None:
-        self.predictor = Predictor(**predictor_options).prepare()
+        self.predictor = _predictor(model, options, threads).prepare()
         self.check, self.distribution = check, distribution
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
@@ -323,7 +335,8 @@ def run_batch(
     actors: int | None = None,
     cpus_per_actor: int = 1,
     batch_size: int = 32,
-    predictor_options: dict[str, Any] | None = None,
+    model: str | os.PathLike | None = None,
+    options: DetectOptions | None = None,
     ray_address: str | None = None,
     on_progress: Callable[[int], None] | None = None,
     check: AgeCheck | None = None,
@@ -333,19 +346,21 @@ def run_batch(
     """Analyse `photos` on Ray and write their rows to the Parquet file `out`; return a summary.
 
     `actors` Predictors run at once, each on `cpus_per_actor` CPUs (default: as many actors as
-    the cluster has CPUs). Ray starts locally unless `ray_address` or $RAY_ADDRESS names a
-    cluster, or Ray is already initialised. `on_progress(n)` is called as n more photos are done
-    (first with those skipped as already written). `check` and `distribution` add the age check's
-    columns and the age distribution to the photos' face rows (see SCHEMA). With `quiet`, what Ray
-    writes to stderr while the job runs goes to `<out>.parts/.ray-stderr.log` instead (kept when the job fails).
+    the cluster has CPUs). `model`: an ONNX age model (None: the one shipped with howold, found on
+    each worker); `options`: how faces are found (`DetectOptions`). Ray starts locally unless
+    `ray_address` or $RAY_ADDRESS names a cluster, or Ray is already initialised. `on_progress(n)`
+    is called as n more photos are done (first with those skipped as already written). `check`
+    and `distribution` add the age check's columns and the age distribution to the photos' face
+    rows (see SCHEMA). With `quiet`, what Ray writes to stderr while the job runs goes to
+    `<out>.parts/.ray-stderr.log` instead (kept when the job fails).
     """
     if batch_size < 1 or cpus_per_actor < 1 or (actors is not None and actors < 1):
         raise HowoldError("--actors, --cpus-per-actor and --batch-size must be at least 1.")
     if not photos:
         raise HowoldError("no image files found in the given paths.")
-    options = dict(predictor_options or {})
-    options.setdefault("threads", cpus_per_actor)
-    Predictor(**options)  # a wrong model path or option fails here, before Ray starts
+    model = None if model is None else str(Path(model).resolve())  # absolute: workers may start elsewhere
+    options = DetectOptions() if options is None else options
+    _predictor(model, options, cpus_per_actor)  # a wrong model path fails here, before Ray starts
     started = time.perf_counter()
     output = PartsOutput(out)
     done = output.open(resume)
@@ -357,7 +372,7 @@ def run_batch(
         on_progress(len(photos) - len(todo))
     if todo:
         with _stderr_to(output.parts / ".ray-stderr.log" if quiet else None):
-            work = _RayWork(actors, cpus_per_actor, batch_size, options, ray_address, check, distribution)
+            work = _RayWork(actors, cpus_per_actor, batch_size, model, options, ray_address, check, distribution)
             _run_on_ray(work, todo, output, counts, per_node, on_progress)
     try:
         output.merge(resume)
@@ -380,12 +395,13 @@ def run_batch(
 
 @dataclass(frozen=True)
 class _RayWork:
-    """How `run_batch` analyses on Ray: the actor pool, the Predictor's options and what each row carries."""
+    """How `run_batch` analyses on Ray: the actor pool, each actor's model and options, what each row carries."""
 
     actors: int | None
     cpus_per_actor: int
     batch_size: int
-    predictor_options: dict[str, Any]
+    model: str | None
+    options: DetectOptions
     ray_address: str | None
     check: AgeCheck | None
     distribution: bool
@@ -489,7 +505,9 @@ def _analyse_on_ray(work: _RayWork, todo: list[str]):
     dataset = ray.data.from_items(items).map_batches(
         Analyser,
         fn_constructor_kwargs={
-            "predictor_options": work.predictor_options,
+            "model": work.model,
+            "options": work.options,
+            "threads": work.cpus_per_actor,
             "check": work.check,
             "distribution": work.distribution,
         },

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from howold.api.app import create_app  # noqa: E402
 from howold.api.schemas import ErrorSchema, PhotoResultSchema  # noqa: E402
 from howold.api.settings import Settings  # noqa: E402
+from howold.options import DetectOptions  # noqa: E402
 from howold.pipeline import Predictor  # noqa: E402
 
 FACES = sorted((Path(__file__).parents[1] / "fixtures" / "faces").glob("*.jpg"))
@@ -75,7 +76,7 @@ def test_a_photo_without_faces_gives_an_empty_list(client, no_face_png):
 
 def test_query_parameters_reach_the_detector(client, two_faces_jpeg):
     response = client.post("/v1/predict?min_score=0.5&max_side=320", content=two_faces_jpeg)
-    expected = Predictor(min_score=0.5, max_side=320).analyse(two_faces_jpeg, name="upload")
+    expected = Predictor(options=DetectOptions(min_score=0.5, max_side=320)).analyse(two_faces_jpeg, name="upload")
     assert response.status_code == 200 and response.json() == expected.to_dict()
 
 

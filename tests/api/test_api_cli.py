@@ -17,6 +17,19 @@ def test_serve_options_and_defaults():
     assert (args.host, args.port, args.workers) == ("0.0.0.0", 9000, 3)
 
 
+def test_serve_help_lists_every_setting_with_its_default_from_settings():
+    from howold.api.settings import Settings
+
+    text = " ".join(subprocess.run([sys.executable, "-m", "howold", "serve", "--help"], capture_output=True,
+                                   text=True, check=True).stdout.split())  # fmt: skip
+    defaults = Settings()
+    for name in Settings.model_fields:
+        assert f"HOWOLD_{name.upper()}" in text
+    assert f"HOWOLD_MAX_UPLOAD_MB ({defaults.max_upload_mb:g})" in text
+    assert f"HOWOLD_HEADER_TIMEOUT_S ({defaults.header_timeout_s:g})" in text
+    assert f"HOWOLD_MAX_CONNECTIONS ({defaults.max_connections})" in text
+
+
 def test_help_does_not_import_the_web_stack():
     code = (
         "import sys, howold.cli; howold.cli.build_parser(); "

@@ -222,9 +222,7 @@ def test_a_greyscale_photo_is_named_once_not_on_every_face(composite, has_model)
     gallery_text = " ".join(md.value for md in at.markdown)
     assert "greyscale" not in gallery_text.replace(f"**greyscale:** {WARNING_NOTES['greyscale']}", "")
     assert WARNING_NOTES["greyscale"] in gallery_text  # its sentence, once
-    result = app_main.analyse(
-        encode_png(grey), "grey.png", app_main.DetectOptions.min_score, app_main.DetectOptions.max_side, None
-    )
+    result = app_main.analyse(encode_png(grey), "grey.png", app_main.DetectOptions(), None)
     assert app_main.results_csv([result]).count("greyscale") == 4  # programs still get it on each face
 
 

@@ -112,8 +112,7 @@ def _by_source(table) -> dict[str, list[dict]]:
 def test_batch_equals_predict_json(ray_address, photo_folder, tiny_model, tmp_path, model):
     model_path = tiny_model if model == "tiny" else None
     photos = find_inputs([str(photo_folder), str(photo_folder / "missing.jpg")])
-    options = {"model": model_path} if model_path else {}
-    summary = run_batch(photos, tmp_path / "out.parquet", actors=2, batch_size=3, predictor_options=options)
+    summary = run_batch(photos, tmp_path / "out.parquet", actors=2, batch_size=3, model=model_path)
     expected = _predict_json(photos, model_path, tmp_path)
     rows = _by_source(pq.read_table(tmp_path / "out.parquet"))
 

@@ -107,7 +107,7 @@ def test_fifos_and_devices_are_refused_at_once_named_or_listed(face_paths, tiny_
 
 @needs_fifos
 def test_endless_stdin_stops_at_the_cap_with_a_sentence(tiny_model):
-    from howold._files import MAX_READ_BYTES
+    from howold.files import MAX_READ_BYTES
 
     with open("/dev/zero", "rb") as zero:
         run = subprocess.run([sys.executable, "-m", "howold.cli", "predict", "-", "--model", str(tiny_model)],

@@ -70,12 +70,12 @@ def test_float_tiff_face_is_found(predictor, face_images):
 )  # fmt: skip
 def test_options_out_of_range_are_option_errors(options, option):
     with pytest.raises(OptionError, match=f"^{option} must be") as info:
-        Predictor(model=None, **options)
+        Predictor(model=None, options=DetectOptions(**options))
     assert info.value.option == option and isinstance(info.value, ValueError)
 
 
 def test_faces_beyond_the_cap_are_dropped_smallest_first_and_counted(composite, tiny_model):
-    predictor = Predictor(model=tiny_model, max_faces=2)
+    predictor = Predictor(model=tiny_model, options=DetectOptions(max_faces=2))
     result = predictor.analyse(composite, name="four.png")
     assert len(result.faces) == 2 and result.faces_dropped == 2
     everyone = Predictor(model=tiny_model).analyse(composite, name="four.png")
@@ -186,7 +186,7 @@ def test_a_photo_with_no_pixels_is_an_image_error():
 def test_faces_dropped_reaches_every_csv_and_parquet_row(composite, tiny_model):
     from howold.report import csv_rows
 
-    result = Predictor(model=tiny_model, max_faces=2).analyse(composite, name="four.png")
+    result = Predictor(model=tiny_model, options=DetectOptions(max_faces=2)).analyse(composite, name="four.png")
     assert [row["faces_dropped"] for row in csv_rows([result])] == [2, 2]
     pytest.importorskip("pyarrow")
     from howold.batch.job import result_rows, rows_table
