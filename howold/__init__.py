@@ -38,6 +38,7 @@ _EXPORTS = {
     # its parts
     "AgeModel": "howold.age_model",
     "ModelInfo": "howold.age_model",
+    "MetricKey": "howold.age_model",
     "AgeDistribution": "howold.age_model",
     "DEFAULT_MODEL_PATH": "howold.age_model",
     "read_model_info": "howold.age_model",
@@ -100,6 +101,7 @@ __all__ = [
     "looks_like_video",
     "AgeModel",
     "ModelInfo",
+    "MetricKey",
     "AgeDistribution",
     "DEFAULT_MODEL_PATH",
     "read_model_info",
@@ -162,7 +164,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
-    from howold.age_model import DEFAULT_MODEL_PATH, AgeDistribution, AgeModel, ModelInfo, read_model_info
+    from howold.age_model import (
+        DEFAULT_MODEL_PATH,
+        AgeDistribution,
+        AgeModel,
+        MetricKey,
+        ModelInfo,
+        read_model_info,
+    )
     from howold.detect import Detection, FaceDetector
     from howold.draw import annotate, annotate_tracks, face_thumbnail, reading_order
     from howold.errors import HowoldError, ImageError, ModelError, NoModelError, OptionError, VideoError

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,6 +112,46 @@ class ModelInfo:
     def label(self) -> str:
         """The model as every frontend names it: 'name version', e.g. 'utkface_aaf_fgnet_lite0 1.0.0'."""
         return f"{self.name} {self.version}"
+
+
+METRIC_SPLITS = ("train", "val", "test", "all")
+_METRIC_KEY = re.compile(rf"(\w+?)_({'|'.join(METRIC_SPLITS)})(_end_to_end)?(_degraded)?")
+
+
+@dataclass(frozen=True)
+class MetricKey:
+    """The name of one measurement in the sidecar's `metrics`, as `howold val --record` writes it and
+    the app reads it: `<data>_<split>`, then `_end_to_end` (photo to age, not face crops), then
+    `_degraded` (on a degraded copy of the crops); e.g. 'utkface_test_end_to_end'. Other metrics
+    (calibration, flip_choice, ...) are not measurements of a data set and have no MetricKey."""
+
+    data: str
+    split: str
+    end_to_end: bool = False
+    degraded: bool = False
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"\w+", self.data):
+            raise ValueError(f"data: expected a data set kind (letters, digits, _), got {self.data!r}")
+        if self.split not in METRIC_SPLITS:
+            raise ValueError(f"split: expected one of {', '.join(METRIC_SPLITS)}, got {self.split!r}")
+
+    @property
+    def key(self) -> str:
+        return (
+            f"{self.data}_{self.split}"
+            + ("_end_to_end" if self.end_to_end else "")
+            + ("_degraded" if self.degraded else "")
+        )
+
+    @classmethod
+    def parse(cls, key: str) -> MetricKey | None:
+        """The MetricKey that `key` is the name of, or None where it names no measurement."""
+        match = _METRIC_KEY.fullmatch(key)
+        if not match:
+            return None
+        data, split, end_to_end, degraded = match.groups()
+        return cls(data, split, bool(end_to_end), bool(degraded))
 
 
 def sidecar_path(model_path: str | os.PathLike) -> Path:

@@ -14,7 +14,7 @@ import numpy as np
 
 from howold.age_model import DEFAULT_MODEL_PATH, AgeModel
 from howold.pipeline import BLUR_VARIANCE, blur_variance
-from howold.train.evaluate import labelled_crops
+from howold.train.evaluate import EvalData, labelled_crops
 
 
 def main() -> None:
@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("--split", default="val", choices=("train", "val"))
     args = parser.parse_args()
     model = AgeModel(args.model).prepare()
-    images, true = labelled_crops("utkface", args.split, model.info)
+    images, true = labelled_crops(EvalData("utkface", args.split), model.info)
     est = model.predict(images)
     error, width = np.abs(est.age - true), est.high - est.low
     covered = (true >= est.low) & (true <= est.high)

@@ -14,7 +14,7 @@ import itertools
 import numpy as np
 
 from howold.age_model import AgeModel, decode_distribution, softmax
-from howold.train.evaluate import labelled_crops
+from howold.train.evaluate import EvalData, labelled_crops
 
 
 def main() -> None:
@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("models", nargs="+")
     args = parser.parse_args()
     models = [AgeModel(path).prepare() for path in args.models]
-    images, true = labelled_crops("utkface", "val", models[0].info)
+    images, true = labelled_crops(EvalData("utkface", "val"), models[0].info)
     probs = {}
     for i, model in enumerate(models):
         probs[f"m{i}"] = softmax(model.logits(images)[0])

@@ -17,10 +17,10 @@ import numpy as np
 
 def main(models: list[str]) -> None:
     from howold.age_model import AgeModel, decode_distribution, softmax
-    from howold.train.evaluate import cached_crops, true_ages
+    from howold.train.evaluate import EvalData, cached_crops, true_ages
 
     first = AgeModel(models[0]).prepare()
-    crops = cached_crops("fgnet", "all", first.info, None, "cache/crops", None)
+    crops = cached_crops(EvalData("fgnet", "all", cache_dir="cache/crops"), first.info)
     images = np.asarray(crops.images)
     _, ages = true_ages(crops.samples)
     channels = images.astype(np.int16)

@@ -19,7 +19,7 @@ from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, Q
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from howold.age_model import AgeModel, write_model_info
-from howold.train.evaluate import labelled_crops
+from howold.train.evaluate import EvalData, labelled_crops
 
 
 class Batches(CalibrationDataReader):
@@ -58,7 +58,7 @@ def main() -> None:
     keep += [c.name for c in convs[len(convs) - args.keep_last :]] if args.keep_last else []
     if args.keep_depthwise:
         keep += [c.name for c in convs if next((a.i for a in c.attribute if a.name == "group"), 1) > 1]
-    calibration, _ = labelled_crops("utkface", "train", fp32.info, sample=200)
+    calibration, _ = labelled_crops(EvalData("utkface", "train"), fp32.info, sample=200)
     quantize_static(
         str(pre),
         str(out),
@@ -72,7 +72,7 @@ def main() -> None:
     )
     write_model_info(out, fp32.info)
     int8 = AgeModel(out, threads=1).prepare()
-    images, true = labelled_crops("utkface", "val", fp32.info)
+    images, true = labelled_crops(EvalData("utkface", "val"), fp32.info)
     print(f"{len(keep)} nodes kept in fp32 of {len(convs)} convolutions; int8 model: {out}")
     for name, model in (("fp32", fp32), ("int8", int8)):
         mae = np.abs(model.predict(images).age - true).mean()

@@ -16,7 +16,7 @@ import numpy as np
 
 from howold.age_model import DEFAULT_MODEL_PATH, AgeModel
 from howold.pipeline import CLIPPED_SHARE, clipped_share
-from howold.train.evaluate import labelled_crops
+from howold.train.evaluate import EvalData, labelled_crops
 
 # a hard flash and a dark room, as in tests/core/test_pipeline.py
 EXPOSURES = (("over-exposed", 3.0, 40), ("under-exposed", 0.3, -20))
@@ -30,7 +30,7 @@ def main() -> None:
     model = AgeModel(args.model).prepare()
     images, true = [], []
     for data in args.data.split(","):
-        crops, ages = labelled_crops(data, "val", model.info)
+        crops, ages = labelled_crops(EvalData(data, "val"), model.info)
         images.append(crops)
         true.append(ages)
     images, true = np.concatenate(images), np.concatenate(true)

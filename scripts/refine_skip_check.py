@@ -20,7 +20,7 @@ import numpy as np
 from howold.age_model import DEFAULT_MODEL_PATH
 from howold.detect import REFINE_FACE_SHARE, REFINE_PATCH_PX, FaceDetector, _nms
 from howold.options import DetectOptions
-from howold.train.evaluate import compute_metrics, end_to_end_predictions, load_eval_samples
+from howold.train.evaluate import EvalData, compute_metrics, end_to_end_predictions, load_eval_samples
 
 SEEN_PX = REFINE_PATCH_PX * REFINE_FACE_SHARE
 
@@ -60,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = {}
     for data in args.data.split(","):
-        _, samples, split, _ = load_eval_samples(data, args.split, None, args.limit)
+        _, samples, split, _ = load_eval_samples(EvalData(data, args.split, limit=args.limit))
         for name in ("as shipped", "large faces not refined"):
             calls: list[bool] = []
             if name == "as shipped":

@@ -24,7 +24,7 @@ from howold.age_model import DEFAULT_MODEL_PATH, AgeModel
 from howold.crop import crop_face, reframed_landmarks
 from howold.errors import HowoldError
 from howold.pipeline import SMALL_FACE_FRAMINGS
-from howold.train.evaluate import load_eval_samples, validation_sets
+from howold.train.evaluate import EvalData, load_eval_samples, validation_sets
 
 AS_CUT = (0.0, 0.0, 1.0)
 WIDER, NARROWER = (0.0, 0.0, 1.05), (0.0, 0.0, 0.95)
@@ -47,11 +47,12 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.7, help="landmark noise, photo pixels")
     args = parser.parse_args()
     try:
-        validation_sets(args.data, "val", "choosing the small-face framings")
+        validation_sets(EvalData(args.data, "val"), "choosing the small-face framings")
     except HowoldError as exc:
         parser.error(str(exc))
     model = AgeModel(args.model).prepare()
-    samples = [s for data in args.data.split(",") for s in load_eval_samples(data, "val", limit=args.limit)[1]]
+    every = EvalData(args.data, "val", limit=args.limit).sets()
+    samples = [s for data in every for s in load_eval_samples(data)[1]]
     result = measure(model, samples, args.shrink, args.noise, np.random.default_rng(0))
     print(
         f"{args.data} val, {result['photos']} photos shrunk x{args.shrink} (face box median "

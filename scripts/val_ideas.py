@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from howold.age_model import AgeModel, decode_distribution  # noqa: E402
-from howold.train.evaluate import labelled_crops  # noqa: E402
+from howold.train.evaluate import EvalData, labelled_crops  # noqa: E402
 
 VAL_SETS = ("utkface", "aaf")
 
@@ -31,7 +31,7 @@ def distributions(model_path: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     model = AgeModel(model_path)
     out = {}
     for kind in VAL_SETS:
-        crops, ages = labelled_crops(kind, "val", model.info)
+        crops, ages = labelled_crops(EvalData(kind, "val"), model.info)
         out[kind] = (model.estimates_from_logits(model.logits(crops), temperature=1.0).probs, ages)
     return out
 

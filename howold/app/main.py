@@ -11,7 +11,6 @@ import ctypes
 import functools
 import hashlib
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from howold import (
     DetectOptions,
     Face,
     HowoldError,
+    MetricKey,
     PhotoResult,
     Predictor,
     annotate,
@@ -413,13 +413,14 @@ def measured_figures(metrics: dict, interval: float = 0.8) -> list[str]:
     4.76 years over 2325 faces; the 80% range holds the true age for 79%."."""
     lines = []
     for key, value in metrics.items():
-        match = re.fullmatch(r"(\w+?)_(test|all)(_end_to_end)?", key)
-        if not match or not isinstance(value, dict):
+        measured = MetricKey.parse(key)  # a test measurement on the undegraded photos only
+        if measured is None or measured.degraded or measured.split not in ("test", "all"):
+            continue
+        if not isinstance(value, dict):
             continue
         overall, bins = value.get("overall") or {}, value.get("bins") or {}
-        data, split, end_to_end = match.groups()
-        name = f"{DATASET_NAMES.get(data, data)}{' test set' if split == 'test' else ''}"
-        how = "photo to age" if end_to_end else "face crops"
+        name = f"{DATASET_NAMES.get(measured.data, measured.data)}{' test set' if measured.split == 'test' else ''}"
+        how = "photo to age" if measured.end_to_end else "face crops"
         if overall.get("n"):
             line = f"**{name}, {how}:** mean absolute error {overall['mae']:.2f} years over {overall['n']} faces"
             if "coverage" in overall:

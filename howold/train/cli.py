@@ -167,12 +167,11 @@ def _val(args) -> int:
     if args.degraded:  # the degradations are torch transforms
         require_extra("val --degraded", "train")
     _logging()
-    from howold.train.evaluate import calibrate, choose_flip, evaluate, format_result, record
+    from howold.train.evaluate import EvalData, calibrate, choose_flip, evaluate, format_result, record
 
+    data = EvalData(args.data, args.split, args.data_root, args.cache_dir, args.limit)
     if args.choose_flip:
-        result = choose_flip(
-            args.model, args.data, args.split, args.min_flip_gain, args.data_root, args.cache_dir, args.limit
-        )
+        result = choose_flip(args.model, data, min_gain=args.min_flip_gain)
         print(
             f"flip averaging: pooled {args.split} MAE {result['val_mae_flip']:.3f} with, "
             f"{result['val_mae_noflip']:.3f} without -> tta_flip={result['tta_flip']}"
@@ -181,9 +180,7 @@ def _val(args) -> int:
             _write_json(args.json, result)
         return 0
     if args.calibrate:
-        result = calibrate(
-            args.model, args.data, args.split, args.data_root, args.cache_dir, args.limit, degraded=args.degraded
-        )
+        result = calibrate(args.model, data, degraded=args.degraded)
         key = "temperature_poor" if args.degraded else "temperature"
         print(
             f"{key} {result[key]}: {result['target']:.0%} range coverage on "
@@ -191,16 +188,7 @@ def _val(args) -> int:
         )
         if "," in args.data:
             return 0
-    result = evaluate(
-        args.model,
-        args.data,
-        args.split,
-        args.end_to_end,
-        args.data_root,
-        args.cache_dir,
-        args.limit,
-        degraded=args.degraded,
-    )
+    result = evaluate(args.model, data, end_to_end=args.end_to_end, degraded=args.degraded)
     print(format_result(result))
     if args.json:
         _write_json(args.json, result)

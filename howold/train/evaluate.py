@@ -10,15 +10,25 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from howold.age_model import AgeModel, update_model_info
+from howold.age_model import AgeModel, MetricKey, ModelInfo, update_model_info
 from howold.errors import HowoldError
 from howold.train import DEFAULT_CACHE_DIR
 from howold.train.crops import CropCache, CropSet
-from howold.train.data import TEST_ONLY, TEST_SPLIT_DEFAULT, Sample, check_files, load_dataset, select_split
+from howold.train.data import (
+    TEST_ONLY,
+    TEST_SPLIT_DEFAULT,
+    FileReport,
+    Sample,
+    _normalise_split,
+    check_files,
+    load_dataset,
+    select_split,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +39,29 @@ def band_name(low: int, high: int) -> str:
     return f"{low}+" if high >= 200 else f"{low}-{high}"
 
 
-def load_eval_samples(data: str, split: str | None, root: str | None = None, limit: int | None = None):
-    """(kind, samples, split used). `data`: a dataset kind or the path of a generic CSV."""
-    kind = "csv" if data.endswith(".csv") else data.replace("-", "_").lower()
-    root = data if kind == "csv" else root
+@dataclass(frozen=True)
+class EvalData:
+    """The photos an evaluation reads: `data`, a dataset kind or the path of a generic CSV (where a
+    function pools several, separated by commas: `utkface,aaf`); its `split` (train, val, test or
+    all; None: the dataset's default); `root`, its folder (None: ../shared/data/<name>); `cache_dir`,
+    where its face crops are cached; `limit`, only its first N photos."""
+
+    data: str
+    split: str | None
+    root: str | None = None
+    cache_dir: str = DEFAULT_CACHE_DIR
+    limit: int | None = None
+
+    def sets(self) -> list[EvalData]:
+        """One EvalData per dataset in `data` (the same split, root, cache and limit)."""
+        return [dataclasses.replace(self, data=d) for d in self.data.split(",")]
+
+
+def load_eval_samples(data: EvalData) -> tuple[str, list[Sample], str, FileReport]:
+    """(kind, samples, split used, file report) of one dataset."""
+    split, limit = data.split, data.limit
+    kind = "csv" if data.data.endswith(".csv") else data.data.replace("-", "_").lower()
+    root = data.data if kind == "csv" else data.root
     samples = load_dataset(kind, root)
     if kind in TEST_ONLY:
         if split not in (None, "all"):
@@ -146,17 +175,15 @@ def compute_metrics(samples: list[Sample], age, low, high) -> dict:
 
 def evaluate(
     model_path: str | Path,
-    data: str = "utkface",
-    split: str | None = "test",
+    data: EvalData,
+    *,
     end_to_end: bool = False,
-    root: str | None = None,
-    cache_dir: str = DEFAULT_CACHE_DIR,
-    limit: int | None = None,
     temperature: float | None = None,
     degraded: bool = False,
     tta_flip: bool | None = None,
 ) -> dict:
-    """Measure the model; returns the JSON-ready result dict. `degraded`: on a fixed degraded copy of
+    """Measure the model on one dataset; returns the JSON-ready result dict. `end_to_end`: on the
+    photos through `howold.Predictor`, not on cached crops. `degraded`: on a fixed degraded copy of
     the crops (howold.train.degrade.degraded_copy), every face counted as poor for its range.
     `temperature`, `tta_flip`: replace the sidecar's for this measurement (on cached crops)."""
     model = AgeModel(model_path).prepare()
@@ -166,11 +193,11 @@ def evaluate(
         if end_to_end:
             raise HowoldError("a flip override applies to cached crops, not to an end-to-end run.")
         model.info = dataclasses.replace(model.info, tta_flip=tta_flip)
-    kind, samples, split, report = load_eval_samples(data, split, root, limit)
+    kind, samples, split, report = load_eval_samples(data)
     if end_to_end:
         kept, age, low, high, no_face, broken = end_to_end_predictions(samples, model_path)
     else:
-        crops = _crops(kind, split, samples, model.info, cache_dir, limit)
+        crops = _crops(data, kind, split, samples, model.info)
         images = np.asarray(crops.images)
         if degraded:
             from howold.train.degrade import degraded_copy
@@ -198,73 +225,49 @@ def evaluate(
     return result
 
 
-def _crops(kind, split, samples, info, cache_dir, limit) -> CropSet:
-    name = f"{kind}-{split}" + (f"-first{limit}" if limit else "")
-    return CropCache(cache_dir, info.crop_size, info.crop_margin, workers=2).build(samples, name)
+def _crops(data: EvalData, kind: str, split: str, samples: list[Sample], info: ModelInfo) -> CropSet:
+    """The crops of `samples` (of dataset `kind`, split `split` used, from `data`) in its crop cache."""
+    name = f"{kind}-{split}" + (f"-first{data.limit}" if data.limit else "")
+    return CropCache(data.cache_dir, info.crop_size, info.crop_margin, workers=2).build(samples, name)
 
 
-def cached_crops(
-    data: str,
-    split: str,
-    info,
-    root: str | None = None,
-    cache_dir: str = DEFAULT_CACHE_DIR,
-    limit: int | None = None,
-    sample: int | None = None,
-) -> CropSet:
-    """Return a split's cached crops, cut as the model `info` expects, with their samples.
+def cached_crops(data: EvalData, info: ModelInfo, sample: int | None = None) -> CropSet:
+    """Return one dataset's cached crops, cut as the model `info` expects, with their samples.
 
     `sample`: take that many photos at random (seed 0) instead of all of them."""
-    kind, samples, split, _ = load_eval_samples(data, split, root, limit)
+    kind, samples, split, _ = load_eval_samples(data)
     if sample:
         samples = [samples[i] for i in np.random.default_rng(0).choice(len(samples), sample, replace=False)]
-    return _crops(kind, split, samples, info, cache_dir, limit)
+    return _crops(data, kind, split, samples, info)
 
 
-def labelled_crops(
-    data: str,
-    split: str,
-    info,
-    root: str | None = None,
-    cache_dir: str = DEFAULT_CACHE_DIR,
-    limit: int | None = None,
-    sample: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return the cached crops of a split's faces with an exact age, (N, H, W, 3), and those ages (N,).
+def labelled_crops(data: EvalData, info: ModelInfo, sample: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return the cached crops of one dataset's faces with an exact age, (N, H, W, 3), and those ages (N,).
 
     `sample`: take that many photos at random (seed 0) instead of all of them."""
-    crops = cached_crops(data, split, info, root, cache_dir, limit, sample)
+    crops = cached_crops(data, info, sample)
     exact, ages = true_ages(crops.samples)
     return np.asarray(crops.images)[exact], ages[exact]
 
 
-def validation_sets(data: str, split: str | None, what: str) -> list[str]:
-    """The dataset kinds of `data` (one, or several separated by commas), refusing test data: `what`
-    (a choice written into the sidecar) is made on a validation split only."""
-    kinds = ["csv" if d.endswith(".csv") else d.replace("-", "_").lower() for d in data.split(",")]
-    if split in ("test", "all", None) or any(kind in TEST_ONLY for kind in kinds):
+def validation_sets(data: EvalData, what: str) -> list[str]:
+    """The dataset kinds of `data.data` (one, or several separated by commas), refusing test data:
+    `what` (a choice written into the sidecar) is made on a validation split only."""
+    kinds = ["csv" if d.endswith(".csv") else d.replace("-", "_").lower() for d in data.data.split(",")]
+    if data.split in ("test", "all", None) or any(kind in TEST_ONLY for kind in kinds):
         raise HowoldError(f"{what} on a validation split (e.g. --data utkface --split val), never on test data.")
     return kinds
 
 
-def calibrate(
-    model_path: str | Path,
-    data: str = "utkface",
-    split: str = "val",
-    root: str | None = None,
-    cache_dir: str = DEFAULT_CACHE_DIR,
-    limit: int | None = None,
-    write: bool = True,
-    degraded: bool = False,
-) -> dict:
+def calibrate(model_path: str | Path, data: EvalData, *, write: bool = True, degraded: bool = False) -> dict:
     """Fit the temperature so the share of true ages inside the range matches `interval` on a
-    validation split (never test), and write it into the sidecar. `data`: one set, or several
+    validation split (never test), and write it into the sidecar. `data.data`: one set, or several
     separated by commas (`utkface,aaf`), pooled. `degraded`: fit `temperature_poor` instead, on a
     fixed degraded copy of the crops (the faces the pipeline marks as poor take it)."""
-    kinds = validation_sets(data, split, "calibrate")
+    kinds = validation_sets(data, "calibrate")
     model = AgeModel(model_path).prepare()
     target = model.info.interval
-    pieces = [labelled_crops(d, split, model.info, root, cache_dir, limit) for d in data.split(",")]
+    pieces = [labelled_crops(one, model.info) for one in data.sets()]
     images, true = np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces])
     kind = ",".join(kinds)
     if degraded:
@@ -289,7 +292,7 @@ def calibrate(
     result = {
         key: t,
         "data": kind,
-        "split": split,
+        "split": data.split,
         "degraded": degraded,
         "n": int(len(true)),
         "coverage_before": round(before, 4),
@@ -301,32 +304,21 @@ def calibrate(
     return result
 
 
-def choose_flip(
-    model_path: str | Path,
-    data: str = "utkface",
-    split: str = "val",
-    min_gain: float = 0.1,
-    root: str | None = None,
-    cache_dir: str = DEFAULT_CACHE_DIR,
-    limit: int | None = None,
-    write: bool = True,
-) -> dict:
+def choose_flip(model_path: str | Path, data: EvalData, *, min_gain: float = 0.1, write: bool = True) -> dict:
     """Decide whether the model averages each face with its mirror image (flip TTA, twice the age
     model's cost): only if that lowers the MAE, pooled over the validation sets of `data` (never
     test), by at least `min_gain` years. Writes `tta_flip` and metrics.flip_choice into the sidecar."""
-    sets = data.split(",")
-    validation_sets(data, split, "choose the flip")
+    sets = data.sets()
+    validation_sets(data, "choose the flip")
     if min_gain < 0:
         raise HowoldError(f"--min-flip-gain must be 0 or more years, got {min_gain}.")
     mae = {}
     for kind, flip in (("flip", True), ("noflip", False)):
-        runs = [
-            evaluate(model_path, d, split, root=root, cache_dir=cache_dir, limit=limit, tta_flip=flip) for d in sets
-        ]
+        runs = [evaluate(model_path, one, tta_flip=flip) for one in sets]
         mae[kind] = pooled_mae([r.get("overall", {"n": 0}) for r in runs])
     keep = mae["noflip"] - mae["flip"] >= min_gain
     result = {
-        "val_sets": sets,
+        "val_sets": [one.data for one in sets],
         "val_mae_flip": mae["flip"],
         "val_mae_noflip": mae["noflip"],
         "min_gain": min_gain,
@@ -346,12 +338,13 @@ def pooled_mae(overalls: list[dict]) -> float:
 
 
 def record(model_path: str | Path, result: dict) -> None:
-    """Store an evaluation's headline figures in the sidecar's metrics."""
-    key = (
-        f"{result['data']}_{result['split']}"
-        + ("_end_to_end" if result["end_to_end"] else "")
-        + ("_degraded" if result.get("degraded") else "")
-    )
+    """Store an evaluation's headline figures in the sidecar's metrics, under its MetricKey."""
+    key = MetricKey(
+        result["data"],
+        _normalise_split(result["split"]),
+        end_to_end=bool(result["end_to_end"]),
+        degraded=bool(result.get("degraded")),
+    ).key
     keep = {
         k: result[k]
         for k in ("overall", "by_age_band", "bins", "bins_by_bin", "no_face", "evaluated", "temperature")

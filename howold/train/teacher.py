@@ -34,7 +34,7 @@ def write_teacher_targets(
     """Average the teachers' distributions over a split's cached crops; write `out` (.npz); return a summary."""
     from howold.age_model import AgeModel, decode_distribution, softmax
     from howold.train.data import TEST_ONLY
-    from howold.train.evaluate import cached_crops, true_ages
+    from howold.train.evaluate import EvalData, cached_crops, true_ages
 
     if split in ("val", "test") or data.replace("-", "_").lower() in TEST_ONLY:
         raise HowoldError(f"teacher targets are for training data; got {data} split {split!r}.")
@@ -51,7 +51,7 @@ def write_teacher_targets(
             raise HowoldError(
                 f"{model.path}: crop or age range differs from {teachers[0].path}; teachers must share them."
             )
-    crops = cached_crops(data, split, first, root, cache_dir, limit)
+    crops = cached_crops(EvalData(data, split, root, cache_dir, limit), first)
     images = np.asarray(crops.images)
     views = []
     for model in teachers:

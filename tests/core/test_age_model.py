@@ -10,7 +10,9 @@ import pytest
 from tiny_models import break_sidecar, write_tiny_age_model
 
 from howold.age_model import (
+    DEFAULT_MODEL_PATH,
     AgeModel,
+    MetricKey,
     ModelInfo,
     decode_distribution,
     probability_at_least,
@@ -158,6 +160,49 @@ def test_update_merges_metrics_and_checks_the_change(tmp_path):
     with pytest.raises(ModelError, match="does not fit a howold age model .temperature must be positive"):
         update_model_info(model, temperature=0.0)
     assert read_model_info(model) == info  # a refused change writes nothing
+
+
+def test_every_measurement_in_the_shipped_sidecar_has_a_metric_key_that_writes_it_back():
+    metrics = json.loads(DEFAULT_MODEL_PATH.with_suffix(".json").read_text(encoding="utf-8"))["metrics"]
+    measured = {key: MetricKey.parse(key) for key in metrics}
+    for key, parsed in measured.items():
+        assert parsed is None or parsed.key == key, key
+    assert measured["utkface_test_end_to_end"] == MetricKey("utkface", "test", end_to_end=True)
+    assert measured["aaf_val_degraded"] == MetricKey("aaf", "val", degraded=True)
+    assert measured["fairface_all"] == MetricKey("fairface", "all")
+    assert {key for key, parsed in measured.items() if parsed is None} == {
+        "val_mae_torch",
+        "flip_choice",
+        "calibration",
+        "calibration_poor",
+        "survival_calibration",
+    }
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["val_mae_torch", "flip_choice", "calibration", "calibration_poor", "utkface", "utkface_test_extra", "_test"],
+)
+def test_a_key_that_names_no_measurement_parses_to_none(key):
+    assert MetricKey.parse(key) is None
+
+
+@pytest.mark.parametrize(
+    "measured",
+    [
+        MetricKey("appa_real", "test"),
+        MetricKey("csv", "val", end_to_end=True, degraded=True),
+        MetricKey("utkface", "train", degraded=True),
+    ],
+)
+def test_metric_keys_round_trip(measured):
+    assert MetricKey.parse(measured.key) == measured
+
+
+@pytest.mark.parametrize(("data", "split"), [("utkface", "validation"), ("", "test"), ("a-b", "test")])
+def test_a_metric_key_refuses_an_unknown_split_or_data_name(data, split):
+    with pytest.raises(ValueError, match="expected"):
+        MetricKey(data, split)
 
 
 def test_missing_model_file(tmp_path):

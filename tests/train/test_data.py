@@ -173,7 +173,7 @@ def test_training_entries_of_train_and_val_people_pass(kind, split):
 @pytest.mark.data
 @pytest.mark.skipif(not (SHARED_DATA / "fgnet" / "labels.csv").is_file(), reason="needs ../shared/data/fgnet")
 def test_fgnet_split_is_by_person_and_evaluation_sees_its_test_people_only():
-    from howold.train.evaluate import load_eval_samples
+    from howold.train.evaluate import EvalData, load_eval_samples
 
     samples = load_dataset("fgnet", SHARED_DATA / "fgnet")
     people = {split: {s.attrs["subject"] for s in select_split(samples, split)} for split in ("train", "val", "test")}
@@ -181,5 +181,5 @@ def test_fgnet_split_is_by_person_and_evaluation_sees_its_test_people_only():
     assert [len(people[split]) for split in ("train", "val", "test")] == [37, 6, 39]
     assert not (people["train"] & people["test"]) and not (people["val"] & people["test"])
     for split in (None, "all", "test"):
-        _, chosen, used, _ = load_eval_samples("fgnet", split, str(SHARED_DATA / "fgnet"))
+        _, chosen, used, _ = load_eval_samples(EvalData("fgnet", split, str(SHARED_DATA / "fgnet")))
         assert used == "test" and len(chosen) == 485

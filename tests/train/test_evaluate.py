@@ -13,6 +13,7 @@ from howold.age_model import read_model_info
 from howold.errors import HowoldError
 from howold.train.data import Sample
 from howold.train.evaluate import (
+    EvalData,
     bin_metrics,
     calibrate,
     choose_flip,
@@ -144,9 +145,9 @@ def test_pooled_mae_of_nothing_is_an_error():
 def test_choices_are_made_on_validation_data_only(data, split, refused):
     if refused:
         with pytest.raises(HowoldError, match="choose X on a validation split .* never on test data"):
-            validation_sets(data, split, "choose X")
+            validation_sets(EvalData(data, split), "choose X")
     else:
-        assert len(validation_sets(data, split, "choose X")) == data.count(",") + 1
+        assert len(validation_sets(EvalData(data, split), "choose X")) == data.count(",") + 1
 
 
 @pytest.fixture
@@ -160,21 +161,21 @@ def cache(tmp_path):
 
 
 def test_evaluate_measures_every_fixture_face(model, faces_csv, face_paths, cache):
-    result = evaluate(model, str(faces_csv), "val", cache_dir=cache)
+    result = evaluate(model, EvalData(str(faces_csv), "val", cache_dir=cache))
     assert (result["images"], result["evaluated"], result["no_face"]) == (len(face_paths), len(face_paths), 0)
     assert result["overall"]["n"] == len(face_paths) and result["tta_flip"] is False
-    assert evaluate(model, str(faces_csv), "val", cache_dir=cache, tta_flip=True)["tta_flip"] is True
+    assert evaluate(model, EvalData(str(faces_csv), "val", cache_dir=cache), tta_flip=True)["tta_flip"] is True
 
 
 def test_a_flip_override_is_refused_end_to_end(model, faces_csv, cache):
     with pytest.raises(HowoldError, match="flip override applies to cached crops"):
-        evaluate(model, str(faces_csv), "val", end_to_end=True, cache_dir=cache, tta_flip=True)
+        evaluate(model, EvalData(str(faces_csv), "val", cache_dir=cache), end_to_end=True, tta_flip=True)
 
 
 @pytest.mark.parametrize(("min_gain", "kept"), [(0.0, True), (0.1, False)])
 def test_choose_flip_keeps_it_only_for_the_gain(model, faces_csv, cache, min_gain, kept):
     # the tiny network averages each channel over the crop, so its mirror image gives the same ages: no gain
-    result = choose_flip(model, str(faces_csv), "val", min_gain=min_gain, cache_dir=cache)
+    result = choose_flip(model, EvalData(str(faces_csv), "val", cache_dir=cache), min_gain=min_gain)
     assert result["val_mae_flip"] == result["val_mae_noflip"] and result["tta_flip"] is kept
     info = read_model_info(model)
     assert info.tta_flip is kept and info.metrics["flip_choice"] == {**result, "min_gain": min_gain}
@@ -182,11 +183,11 @@ def test_choose_flip_keeps_it_only_for_the_gain(model, faces_csv, cache, min_gai
 
 
 def test_calibrate_then_record_write_through_the_sidecar_writer(model, faces_csv, cache):
-    result = calibrate(model, str(faces_csv), "val", cache_dir=cache)
+    result = calibrate(model, EvalData(str(faces_csv), "val", cache_dir=cache))
     info = read_model_info(model)
     assert info.temperature == result["temperature"] != 1.0
     assert info.metrics["calibration"]["coverage_after"] == result["coverage_after"]
-    record(model, evaluate(model, str(faces_csv), "val", cache_dir=cache))
+    record(model, evaluate(model, EvalData(str(faces_csv), "val", cache_dir=cache)))
     info = read_model_info(model)
     assert info.metrics["csv_val"]["temperature"] == result["temperature"]
     assert set(info.metrics) == {"utkface_test", "calibration", "csv_val"}

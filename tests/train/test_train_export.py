@@ -195,12 +195,12 @@ def test_val_and_calibrate_cli(tmp_path, faces_csv, face_paths):
 
 def test_calibration_refuses_test_data(tmp_path):
     from howold.errors import HowoldError
-    from howold.train.evaluate import calibrate
+    from howold.train.evaluate import EvalData, calibrate
 
     with pytest.raises(HowoldError, match="never on test"):
-        calibrate(tmp_path / "m.onnx", "utkface", "test")
+        calibrate(tmp_path / "m.onnx", EvalData("utkface", "test"))
     with pytest.raises(HowoldError, match="never on test"):
-        calibrate(tmp_path / "m.onnx", "fairface", "val")
+        calibrate(tmp_path / "m.onnx", EvalData("fairface", "val"))
 
 
 def test_fine_tune_starts_from_a_finished_run(tmp_path, faces_csv, face_paths):
