@@ -19,9 +19,9 @@ _EXPORTS = {
     "Face": "howold.pipeline",
     "PhotoResult": "howold.pipeline",
     "failed": "howold.pipeline",
-    "WARNINGS": "howold.pipeline",
-    "WARNING_LABELS": "howold.pipeline",
-    "WARNING_NOTES": "howold.pipeline",
+    "WARNINGS": "howold.quality",
+    "WARNING_LABELS": "howold.quality",
+    "WARNING_NOTES": "howold.quality",
     # videos
     "analyse_video": "howold.video.session",
     "probe_video": "howold.video.session",
@@ -180,15 +180,13 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from howold.io import IMAGE_SUFFIXES, encode_png, load_image, save_image
     from howold.options import AgeCheck, DetectOptions, VideoOptions
     from howold.pipeline import (
-        WARNING_LABELS,
-        WARNING_NOTES,
-        WARNINGS,
         Face,
         PhotoResult,
         Predictor,
         failed,
         predict,
     )
+    from howold.quality import WARNING_LABELS, WARNING_NOTES, WARNINGS
     from howold.report import AGE_CHECK_COLUMNS, CSV_COLUMNS, ResultsFile, csv_rows, results_csv, results_json
     from howold.video.io import VIDEO_SUFFIXES, is_video, looks_like_video
     from howold.video.session import (

@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from howold.age_model import DEFAULT_MODEL_PATH, AgeDistribution, AgeEstimates, AgeModel, ModelInfo
@@ -17,23 +16,8 @@ from howold.detect import Detection, DetectOptions, FaceDetector
 from howold.errors import HowoldError, brief
 from howold.io import ImageSource, Photo, open_photo
 from howold.options import AgeCheck
+from howold.quality import PHOTO_WARNINGS, WARNINGS, age_warnings, blur_variance, quality_warnings
 
-# Thresholds behind Face.warnings.
-SMALL_FACE_PX = 48  # short side of the face box, in pixels of the photo
-# variance of the Laplacian of the grey crop (sharper faces score higher); below 18 are the blurriest 10%
-# of UTKFace val crops, whose MAE is 1.4x the rest (6.5 vs 4.5 years): scripts/blur_threshold.py
-BLUR_VARIANCE = 18.0
-BLUR_SIDE = 128  # crops are measured at this size, whatever the model's crop size
-# mean |R-G| + |G-B| of the crop in grey levels: a greyscale photo gives 0; of 500 UTKFace chips 6 fall below
-# 3 (themselves grey), the 5th percentile is 29
-GREY_SPREAD = 3.0
-# share of the crop's pixels burnt black or white (grey level <= 5 or >= 250): above 0.2 are 0.36% of
-# UTKFace + AAF val crops (16 of 4,457), whose MAE was 1.5x the rest with model 0.3.0 (8.6 vs 5.7 years,
-# coverage 0.56); from 0.05 to 0.15 it is no higher. Model 0.4.0 reads those 16 well (4.2 vs 4.9), but the
-# val crops over-exposed (x3 +40) double its MAE (9.9; 98% flagged) and under-exposed (x0.3 -20) raise
-# it to 6.1 (30% flagged): scripts/light_threshold.py
-CLIPPED_SHARE = 0.2
-CLIPPED_LEVELS = (5, 250)
 # A face smaller than the detector's refine_below is read from 3 framings, its crop as cut and 5% wider and
 # narrower, and their age distributions averaged: a pixel's difference in a small face's landmarks, as
 # between detector scales, moves its age. scripts/small_face_views.py (0.4.0, 375 UTKFace + AAF val photos
@@ -43,49 +27,20 @@ CLIPPED_LEVELS = (5, 250)
 # 5.153 -> 5.129 (coverage 0.80 -> 0.82); on the group photo (scripts/scale_stability.py) the same faces at
 # max_side 1280 and full size moved 1.13 / 7.15 years (mean / most), 0.70 / 1.98 with the 3 framings.
 SMALL_FACE_FRAMINGS = ((0.0, 0.0, 1.0), (0.0, 0.0, 1.05), (0.0, 0.0, 0.95))  # (dx, dy, scale)
-CHILD_AGE = 13  # below this the estimate is weaker (as it is for every age model)
-ELDERLY_AGE = 70
-WIDE_RANGE_YEARS = 25.0  # width of the 80% range
 
-# Why to trust an estimate less: each warning's name, a few words for tables and one plain sentence,
-# the words the web page, the CLI and the README all use.
-WARNING_LABELS = {
-    "small_face": "small face",
-    "blurry": "blurry",
-    "greyscale": "greyscale",
-    "poor_light": "poor light",
-    "child": "child",
-    "elderly": "elderly",
-    "low_confidence": "low confidence",
-}
-WARNING_NOTES = {
-    "small_face": f"The face is less than {SMALL_FACE_PX} pixels across, too small to show much of its age.",
-    "blurry": "The face is blurry; blurry faces get less accurate ages.",
-    "greyscale": "The photo has no colour (an old print or scan?); such photos get less accurate ages.",
-    "poor_light": (
-        "Much of the face is burnt white or lost in black (hard light or a bad exposure); "
-        "such faces get less accurate ages."
-    ),
-    "child": f"The face looks younger than {CHILD_AGE}; every age model is less accurate for children.",
-    "elderly": f"The face looks {ELDERLY_AGE} or older; every age model is less accurate for older people.",
-    "low_confidence": (
-        f"The model is unsure: its 80% age range spans more than {WIDE_RANGE_YEARS:.0f} years "
-        "(a red box on the photo; a yellow box is an ordinary estimate)."
-    ),
-}
-WARNINGS = tuple(WARNING_NOTES)
-# the photo's own faults: a face with any of them is "poor" and its range takes the model's temperature_poor
-QUALITY_WARNINGS = ("small_face", "blurry", "greyscale", "poor_light")
-# faults of the whole photo rather than of one face: when every face carries one, tables and galleries name
-# it once for the photo (`PhotoResult.photo_warnings`); JSON and CSV keep it on each face, for programs
-PHOTO_WARNINGS = ("greyscale",)
+
+def range_label(low: float | None, high: float | None) -> str:
+    """An age range as people read it, e.g. '29–39'; '—' when there is none."""
+    if low is None or high is None:
+        return "—"
+    return f"{round(low)}–{round(high)}"
 
 
 def age_label(age: float | None, low: float | None, high: float | None) -> str:
-    """An age and its range as people read them, e.g. '34 (29–39)'; '?' when there is no age."""
+    """An age and its range as people read it, e.g. '34 (29–39)'; '?' when there is no age."""
     if age is None or low is None or high is None:
         return "?"
-    return f"{round(age)} ({round(low)}–{round(high)})"
+    return f"{round(age)} ({range_label(low, high)})"
 
 
 @dataclass(frozen=True)
@@ -121,6 +76,11 @@ class Face:
     def label(self) -> str:
         """The age as people read it, e.g. '34 (29–39)'; '?' without an age model."""
         return age_label(self.age, self.age_low, self.age_high)
+
+    @property
+    def range_label(self) -> str:
+        """The 80% range as people read it, e.g. '29–39'; '—' without an age model."""
+        return range_label(self.age_low, self.age_high)
 
     def p_over(self, age: float) -> float:
         """The calibrated probability that the person is at least `age` years old (0 to 120)."""
@@ -323,7 +283,7 @@ class Predictor:
         info = self.age_model.info
         crops = np.stack([_crop(photo, d.landmarks, info.crop_size, info.crop_margin) for d in kept])
         sharpness = [blur_variance(crop) for crop in crops]
-        quality = [quality_warnings(d, crop, s) for d, crop, s in zip(kept, crops, sharpness)]
+        quality = [quality_warnings(d.width, d.height, crop, s) for d, crop, s in zip(kept, crops, sharpness)]
         poor = np.array([bool(q) for q in quality])
         estimates = self._ages(photo, kept, crops, poor, framings)
         faces = [
@@ -382,34 +342,6 @@ def _crop(photo: Photo, landmarks: np.ndarray, size: int, margin: float) -> np.n
     return crop_face(photo.region((x0, y0, x1, y1)), landmarks - np.array([x0, y0]), size, margin)
 
 
-def quality_warnings(detection: Detection, crop: np.ndarray | None, sharpness: float | None = None) -> list[str]:
-    """The photo's faults that make a face's age less sure (QUALITY_WARNINGS); `sharpness`, the crop's
-    `blur_variance` when the caller has it already."""
-    warnings = ["small_face"] if min(detection.width, detection.height) < SMALL_FACE_PX else []
-    if crop is None:
-        return warnings
-    if (blur_variance(crop) if sharpness is None else sharpness) < BLUR_VARIANCE:
-        warnings.append("blurry")
-    if colour_spread(crop) < GREY_SPREAD:
-        warnings.append("greyscale")
-    if clipped_share(crop) > CLIPPED_SHARE:
-        warnings.append("poor_light")
-    return warnings
-
-
-def colour_spread(crop: np.ndarray) -> float:
-    """Mean |R - G| + |G - B| over the crop, in grey levels: about 0 for a greyscale photo."""
-    rgb = crop.astype(np.int16)
-    return float(np.abs(rgb[..., 0] - rgb[..., 1]).mean() + np.abs(rgb[..., 1] - rgb[..., 2]).mean())
-
-
-def clipped_share(crop: np.ndarray) -> float:
-    """Share of the crop's pixels burnt black or white (grey level at or beyond CLIPPED_LEVELS)."""
-    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
-    dark, bright = CLIPPED_LEVELS
-    return float(np.count_nonzero((grey <= dark) | (grey >= bright)) / grey.size)
-
-
 def _face(
     detection: Detection,
     crop,
@@ -419,13 +351,8 @@ def _face(
     quality: list[str] | None = None,
     distribution: AgeDistribution | None = None,
 ) -> Face:
-    warnings = quality_warnings(detection, crop) if quality is None else list(quality)
-    if age is not None and age < CHILD_AGE:
-        warnings.append("child")
-    if age is not None and age >= ELDERLY_AGE:
-        warnings.append("elderly")
-    if age is not None and high - low > WIDE_RANGE_YEARS:  # the age range only, not the detector's score
-        warnings.append("low_confidence")
+    warnings = quality_warnings(detection.width, detection.height, crop) if quality is None else list(quality)
+    warnings += age_warnings(age, low, high)
     return Face(
         box=detection.box,
         score=detection.score,
@@ -436,15 +363,6 @@ def _face(
         warnings=tuple(warnings),
         distribution=distribution,
     )
-
-
-def blur_variance(crop: np.ndarray) -> float:
-    """Return the variance of the Laplacian of a face crop at 128×128: low means blurry."""
-    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
-    if grey.shape != (BLUR_SIDE, BLUR_SIDE):  # the variance depends on scale: measure every model's crop alike
-        shrink = grey.shape[0] > BLUR_SIDE
-        grey = cv2.resize(grey, (BLUR_SIDE, BLUR_SIDE), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
 def no_model_message() -> str:

@@ -13,7 +13,7 @@ import argparse
 import numpy as np
 
 from howold.age_model import DEFAULT_MODEL_PATH, AgeModel
-from howold.pipeline import BLUR_VARIANCE, blur_variance
+from howold.quality import BLUR_VARIANCE, blur_variance
 from howold.train.evaluate import EvalData, labelled_crops
 
 

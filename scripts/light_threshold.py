@@ -4,7 +4,7 @@
     python scripts/light_threshold.py [--model FILE.onnx] [--data utkface,aaf]
 
 Prints MAE, range width and coverage per band of the share of the face's pixels burnt white or
-black (`pipeline.clipped_share`), then the share of faces and their MAE above candidate thresholds,
+black (`quality.clipped_share`), then the share of faces and their MAE above candidate thresholds,
 then the same crops made over- and under-exposed (few real val faces are), with the share flagged.
 """
 
@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 
 from howold.age_model import DEFAULT_MODEL_PATH, AgeModel
-from howold.pipeline import CLIPPED_SHARE, clipped_share
+from howold.quality import CLIPPED_SHARE, clipped_share
 from howold.train.evaluate import EvalData, labelled_crops
 
 # a hard flash and a dark room, as in tests/core/test_pipeline.py

@@ -299,7 +299,7 @@ def gallery(
                     icon=":material/visibility:" if index == chosen else None,
                 )  # fmt: skip
                 notes = [f":red[{WARNING_LABELS[w]}]" for w in face.warnings if w not in photo]
-                st.markdown("  \n".join([f"**{_range(face)}**"] + notes))
+                st.markdown("  \n".join([f"**{face.range_label}**"] + notes))
 
 
 def face_order(faces: Sequence[Face], by: str) -> list[int]:
@@ -323,7 +323,7 @@ def face_table(
         face = result.faces[index]
         rows["Face"].append(str(index + 1))
         rows["Age"].append("?" if face.age is None else str(round(face.age)))
-        rows["Range"].append(_range(face))
+        rows["Range"].append(face.range_label)
         if check is not None:
             answer = face.check(check)
             rows[check.column].append("?" if answer is None else f"{answer['p_over']:.2f}")
@@ -354,12 +354,6 @@ def _chosen_text(result: PhotoResult, chosen: int | None) -> str | None:
     if chosen is None:
         return "Choose a face below, or a row of the table, to highlight it; choose it again to clear."
     return f"Face #{chosen + 1}: {result.faces[chosen].label} highlighted."
-
-
-def _range(face: Face) -> str:
-    if face.age is None or face.age_low is None or face.age_high is None:
-        return "—"
-    return f"{round(face.age_low)}–{round(face.age_high)}"
 
 
 def downloads(results: Sequence[PhotoResult], check: AgeCheck | None = None) -> None:

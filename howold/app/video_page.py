@@ -77,10 +77,7 @@ def person_table(result: VideoResult) -> dict[str, list]:
         "Person": [p.person for p in persons],
         "Face": [_data_uri(p.thumbnail) for p in persons],
         "Age": [round(p.age) if p.age is not None else "?" for p in persons],
-        "Range": [
-            f"{round(p.age_low)}–{round(p.age_high)}" if p.age_low is not None and p.age_high is not None else "—"
-            for p in persons
-        ],
+        "Range": [p.range_label for p in persons],
         "Seen (s)": [f"{p.first_seen:.1f}–{p.last_seen:.1f}" for p in persons],
         "Frames": [p.frames for p in persons],
         "Warnings": [", ".join(WARNING_LABELS[w] for w in p.warnings if w not in clip) for p in persons],

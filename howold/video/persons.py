@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 
 FULL_SIZE_PX = 96.0  # faces at least this many pixels across (short side) get full weight
-FULL_SHARPNESS = 72.0  # four times pipeline.BLUR_VARIANCE: sharper crops get full weight
+FULL_SHARPNESS = 72.0  # four times quality.BLUR_VARIANCE: sharper crops get full weight
 MIN_FACTOR = 0.05
 # Share of one look's error variance that all looks at a person share, chosen on UTKFace val clips by
 # `nice -n 10 python scripts/video_coverage.py --json coverage.json` (seed 0; 8 frames at 5/s, each clip

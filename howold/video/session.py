@@ -21,16 +21,13 @@ import numpy as np
 from howold.errors import HowoldError, VideoError, brief
 from howold.options import DetectOptions, VideoOptions
 from howold.pipeline import (
-    CHILD_AGE,
-    ELDERLY_AGE,
-    PHOTO_WARNINGS,
-    QUALITY_WARNINGS,
-    WIDE_RANGE_YEARS,
     Face,
     FaceEstimate,
     Predictor,
     age_label,
+    range_label,
 )
+from howold.quality import PHOTO_WARNINGS, QUALITY_WARNINGS, age_warnings
 from howold.video.io import VideoInfo, VideoReader, VideoWriter
 from howold.video.persons import SHARED, combine, effective_looks, look_weight
 from howold.video.track import FaceTracker
@@ -68,6 +65,11 @@ class Person:
     def label(self) -> str:
         """The settled age as people read it, e.g. '34 (31–37)'; '?' without an age model."""
         return age_label(self.age, self.age_low, self.age_high)
+
+    @property
+    def range_label(self) -> str:
+        """The settled age's range as people read it, e.g. '31–37'; '—' without an age model."""
+        return range_label(self.age_low, self.age_high)
 
     def to_dict(self) -> dict[str, Any]:
         rounded = {
@@ -302,14 +304,8 @@ class VideoSession:
 
 def _person_warnings(looks: list[_Look], age, low, high) -> tuple[str, ...]:
     """A photo fault most of the looks share, and the warnings of the settled age itself."""
-    warnings = [w for w in QUALITY_WARNINGS if sum(w in look.face.warnings for look in looks) * 2 > len(looks)]
-    if age is not None and age < CHILD_AGE:
-        warnings.append("child")
-    if age is not None and age >= ELDERLY_AGE:
-        warnings.append("elderly")
-    if age is not None and high - low > WIDE_RANGE_YEARS:
-        warnings.append("low_confidence")
-    return tuple(warnings)
+    shared = [w for w in QUALITY_WARNINGS if sum(w in look.face.warnings for look in looks) * 2 > len(looks)]
+    return tuple(shared + age_warnings(age, low, high))
 
 
 class _Sampler:

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from howold.app import main as app_main
 from howold.io import IMAGE_SUFFIXES, encode_png
-from howold.pipeline import WARNING_NOTES
+from howold.quality import WARNING_NOTES
 
 pytest_plugins = ["app_fixtures"]  # fixtures: composite_jpeg, no_face_png, has_model, app_url
 

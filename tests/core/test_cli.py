@@ -75,7 +75,7 @@ def test_table_for_one_photo_with_a_model(tiny_model, face_paths):
     assert lines[0].split()[:3] == ["face", "age", "score"]
     assert len(lines) == 2 and "(" in lines[1] and "–" in lines[1]
     assert "Traceback" not in run.stderr
-    from howold.pipeline import WARNING_NOTES
+    from howold.quality import WARNING_NOTES
 
     shown = [name for name in WARNING_NOTES if name in lines[1]]  # each warning, once, in plain words
     assert notes.splitlines() == [f"  {name}: {WARNING_NOTES[name]}" for name in shown]

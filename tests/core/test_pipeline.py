@@ -108,7 +108,7 @@ def test_warnings_flag_small_and_blurry_faces(predictor, face_images):
 
 
 def test_burnt_white_and_lost_in_black_faces_are_flagged_poor_light(predictor, face_images):
-    from howold.pipeline import CLIPPED_SHARE, clipped_share
+    from howold.quality import CLIPPED_SHARE, clipped_share
 
     photo = face_images["adult_40-49"]
     (face,) = predictor.predict(photo)
@@ -126,7 +126,7 @@ def test_predict_function_with_a_model_file(tiny_model, face_paths):
 
 
 def test_blur_variance_is_measured_at_one_scale(face_images):
-    from howold.pipeline import BLUR_VARIANCE, blur_variance
+    from howold.quality import BLUR_VARIANCE, blur_variance
 
     sharp = np.array(Image.fromarray(face_images["adult_40-49"]).resize((128, 128), Image.LANCZOS))
     larger = np.array(Image.fromarray(sharp).resize((256, 256), Image.BILINEAR))
@@ -149,8 +149,20 @@ def test_low_confidence_is_about_the_age_range_only(score, low, high, flagged):
     assert ("low_confidence" in face.warnings) is flagged
 
 
+@pytest.mark.parametrize(
+    ("age", "low", "high", "expected"),
+    [(8.0, 5.0, 12.0, ["child"]), (12.99, 10.0, 16.0, ["child"]), (13.0, 10.0, 16.0, []),
+     (70.0, 60.0, 80.0, ["elderly"]), (75.0, 55.0, 85.0, ["elderly", "low_confidence"]),
+     (30.0, 20.0, 45.0, []), (None, None, None, [])],
+)  # fmt: skip
+def test_age_warnings_say_what_the_estimate_says_of_itself(age, low, high, expected):
+    from howold.quality import age_warnings
+
+    assert age_warnings(age, low, high) == expected
+
+
 def test_every_warning_has_a_label_and_one_plain_sentence_in_the_readme():
-    from howold.pipeline import WARNING_LABELS, WARNING_NOTES
+    from howold.quality import WARNING_LABELS, WARNING_NOTES
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert set(WARNING_LABELS) == set(WARNING_NOTES) == set(WARNINGS)
@@ -164,7 +176,8 @@ def test_small_faces_are_read_from_several_framings_and_large_ones_from_one(pred
     photo its age is the average over SMALL_FACE_FRAMINGS (scripts/small_face_views.py). A video frame
     (`estimate`) reads every face from one crop: a person's frames are averaged anyway."""
     from howold.crop import crop_face, reframed_landmarks
-    from howold.pipeline import QUALITY_WARNINGS, SMALL_FACE_FRAMINGS
+    from howold.pipeline import SMALL_FACE_FRAMINGS
+    from howold.quality import QUALITY_WARNINGS
 
     big = cv2.resize(composite, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
     photo = np.zeros((big.shape[0], big.shape[1] + composite.shape[1], 3), np.uint8)
@@ -186,3 +199,12 @@ def test_small_faces_are_read_from_several_framings_and_large_ones_from_one(pred
         one_crop = model.predict_views(views[:1], poor=poor)
         assert np.allclose(in_frame.probs, one_crop.probs[0], atol=1e-5)
         assert in_frame.face.age == pytest.approx(one_crop.age[0], abs=1e-4)
+
+
+def test_the_range_reads_as_people_write_it_and_the_label_holds_it():
+    face = Face(
+        box=(0.0, 0.0, 10.0, 10.0), score=1.0, landmarks=((0.0, 0.0),) * 5, age=33.6, age_low=28.6, age_high=39.4
+    )
+    assert (face.range_label, face.label) == ("29–39", "34 (29–39)")
+    unknown = Face(box=(0.0, 0.0, 10.0, 10.0), score=1.0, landmarks=((0.0, 0.0),) * 5)
+    assert (unknown.range_label, unknown.label) == ("—", "?")
