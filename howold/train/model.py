@@ -100,7 +100,7 @@ def build_network(cfg: ModelConfig, init_weights: bool = True) -> torch.nn.Modul
 
 
 def _faceres_network(cfg: ModelConfig, init_weights: bool) -> torch.nn.Module:
-    from howold.train import faceres
+    from howold.train.faceres import backbone as faceres
 
     if cfg.backbone != faceres.BACKBONE:
         raise ModelError(f"model.pretrained=faceres: expected model.backbone={faceres.BACKBONE}, got {cfg.backbone!r}.")
