@@ -42,7 +42,7 @@ postgres:  ## Debian's PostgreSQL for howold tune's shared-study test (skipped w
 	      || echo "warning: could not install postgresql; the shared-study test will be skipped"; \
 	  else echo "note: postgresql not installed; the shared-study test will be skipped"; fi; }
 
-LINTED := howold tests benchmarks scripts
+LINTED := howold tests benchmarks scripts experiments
 
 lint:  ## ruff's lint and format checks and mypy on the core package (howold/train/ excluded)
 	$(PYTHON) -m ruff check $(LINTED)

@@ -34,8 +34,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # howold is not installed there: it runs from the copied tree
-BASE = "configs/model1.yaml"
-SPACE = "configs/tune_space_model1.yaml"
+BASE = "configs/history/model1.yaml"
+SPACE = "configs/history/tune_space_model1.yaml"
 STUDY = "model1_tune"
 EPOCH_IMAGES = 25037  # UTKFace train 18,649 + AAF train 6,388 crops
 VAL_IMAGES = 4457  # UTKFace val 2,327 + AAF val 2,130

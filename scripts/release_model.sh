@@ -11,7 +11,7 @@ howold() { python -m howold "$@"; }
 
 # NAME and VERSION, when set, replace the training config's in the sidecar
 howold export "$ckpt" --out "$model" ${NAME:+--name "$NAME"} ${VERSION:+--version "$VERSION"}
-# the same network without flip averaging and uncalibrated: a teacher for howold teach, scripts/ensemble_val.py
+# the same network without flip averaging and uncalibrated: a teacher for howold teach, experiments/ensemble_val.py
 howold export "$ckpt" --out "$out/noflip.onnx" --no-flip --no-check ${NAME:+--name "$NAME"} ${VERSION:+--version "$VERSION"}
 # the validation sets (pooled for the flip choice and the calibration); VAL_SETS="utkface" for UTKFace-only runs
 val_sets=${VAL_SETS:-utkface aaf fgnet}

@@ -1,4 +1,4 @@
-"""Load a script of the repository (scripts/, benchmarks/: not packages) as a module, for its tests."""
+"""Load a script of the repository (scripts/, experiments/, benchmarks/: not packages) as a module, for its tests."""
 
 from __future__ import annotations
 

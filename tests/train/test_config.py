@@ -1,4 +1,4 @@
-"""Training config: YAML files in configs/ and dotted command-line overrides."""
+"""Training config: YAML files in configs/ (and configs/history/) and dotted command-line overrides."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from howold.errors import HowoldError
 from howold.train.config import load_config
 
 # tune_*.yaml are search spaces for howold tune (tests/train/test_tune.py), not training configs
-CONFIGS = sorted(
-    p for p in (Path(__file__).resolve().parents[2] / "configs").glob("*.yaml") if not p.name.startswith("tune_")
-)
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = sorted(p for p in CONFIG_DIR.rglob("*.yaml") if not p.name.startswith("tune_"))
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.relative_to(CONFIG_DIR).as_posix() for p in CONFIGS])
 def test_shipped_configs_load(path):
     cfg = load_config(path)
     assert cfg.data.input_size >= 32 and cfg.model.backbone

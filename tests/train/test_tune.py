@@ -365,7 +365,7 @@ def test_unknown_optuna_settings_are_explained(tmp_path):
 
 
 def test_proxy_check_ranks_recipes_from_their_runs(tmp_path):
-    """scripts/tune_proxy_check.py on four finished proxy runs (summaries written here) and full figures."""
+    """experiments/tune_proxy_check.py on four finished proxy runs (summaries written here) and full figures."""
     import json
 
     recipes = []
@@ -377,7 +377,7 @@ def test_proxy_check_ranks_recipes_from_their_runs(tmp_path):
         recipes += ["--recipe", f"{config}={full}"]
     out = tmp_path / "check.json"
     done = subprocess.run(
-        [sys.executable, "scripts/tune_proxy_check.py", *recipes, "--out", str(out)],
+        [sys.executable, "experiments/tune_proxy_check.py", *recipes, "--out", str(out)],
         cwd=ROOT,
         env=child_env(),
         capture_output=True,
@@ -388,7 +388,7 @@ def test_proxy_check_ranks_recipes_from_their_runs(tmp_path):
     assert result["spearman"] == 1.0 and len(result["recipes"]) == 4
     assert "Spearman 1.0" in done.stdout
     few = subprocess.run(
-        [sys.executable, "scripts/tune_proxy_check.py", *recipes[:6]],
+        [sys.executable, "experiments/tune_proxy_check.py", *recipes[:6]],
         cwd=ROOT,
         env=child_env(),
         capture_output=True,

@@ -1,6 +1,6 @@
 """Try int8 static quantization of an age model: speed and UTKFace val MAE, fp32 against int8.
 
-    python scripts/int8_trial.py out/eval_v2/noflip.onnx [--keep-depthwise] [--keep-last 3] [--percentile]
+    python experiments/int8_trial.py out/eval_v2/noflip.onnx [--keep-depthwise] [--keep-last 3] [--percentile]
 
 Calibrates on 200 random UTKFace train crops (never val or test), writes the int8 model next to
 /tmp, and prints ms per face (one thread, batch 1) and val MAE for both. A trial, not a release step.

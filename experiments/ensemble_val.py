@@ -1,6 +1,6 @@
 """Val MAE of age models alone, with flip averaging, and averaged together (UTKFace val only).
 
-    python scripts/ensemble_val.py out/eval_v2/noflip.onnx out/eval_v3/noflip.onnx
+    python experiments/ensemble_val.py out/eval_v2/noflip.onnx out/eval_v3/noflip.onnx
 
 Averages the models' age distributions (each at temperature 1), so it says what an ensemble would
 gain before anyone builds one. All models must share the crop size and margin.

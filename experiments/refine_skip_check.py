@@ -4,7 +4,7 @@ large as the patch would show them (REFINE_PATCH_PX * REFINE_FACE_SHARE = 77 px,
 input). The same val photos through `howold.Predictor`, as shipped (every face under refine_below refined)
 and with the skip, side by side, with the number of faces each refines.
 
-Usage: python scripts/refine_skip_check.py [--limit N] [--data utkface,aaf] [--split val]
+Usage: python experiments/refine_skip_check.py [--limit N] [--data utkface,aaf] [--split val]
 
 Measured (0.4.0, every val photo): UTKFace MAE 4.587 either way; AAF 5.129 -> 5.262, coverage 0.821 -> 0.797
 with the skip: the model reads refined crops better, so the refinement stays."""

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Print a Markdown table of training runs: what each changed from the recipe, epochs, wall time,
-images/s and best val MAE. Usage: python scripts/sweep_table.py runs/short_* [--base configs/utkface_lite0.yaml]"""
+images/s and best val MAE. Usage: python experiments/sweep_table.py runs/short_* [--base configs/utkface_lite0.yaml]"""
 
 from __future__ import annotations
 

@@ -6,9 +6,9 @@ Each --recipe is CONFIG=FULL, FULL being the full run's folder (its summary.json
 val MAE. The proxy run of CONFIG is `howold train --config CONFIG name=proxy_<name> <the space's proxy>`
 in runs/proxy_<name>/; --run trains the missing ones (about 3.5 minutes each on 2 CPU cores).
 
-    python scripts/tune_proxy_check.py --space configs/tune_space.yaml --run \
-        --recipe configs/utkface_lite0.yaml=4.87 --recipe configs/utkface_lite0_v2.yaml=4.735 \
-        --recipe configs/utkface_lite1_v3.yaml=4.64 --recipe configs/utkface_lite0_kd.yaml=4.635
+    python experiments/tune_proxy_check.py --space configs/tune_space.yaml --run \
+        --recipe configs/utkface_lite0.yaml=4.87 --recipe configs/history/utkface_lite0_v2.yaml=4.735 \
+        --recipe configs/history/utkface_lite1_v3.yaml=4.64 --recipe configs/utkface_lite0_kd.yaml=4.635
 (the full-run figures are the model card's runs 1, 10, 12 and 13).
 """
 

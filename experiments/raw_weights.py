@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Write a copy of a checkpoint trained with EMA (optim.ema_decay) whose weights are the raw,
 non-averaged ones, so both can be exported and compared on val.
-Usage: python scripts/raw_weights.py runs/NAME/checkpoints/best-XX.ckpt OUT.ckpt"""
+Usage: python experiments/raw_weights.py runs/NAME/checkpoints/best-XX.ckpt OUT.ckpt"""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Export a training config's starting network, before any training step, as a howold age model:
 what the pretrained weights read through howold's own detector and crop (e.g. FaceRes-deep's age head
-on the 128 px crop, `configs/faceres_ft.yaml`), measured with `howold val` like any trained model.
+on the 128 px crop, `configs/history/faceres_ft.yaml`), measured with `howold val` like any trained model.
 
-    python scripts/zero_shot.py configs/faceres_ft.yaml out/m20z/age_model.onnx
+    python experiments/zero_shot.py configs/history/faceres_ft.yaml out/m20z/age_model.onnx
     howold val --model out/m20z/age_model.onnx --data fgnet --end-to-end
 """
 

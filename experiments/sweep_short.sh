@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Short exploration runs for the default model: each changes one thing from the shipped recipe
 # (configs/utkface_lite0.yaml) and trains 3 epochs on a fixed random half of UTKFace train,
-# selecting on UTKFace val. Compare best val MAE with scripts/sweep_table.py runs/short_*.
+# selecting on UTKFace val. Compare best val MAE with experiments/sweep_table.py runs/short_*.
 # share25/base/share100 give the learning curve (val MAE at 25/50/100% of train).
-# Usage: scripts/sweep_short.sh [RUN...]   (default: all runs; a finished run is skipped)
+# Usage: experiments/sweep_short.sh [RUN...]   (default: all runs; a finished run is skipped)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

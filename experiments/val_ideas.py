@@ -1,13 +1,13 @@
 #!/usr/bin/env python
 """Cheap ideas for the point age, measured on UTKFace + AAF val (cached crops, pooled; each photo once).
 
-    python scripts/val_ideas.py median MODEL.onnx                  # mean against median of the distribution
-    python scripts/val_ideas.py mix MODEL.onnx OTHER.onnx          # (1 - w) p + w p_other, w = 0 .. 0.5
-    python scripts/val_ideas.py soup OUT.ckpt A.ckpt B.ckpt ...    # the checkpoints' weights averaged
+    python experiments/val_ideas.py median MODEL.onnx                  # mean against median of the distribution
+    python experiments/val_ideas.py mix MODEL.onnx OTHER.onnx          # (1 - w) p + w p_other, w = 0 .. 0.5
+    python experiments/val_ideas.py soup OUT.ckpt A.ckpt B.ckpt ...    # the checkpoints' weights averaged
     howold export OUT.ckpt --out out/soup/age_model.onnx --no-flip  # then howold val on each val set
 
 MODEL_CARD.md, training log, "Eighth": the figures of weight averaging, the median and the mixture
-with FaceRes-deep's untrained network (`scripts/zero_shot.py`). Val only: never a test split.
+with FaceRes-deep's untrained network (`experiments/zero_shot.py`). Val only: never a test split.
 """
 
 from __future__ import annotations
