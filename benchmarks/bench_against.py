@@ -84,11 +84,14 @@ def worker(mode: str) -> None:
 def networks_alone(predictor, image, np):
     """A call that runs only the networks on this photo: the detector on its input, the age model on one
     crop per face (cut and preprocessed beforehand, outside the timing)."""
-    from howold.detect import _bgr_blob
+    import howold.detect
+
+    # commits before the house re-cut (issue 28) named it _bgr_blob
+    bgr_blob = getattr(howold.detect, "bgr_blob", None) or howold.detect._bgr_blob
     from howold.io import downscale
 
     small, _ = downscale(image, predictor.options.max_side)
-    blob = _bgr_blob(small)
+    blob = bgr_blob(small)
     faces = predictor.detector.detect(image)
     model = predictor.age_model
     info = model.info

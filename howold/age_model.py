@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from howold._onnx import create_session
+from howold.runtime import create_session
 
 if TYPE_CHECKING:
     import onnxruntime

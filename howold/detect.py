@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from howold._onnx import create_session
+from howold.runtime import create_session
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -130,7 +130,7 @@ class FaceDetector:
         height, width = small.shape[:2]
         session = self._session
         assert session is not None  # prepare() loaded it
-        loc, conf, landms = session.run(None, {"input": _bgr_blob(small)})
+        loc, conf, landms = session.run(None, {"input": bgr_blob(small)})
         anchors = _anchors(height, width)
         scores = conf[0, :, 1]
         keep = _best(scores, options.min_score, _PRE_NMS_TOP_K)
@@ -210,7 +210,7 @@ def box_iou(a, b) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def _bgr_blob(image: np.ndarray) -> np.ndarray:
+def bgr_blob(image: np.ndarray) -> np.ndarray:
     """RGB uint8 (H, W, 3) → the detector's mean-subtracted BGR float32 (1, 3, H, W) batch."""
     blob = np.empty((1, 3, *image.shape[:2]), np.float32)
     for channel in range(3):  # one plane at a time: 15× faster than a float copy plus a transpose

@@ -110,11 +110,11 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_teach)
 
 
-def _logging() -> None:
+def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-def _quiet_threads() -> None:
+def quiet_threads() -> None:
     """Idle OpenMP threads sleep instead of spinning: on a shared 2-core machine spinning threads
     made training 6x slower (7 vs 43 images/s). Must be set before torch loads."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -122,8 +122,8 @@ def _quiet_threads() -> None:
 
 def _train(args) -> int:
     require_extra("train", "train")
-    _quiet_threads()
-    _logging()
+    quiet_threads()
+    setup_logging()
     from howold.train.config import load_config
     from howold.train.run import train
 
@@ -143,8 +143,8 @@ def _train(args) -> int:
 
 def _export(args) -> int:
     require_extra("export", "train")
-    _quiet_threads()
-    _logging()
+    quiet_threads()
+    setup_logging()
     from howold.train.export import export
 
     sidecar = export(
@@ -166,7 +166,7 @@ def _export(args) -> int:
 def _val(args) -> int:
     if args.degraded:  # the degradations are torch transforms
         require_extra("val --degraded", "train")
-    _logging()
+    setup_logging()
     from howold.train.evaluate import EvalData, calibrate, choose_flip, evaluate, format_result, record
 
     data = EvalData(args.data, args.split, args.data_root, args.cache_dir, args.limit)
@@ -203,7 +203,7 @@ def _write_json(path: str, result: dict) -> None:
 
 
 def _teach(args) -> int:
-    _logging()
+    setup_logging()
     from howold.train.teacher import write_teacher_targets
 
     summary = write_teacher_targets(

@@ -152,7 +152,7 @@ _Loader.add_implicit_resolver(
 )
 
 
-def _parse(text: str):
+def parse_yaml(text: str):
     return yaml.load(text, Loader=_Loader)
 
 
@@ -192,12 +192,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Tr
         path = Path(path)
         if not path.is_file():
             raise HowoldError(f"config file {path} not found.")
-        values = _parse(path.read_text()) or {}
+        values = parse_yaml(path.read_text()) or {}
     for item in overrides:
         if "=" not in item:
             raise HowoldError(f"override {item!r}: expected key=value, e.g. trainer.max_epochs=2.")
         key, raw = item.split("=", 1)
-        set_dotted(values, key.strip(), _parse(raw) if raw.strip() else None)
+        set_dotted(values, key.strip(), parse_yaml(raw) if raw.strip() else None)
     return from_dict(values)
 
 

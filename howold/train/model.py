@@ -19,8 +19,8 @@ import timm
 import torch
 
 from howold.errors import ModelError
-from howold.train._folding import conv_norm_pairs, set_folded_norm
 from howold.train.config import ModelConfig
+from howold.train.folding import conv_norm_pairs, set_folded_norm
 from howold.train.losses import NUM_AGES
 
 log = logging.getLogger(__name__)

@@ -102,11 +102,11 @@ def test_per_call_settings_override_without_changing_the_detector(detector, comp
 
 
 def test_detector_batch_is_bgr_minus_the_mean_in_planes():
-    from howold.detect import _BGR_MEAN, _bgr_blob
+    from howold.detect import _BGR_MEAN, bgr_blob
 
     image = np.random.default_rng(0).integers(0, 256, (7, 5, 3), dtype=np.uint8)
     expected = (image[:, :, ::-1].astype(np.float32) - _BGR_MEAN).transpose(2, 0, 1)[None]
-    np.testing.assert_array_equal(_bgr_blob(image), expected)
+    np.testing.assert_array_equal(bgr_blob(image), expected)
 
 
 def small_faces_photo(face_images) -> np.ndarray:

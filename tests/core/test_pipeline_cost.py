@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import howold.pipeline
-from howold._onnx import create_session
 from howold.age_model import DEFAULT_MODEL_PATH, AgeModel
 from howold.pipeline import Predictor
+from howold.runtime import create_session
 
 
 @pytest.fixture(scope="module")

@@ -104,6 +104,29 @@ def test_frontends_import_only_public_names(path):
             assert any(module == a or module.startswith(a + ".") for a in allowed), f"{path.name} imports {module}"
 
 
+def _package(module: str) -> str:
+    return module if (PACKAGE.parent / module.replace(".", "/")).is_dir() else module.rsplit(".", 1)[0]
+
+
+@pytest.mark.parametrize(
+    "root", [PACKAGE, PACKAGE.parent / "benchmarks", PACKAGE.parent / "scripts"], ids=lambda p: p.name
+)
+def test_no_private_name_is_imported_across_packages(root):
+    """A private module (howold._x) or name (_x) is its package's own; other packages use public ones."""
+    crossings = []
+    for path in sorted(root.rglob("*.py")):
+        here = _package(_module_name(path)) if root == PACKAGE else root.name
+        for module, names in _imports(path):
+            if not module.startswith("howold"):
+                continue
+            private = [part for part in module.split(".") if part.startswith("_")] + [
+                n for n in names if n.startswith("_") and not n.endswith("__")
+            ]
+            if private and _package(module) != here:
+                crossings.append(f"{path.relative_to(PACKAGE.parent)}: {module} {private}")
+    assert crossings == []
+
+
 def test_no_import_circle_among_howolds_modules():
     graph: dict[str, set[str]] = {}
     modules = {_module_name(path) for path in PACKAGE.rglob("*.py")}

@@ -32,10 +32,11 @@ def test_bad_uploads_are_sentences_and_good_ones_still_show(face_paths):
 def clip_script(data: bytes):
     import streamlit as st
 
+    from howold import DetectOptions
     from howold.app import main as app
     from howold.app.video_page import analyse_clip
 
-    result, annotated = analyse_clip(data, "fast.mp4", 5.0, 0.9, 1280, None, app.load_predictor)
+    result, annotated = analyse_clip(data, "fast.mp4", 5.0, DetectOptions(), None, app.load_predictor)
     st.write(f"{result.frames_read} frames read, {len(annotated)} bytes drawn")
     for note in result.notes:
         st.caption(note)

@@ -48,7 +48,7 @@ def load_backbone_weights(model, onnx_path: str | os.PathLike) -> None:
     import torch
     from onnx import numpy_helper
 
-    from howold.train._folding import conv_norm_pairs, set_folded_norm
+    from howold.train.folding import conv_norm_pairs, set_folded_norm
 
     graph = onnx.load(str(onnx_path)).graph
     weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}

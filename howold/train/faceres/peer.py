@@ -77,7 +77,7 @@ class FaceRes:
     def __init__(
         self, onnx_path: str | os.PathLike, threads: int = 1, margin: float = DEFAULT_MARGIN, offset: int = AGE_OFFSET
     ) -> None:
-        from howold._onnx import create_session
+        from howold.runtime import create_session
 
         self.session = create_session(str(onnx_path), threads, label="FaceRes-deep")
         self.outputs = [o.name for o in self.session.get_outputs()]

@@ -33,13 +33,13 @@ def add_tune_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _tune(args) -> int:
-    from howold.train.cli import _logging, _quiet_threads
+    from howold.train.cli import quiet_threads, setup_logging
 
     if args.trials is None and not args.report:
         raise HowoldError("howold tune: give --trials N to run a study, --report to report on it, or both.")
     require_extra("tune", "tune")
-    _quiet_threads()
-    _logging()
+    quiet_threads()
+    setup_logging()
     from howold.train.config import load_config
     from howold.train.tune.report import format_report, write_report
     from howold.train.tune.space import load_space

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from howold.errors import HowoldError
-from howold.train.config import TrainConfig, _parse, from_dict
+from howold.train.config import TrainConfig, from_dict, parse_yaml
 
 TYPES = ("float", "int", "categorical")
 SCALARS = (bool, int, float, str, type(None))
@@ -72,7 +72,7 @@ class ParamSpec:
 
     def from_optuna(self, stored: Any) -> Any:
         """Optuna keeps only scalar choices; a list or mapping choice travels as its YAML text."""
-        return _parse(stored) if self.type == "categorical" and _is_encoded(self, stored) else stored
+        return parse_yaml(stored) if self.type == "categorical" and _is_encoded(self, stored) else stored
 
     def to_optuna(self, value: Any) -> Any:
         return _encode(value) if self.type == "categorical" else value
@@ -127,7 +127,7 @@ def load_space(path: str | Path) -> SearchSpace:
     path = Path(path)
     if not path.is_file():
         raise HowoldError(f"search space file {path} not found.")
-    data = _parse(path.read_text()) or {}
+    data = parse_yaml(path.read_text()) or {}
     if not isinstance(data, dict) or set(data) - set(SECTIONS):
         raise HowoldError(f"search space {path}: expected a mapping with sections {', '.join(SECTIONS)}.")
     params = data.get("params") or {}
