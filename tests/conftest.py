@@ -1,4 +1,6 @@
-"""Shared fixtures: real face photos, a composite built from them, and a tiny real ONNX age model."""
+"""Shared fixtures: real face photos, a composite built from them, a tiny real ONNX age model, and the
+real detector and a predictor on that model (prepared once for the whole run; both hold no state
+between calls)."""
 
 from __future__ import annotations
 
@@ -42,3 +44,18 @@ def no_face_image() -> np.ndarray:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     return write_tiny_age_model(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def predictor(tiny_model):
+    """The shipped detector with the tiny age model."""
+    from howold import Predictor
+
+    return Predictor(model=tiny_model).prepare()
+
+
+@pytest.fixture(scope="session")
+def detector():
+    from howold import FaceDetector
+
+    return FaceDetector().prepare()

@@ -26,7 +26,7 @@ JPEG = {"content-type": "image/jpeg"}
 
 
 @pytest.fixture(scope="module")
-def predictor() -> Predictor:
+def shipped_predictor() -> Predictor:
     return Predictor().prepare()
 
 
@@ -39,12 +39,12 @@ def assert_one_sentence(response, status: int) -> str:
 
 
 @pytest.mark.parametrize("path", FACES, ids=lambda p: p.stem)
-def test_raw_body_gives_the_same_result_as_the_library(client, predictor, path):
+def test_raw_body_gives_the_same_result_as_the_library(client, shipped_predictor, path):
     data = path.read_bytes()
     response = client.post("/v1/predict", content=data, headers=JPEG)
     assert response.status_code == 200, response.text
     body = PhotoResultSchema.model_validate_json(response.text).model_dump()
-    assert response.json() == predictor.analyse(data, name="upload").to_dict()
+    assert response.json() == shipped_predictor.analyse(data, name="upload").to_dict()
     assert (body["width"], body["height"]) == (448, 448)
     assert len(body["faces"]) == 1 and body["faces"][0]["score"] > 0.99
 
@@ -59,13 +59,13 @@ def test_multipart_upload_finds_both_faces_of_a_pair(client, two_faces_jpeg):
     assert len(centres) == 2 and centres[0] < 320 < centres[1]
 
 
-def test_ages_come_with_a_model_and_are_null_without(client, predictor, two_faces_jpeg):
+def test_ages_come_with_a_model_and_are_null_without(client, shipped_predictor, two_faces_jpeg):
     body = client.post("/v1/predict", content=two_faces_jpeg, headers=JPEG).json()
-    if predictor.model_info is None:
+    if shipped_predictor.model_info is None:
         assert body["model"] is None
         assert all(f["age"] is None and f["age_low"] is None for f in body["faces"])
     else:
-        assert body["model"] == f"{predictor.model_info.name} {predictor.model_info.version}"
+        assert body["model"] == f"{shipped_predictor.model_info.name} {shipped_predictor.model_info.version}"
         assert all(f["age_low"] <= f["age"] <= f["age_high"] for f in body["faces"])
 
 
@@ -158,16 +158,16 @@ def test_uploads_are_never_written_to_disk(client):
     assert writes == []
 
 
-def test_probes_and_model_endpoint(client, predictor):
+def test_probes_and_model_endpoint(client, shipped_predictor):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["in_flight"] == 0
     response = client.get("/v1/model")
-    if predictor.model_info is None:
+    if shipped_predictor.model_info is None:
         assert "No age model" in assert_one_sentence(response, 404)
-        assert ready.json()["model_missing_reason"] == predictor.missing_model_reason
+        assert ready.json()["model_missing_reason"] == shipped_predictor.missing_model_reason
     else:
-        assert response.json()["name"] == predictor.model_info.name
+        assert response.json()["name"] == shipped_predictor.model_info.name
 
 
 def test_a_given_model_is_served_with_its_sidecar(tiny_model, two_faces_jpeg):

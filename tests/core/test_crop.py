@@ -7,12 +7,6 @@ import numpy as np
 import pytest
 
 from howold.crop import DEFAULT_CROP_SIZE, crop_face, crop_matrix, reframed_landmarks
-from howold.detect import FaceDetector
-
-
-@pytest.fixture(scope="module")
-def detector() -> FaceDetector:
-    return FaceDetector().prepare()
 
 
 def _crop(detector, image, size=DEFAULT_CROP_SIZE):

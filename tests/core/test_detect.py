@@ -12,11 +12,6 @@ from howold.detect import Detection, DetectOptions, FaceDetector, box_iou, downs
 from howold.errors import ImageError
 
 
-@pytest.fixture(scope="module")
-def detector() -> FaceDetector:
-    return FaceDetector().prepare()
-
-
 def test_each_fixture_has_one_confident_face(detector, face_images):
     for name, image in face_images.items():
         faces = detector.detect(image)

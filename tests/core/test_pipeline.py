@@ -15,11 +15,6 @@ import howold
 from howold.pipeline import WARNINGS, Face, PhotoResult, Predictor
 
 
-@pytest.fixture(scope="module")
-def predictor(tiny_model) -> Predictor:
-    return Predictor(tiny_model).prepare()
-
-
 def test_public_api_is_small_and_explicit():
     assert {"predict", "Predictor", "Face", "load_image", "HowoldError"} <= set(howold.__all__)
 

@@ -15,11 +15,6 @@ from howold.pipeline import Predictor
 from howold.runtime import create_session
 
 
-@pytest.fixture(scope="module")
-def predictor(tiny_model) -> Predictor:
-    return Predictor(tiny_model).prepare()
-
-
 def small_and_large_faces(composite: np.ndarray) -> np.ndarray:
     """The composite three times larger beside the composite itself: faces both sides of refine_below."""
     big = cv2.resize(composite, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)

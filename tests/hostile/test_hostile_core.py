@@ -22,11 +22,6 @@ from howold.pipeline import PhotoResult, Predictor
 CASES = corpus()
 
 
-@pytest.fixture(scope="module")
-def predictor(tiny_model) -> Predictor:
-    return Predictor(model=tiny_model).prepare()
-
-
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_every_corpus_file_is_a_result_with_one_sentence(predictor, case):
     result = predictor.analyse(case.data, name=case.name)

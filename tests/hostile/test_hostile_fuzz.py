@@ -14,7 +14,7 @@ import pytest
 from corpus import save
 from PIL import Image
 
-from howold.pipeline import PhotoResult, Predictor
+from howold.pipeline import PhotoResult
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow warns of some damage it survives
 
@@ -59,11 +59,6 @@ def mutants(data: bytes, seed: int, count: int) -> list[bytes]:
             buffer[at:at] = rng.integers(0, 256, int(rng.integers(1, 64)), dtype=np.uint8).tobytes()
         out.append(bytes(buffer))
     return out
-
-
-@pytest.fixture(scope="module")
-def predictor(tiny_model) -> Predictor:
-    return Predictor(model=tiny_model).prepare()
 
 
 @pytest.fixture(scope="module")

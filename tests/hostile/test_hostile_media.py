@@ -17,15 +17,10 @@ pytest.importorskip("av", reason="needs the [video] extra")
 from corpus import SDP, blank_tail_jpeg, ffconcat, frame_copies, gradient, save, scan_bomb  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from howold import Predictor, VideoOptions, analyse_video  # noqa: E402
+from howold import VideoOptions, analyse_video  # noqa: E402
 from howold.errors import ImageError, VideoError  # noqa: E402
 from howold.io import MAX_JPEG_SCANS, jpeg_scans, load_image, open_photo  # noqa: E402
 from howold.video.io import MAX_FRAME_PIXELS, VideoReader  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def predictor(tiny_model) -> Predictor:
-    return Predictor(model=str(tiny_model)).prepare()
 
 
 @pytest.fixture(scope="module")
