@@ -6,9 +6,19 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, fields
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from howold.errors import HowoldError, OptionError
+
+_Options = TypeVar("_Options")
+
+
+def _from_flags(cls: type[_Options], values: dict[str, Any], flags: dict[str, str]) -> _Options:
+    """`cls(**values)` from command-line flags: a value out of range is a HowoldError naming its flag."""
+    try:
+        return cls(**values)
+    except OptionError as exc:
+        raise HowoldError(f"{flags.get(exc.option, exc.option)} {exc.reason}.") from exc
 
 
 @dataclass(frozen=True)
@@ -87,11 +97,9 @@ class DetectOptions:
     def from_arguments(cls, args: argparse.Namespace) -> DetectOptions:
         """The options given by the flags of `add_arguments`; a value out of range is a HowoldError
         naming its flag."""
-        values = {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
-        try:
-            return cls(**values)
-        except OptionError as exc:
-            raise HowoldError(f"{cls.FLAGS.get(exc.option, exc.option)} {exc.reason}.") from exc
+        return _from_flags(
+            cls, {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}, cls.FLAGS
+        )
 
 
 @dataclass(frozen=True)
@@ -168,11 +176,7 @@ class VideoOptions:
     def from_arguments(cls, args: argparse.Namespace) -> VideoOptions:
         """The options given by the flags of `add_arguments`; a value out of range is a HowoldError
         naming its flag."""
-        values = {name: getattr(args, name) for name in cls.FLAGS if hasattr(args, name)}
-        try:
-            return cls(**values)
-        except OptionError as exc:
-            raise HowoldError(f"{cls.FLAGS.get(exc.option, exc.option)} {exc.reason}.") from exc
+        return _from_flags(cls, {name: getattr(args, name) for name in cls.FLAGS if hasattr(args, name)}, cls.FLAGS)
 
 
 @dataclass(frozen=True)
@@ -269,7 +273,4 @@ class AgeCheck:
             if challenge is not None:
                 raise HowoldError(f"{cls.FLAGS['challenge']} needs {cls.FLAGS['over']} (the age checked).")
             return None
-        try:
-            return cls(over, challenge)
-        except OptionError as exc:
-            raise HowoldError(f"{cls.FLAGS.get(exc.option, exc.option)} {exc.reason}.") from exc
+        return _from_flags(cls, {"over": over, "challenge": challenge}, cls.FLAGS)

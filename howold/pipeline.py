@@ -43,8 +43,25 @@ def age_label(age: float | None, low: float | None, high: float | None) -> str:
     return f"{round(age)} ({range_label(low, high)})"
 
 
+class AgeLabels:
+    """`label` ('34 (29–39)') and `range_label` ('29–39') of a result that has `age`, `age_low` and
+    `age_high` (a photo's face, a video's person); '?' and '—' without an age model."""
+
+    age: float | None
+    age_low: float | None
+    age_high: float | None
+
+    @property
+    def label(self) -> str:
+        return age_label(self.age, self.age_low, self.age_high)
+
+    @property
+    def range_label(self) -> str:
+        return range_label(self.age_low, self.age_high)
+
+
 @dataclass(frozen=True)
-class Face:
+class Face(AgeLabels):
     """One face: where it is, how sure the detector is, and the age with its range.
 
     `box` is (x1, y1, x2, y2) in pixels of the upright photo; `landmarks` are five (x, y)
@@ -71,16 +88,6 @@ class Face:
         unknown = set(self.warnings) - set(WARNINGS)
         if unknown:
             raise ValueError(f"warnings: unknown {sorted(unknown)}; expected some of {WARNINGS}")
-
-    @property
-    def label(self) -> str:
-        """The age as people read it, e.g. '34 (29–39)'; '?' without an age model."""
-        return age_label(self.age, self.age_low, self.age_high)
-
-    @property
-    def range_label(self) -> str:
-        """The 80% range as people read it, e.g. '29–39'; '—' without an age model."""
-        return range_label(self.age_low, self.age_high)
 
     def p_over(self, age: float) -> float:
         """The calibrated probability that the person is at least `age` years old (0 to 120)."""

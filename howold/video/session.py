@@ -20,13 +20,7 @@ import numpy as np
 
 from howold.errors import HowoldError, VideoError, brief
 from howold.options import DetectOptions, VideoOptions
-from howold.pipeline import (
-    Face,
-    FaceEstimate,
-    Predictor,
-    age_label,
-    range_label,
-)
+from howold.pipeline import AgeLabels, Face, FaceEstimate, Predictor
 from howold.quality import PHOTO_WARNINGS, QUALITY_WARNINGS, age_warnings
 from howold.video.io import VideoInfo, VideoReader, VideoWriter
 from howold.video.persons import SHARED, combine, effective_looks, look_weight
@@ -36,7 +30,7 @@ LIVE_LOOKS = 150  # the settling age shown while a clip plays combines at most t
 
 
 @dataclass(frozen=True)
-class Person:
+class Person(AgeLabels):
     """One person followed through a clip: when they were seen, in how many analysed frames, and
     their settled age with its 80% range (None without an age model).
 
@@ -60,16 +54,6 @@ class Person:
     def __post_init__(self) -> None:
         if self.person < 1 or self.frames < 1:
             raise ValueError(f"person and frames: expected at least 1, got {self.person} and {self.frames}")
-
-    @property
-    def label(self) -> str:
-        """The settled age as people read it, e.g. '34 (31–37)'; '?' without an age model."""
-        return age_label(self.age, self.age_low, self.age_high)
-
-    @property
-    def range_label(self) -> str:
-        """The settled age's range as people read it, e.g. '31–37'; '—' without an age model."""
-        return range_label(self.age_low, self.age_high)
 
     def to_dict(self) -> dict[str, Any]:
         rounded = {

@@ -35,3 +35,32 @@ def faces_csv(tmp_path, face_paths) -> Path:
     ages = {"adult_20-29": 25, "adult_40-49": 44, "child_3-9": 6, "elderly_70plus": 75}
     rows = [[str(p), ages.get(p.stem, 30), split] for split in ("train", "val") for p in face_paths]
     return write_csv(tmp_path / "faces.csv", ["path", "age", "split"], rows)
+
+
+@pytest.fixture
+def tiny_run(tmp_path, faces_csv):
+    """`tiny_run(root=tmp_path)`: overrides for a tiny CPU run on `faces_csv` (64-pixel crops,
+    batches of 4, one thread, no worker processes), its runs and crop cache under `root`. Tests add
+    their backbone, epochs and names."""
+
+    def overrides(root: Path = tmp_path) -> list[str]:
+        return _tiny_run(root, faces_csv)
+
+    return overrides
+
+
+def _tiny_run(root: Path, faces_csv: Path) -> list[str]:
+    return [
+        f"out_dir={root / 'runs'}",
+        f"data.cache_dir={root / 'cache'}",
+        f"data.train=[{{kind: csv, root: '{faces_csv}', split: train}}]",
+        f"data.val=[{{kind: csv, root: '{faces_csv}', split: val}}]",
+        "data.crop_size=64",
+        "data.input_size=64",
+        "data.batch_size=4",
+        "data.num_workers=0",
+        "data.crop_workers=1",
+        "trainer.threads=1",
+        "trainer.progress_bar=false",
+        "trainer.accelerator=cpu",
+    ]

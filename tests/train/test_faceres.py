@@ -322,7 +322,7 @@ def test_faceres_backbone_asks_for_its_network_and_file(tmp_path):
 
 
 @pytest.mark.slow
-def test_faceres_backbone_trains_one_batch_and_exports_a_howold_model(tmp_path, faces_csv, face_paths):
+def test_faceres_backbone_trains_one_batch_and_exports_a_howold_model(tmp_path, tiny_run, face_paths):
     """The whole path with model.pretrained=faceres: one training batch, then an ONNX export whose
     parity the export checks, read back by AgeModel with the sidecar's caffe-style normalisation."""
     if not face_paths:
@@ -337,16 +337,8 @@ def test_faceres_backbone_trains_one_batch_and_exports_a_howold_model(tmp_path, 
     cfg = load_config(
         None,
         [
+            *tiny_run(),
             "name=faceres",
-            f"out_dir={tmp_path / 'runs'}",
-            f"data.cache_dir={tmp_path / 'cache'}",
-            f"data.train=[{{kind: csv, root: '{faces_csv}', split: train}}]",
-            f"data.val=[{{kind: csv, root: '{faces_csv}', split: val}}]",
-            "data.crop_size=64",
-            "data.input_size=64",
-            "data.batch_size=4",
-            "data.num_workers=0",
-            "data.crop_workers=1",
             f"model.backbone={faceres.BACKBONE}",
             "model.pretrained=faceres",
             f"model.pretrained_file={onnx_path}",
@@ -354,9 +346,6 @@ def test_faceres_backbone_trains_one_batch_and_exports_a_howold_model(tmp_path, 
             "trainer.max_epochs=1",
             "trainer.limit_train_batches=1",
             "trainer.limit_val_batches=1",
-            "trainer.threads=1",
-            "trainer.progress_bar=false",
-            "trainer.accelerator=cpu",
         ],
     )
     summary = train(cfg)

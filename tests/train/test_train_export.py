@@ -21,37 +21,26 @@ from howold.train.run import train  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
-def one_batch_config(tmp_path, faces_csv, backbone: str, pretrained: str):
+def one_batch_config(overrides: list[str], backbone: str, pretrained: str):
     return load_config(
         None,
         [
+            *overrides,
             f"name={backbone}",
-            f"out_dir={tmp_path / 'runs'}",
-            f"data.cache_dir={tmp_path / 'cache'}",
-            f"data.train=[{{kind: csv, root: '{faces_csv}', split: train}}]",
-            f"data.val=[{{kind: csv, root: '{faces_csv}', split: val}}]",
-            "data.crop_size=64",
-            "data.input_size=64",
-            "data.batch_size=4",
-            "data.num_workers=0",
-            "data.crop_workers=1",
             f"model.backbone={backbone}",
             f"model.pretrained={pretrained}",
             "trainer.max_epochs=1",
             "trainer.limit_train_batches=1",
             "trainer.limit_val_batches=1",
-            "trainer.threads=1",
-            "trainer.progress_bar=false",
-            "trainer.accelerator=cpu",
         ],
     )
 
 
 @pytest.mark.parametrize("backbone, pretrained", [("tf_efficientnet_lite0", "bundled"), ("tiny_vit_5m_224", "none")])
-def test_one_batch_run_then_export_parity(tmp_path, faces_csv, face_paths, backbone, pretrained):
+def test_one_batch_run_then_export_parity(tmp_path, faces_csv, face_paths, backbone, pretrained, tiny_run):
     if not face_paths:
         pytest.skip("no fixture faces in tests/fixtures/faces")
-    cfg = one_batch_config(tmp_path, faces_csv, backbone, pretrained)
+    cfg = one_batch_config(tiny_run(), backbone, pretrained)
     summary = train(cfg)
     assert summary["train_crops"] == len(face_paths) and summary["best_checkpoint"]
     run_dir = cfg.run_dir
@@ -90,20 +79,20 @@ def test_one_batch_run_then_export_parity(tmp_path, faces_csv, face_paths, backb
     assert batch.probs.shape == (2, 101)
 
 
-def test_resume_continues_from_last_checkpoint(tmp_path, faces_csv, face_paths):
+def test_resume_continues_from_last_checkpoint(tmp_path, faces_csv, face_paths, tiny_run):
     if not face_paths:
         pytest.skip("no fixture faces in tests/fixtures/faces")
-    cfg = one_batch_config(tmp_path, faces_csv, "tf_efficientnet_lite0", "bundled")
+    cfg = one_batch_config(tiny_run(), "tf_efficientnet_lite0", "bundled")
     train(cfg)
     cfg.trainer.max_epochs = 2
     summary = train(cfg, resume=True)
     assert summary["resumed_from"].endswith("last.ckpt") and summary["epochs_done"] == 2
 
 
-def test_val_and_calibrate_cli(tmp_path, faces_csv, face_paths):
+def test_val_and_calibrate_cli(tmp_path, faces_csv, face_paths, tiny_run):
     if not face_paths:
         pytest.skip("no fixture faces in tests/fixtures/faces")
-    cfg = one_batch_config(tmp_path, faces_csv, "tf_efficientnet_lite0", "bundled")
+    cfg = one_batch_config(tiny_run(), "tf_efficientnet_lite0", "bundled")
     summary = train(cfg)
     model = tmp_path / "m.onnx"
     assert (
@@ -116,23 +105,12 @@ def test_val_and_calibrate_cli(tmp_path, faces_csv, face_paths):
     assert json.loads(teacher.with_suffix(".json").read_text())["tta_flip"] is False
     assert json.loads(model.with_suffix(".json").read_text())["tta_flip"] is True  # the config's default
     assert teacher.read_bytes() == model.read_bytes()  # the same network
+
+    def val(*flags: str) -> int:
+        return main(["val", "--model", str(model), "--data", str(faces_csv), "--split", "val", *flags])
+
     out = tmp_path / "val.json"
-    args = [
-        "val",
-        "--model",
-        str(model),
-        "--data",
-        str(faces_csv),
-        "--split",
-        "val",
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "--json",
-        str(out),
-        "--calibrate",
-        "--record",
-    ]
-    assert main(args) == 0
+    assert val("--cache-dir", str(tmp_path / "cache"), "--json", str(out), "--calibrate", "--record") == 0
     result = json.loads(out.read_text())
     assert result["evaluated"] == len(face_paths) and result["no_face"] == 0
     assert set(result["overall"]) >= {"mae", "cs5", "coverage", "mean_range_width"}
@@ -143,49 +121,14 @@ def test_val_and_calibrate_cli(tmp_path, faces_csv, face_paths):
     assert "csv_val" in sidecar["metrics"]
 
     degraded = tmp_path / "degraded.json"
-    assert (
-        main(
-            [
-                "val",
-                "--model",
-                str(model),
-                "--data",
-                str(faces_csv),
-                "--split",
-                "val",
-                "--cache-dir",
-                str(tmp_path / "cache"),
-                "--degraded",
-                "--calibrate",
-                "--json",
-                str(degraded),
-            ]
-        )
-        == 0
-    )
+    assert val("--cache-dir", str(tmp_path / "cache"), "--degraded", "--calibrate", "--json", str(degraded)) == 0
     sidecar = json.loads(model.with_suffix(".json").read_text())
     assert sidecar["temperature_poor"] == sidecar["metrics"]["calibration_poor"]["temperature_poor"] > 0
     assert sidecar["temperature"] == result["temperature"]  # the plain temperature stays
     assert json.loads(degraded.read_text())["degraded"] is True
 
     e2e = tmp_path / "e2e.json"
-    assert (
-        main(
-            [
-                "val",
-                "--model",
-                str(model),
-                "--data",
-                str(faces_csv),
-                "--split",
-                "val",
-                "--end-to-end",
-                "--json",
-                str(e2e),
-            ]
-        )
-        == 0
-    )
+    assert val("--end-to-end", "--json", str(e2e)) == 0
     # end to end is what a person gets from howold.Predictor (small faces read from several framings)
     predictor = howold.Predictor(model)
     rows = [r for r in csv.DictReader(faces_csv.open()) if r["split"] == "val"]
@@ -203,13 +146,13 @@ def test_calibration_refuses_test_data(tmp_path):
         calibrate(tmp_path / "m.onnx", EvalData("fairface", "val"))
 
 
-def test_fine_tune_starts_from_a_finished_run(tmp_path, faces_csv, face_paths):
+def test_fine_tune_starts_from_a_finished_run(tmp_path, faces_csv, face_paths, tiny_run):
     if not face_paths:
         pytest.skip("no fixture faces in tests/fixtures/faces")
     import torch
 
-    first = train(one_batch_config(tmp_path / "a", faces_csv, "tf_efficientnet_lite0", "bundled"))
-    cfg = one_batch_config(tmp_path / "b", faces_csv, "tf_efficientnet_lite0", "none")
+    first = train(one_batch_config(tiny_run(tmp_path / "a"), "tf_efficientnet_lite0", "bundled"))
+    cfg = one_batch_config(tiny_run(tmp_path / "b"), "tf_efficientnet_lite0", "none")
     cfg.model.init_from = first["best_checkpoint"]
     cfg.optim.lr = 0.0  # no step changes the weights, so they must equal the first run's
     second = train(cfg)
@@ -219,19 +162,19 @@ def test_fine_tune_starts_from_a_finished_run(tmp_path, faces_csv, face_paths):
     assert torch.equal(before[head], after[head])
 
 
-def test_fine_tune_from_a_wrong_file_is_one_sentence(tmp_path, faces_csv):
+def test_fine_tune_from_a_wrong_file_is_one_sentence(tmp_path, faces_csv, tiny_run):
     from howold.errors import HowoldError
 
-    cfg = one_batch_config(tmp_path, faces_csv, "tf_efficientnet_lite0", "none")
+    cfg = one_batch_config(tiny_run(), "tf_efficientnet_lite0", "none")
     cfg.model.init_from = str(faces_csv)
     with pytest.raises(HowoldError, match="not a howold training checkpoint"):
         train(cfg)
 
 
-def test_ema_checkpoint_holds_the_averaged_weights_and_exports(tmp_path, faces_csv, face_paths):
+def test_ema_checkpoint_holds_the_averaged_weights_and_exports(tmp_path, faces_csv, face_paths, tiny_run):
     if not face_paths:
         pytest.skip("no fixture faces in tests/fixtures/faces")
-    cfg = one_batch_config(tmp_path, faces_csv, "tf_efficientnet_lite0", "bundled")
+    cfg = one_batch_config(tiny_run(), "tf_efficientnet_lite0", "bundled")
     cfg.optim.ema_decay = 0.5
     cfg.optim.lr = 0.05
     cfg.data.batch_size, cfg.trainer.limit_train_batches = 2, 2  # the first step only starts the average
@@ -246,10 +189,10 @@ def test_ema_checkpoint_holds_the_averaged_weights_and_exports(tmp_path, faces_c
     assert train(cfg, resume=True)["epochs_done"] == 2
 
 
-def test_ema_that_starts_later_leaves_the_weights_alone_until_then(tmp_path, faces_csv, face_paths):
+def test_ema_that_starts_later_leaves_the_weights_alone_until_then(tmp_path, faces_csv, face_paths, tiny_run):
     if not face_paths:
         pytest.skip("no fixture faces in tests/fixtures/faces")
-    cfg = one_batch_config(tmp_path, faces_csv, "tf_efficientnet_lite0", "bundled")
+    cfg = one_batch_config(tiny_run(), "tf_efficientnet_lite0", "bundled")
     cfg.optim.ema_decay, cfg.optim.ema_start_epoch = 0.5, 1.0
     cfg.optim.lr = 0.05
     cfg.data.batch_size, cfg.trainer.limit_train_batches = 2, 2
@@ -265,10 +208,10 @@ def test_ema_that_starts_later_leaves_the_weights_alone_until_then(tmp_path, fac
     assert not torch.equal(last["state_dict"][head], last["current_model_state"][head])
 
 
-def test_last_checkpoint_is_written_every_epoch_even_without_improvement(tmp_path, faces_csv, face_paths):
+def test_last_checkpoint_is_written_every_epoch_even_without_improvement(tmp_path, faces_csv, face_paths, tiny_run):
     if not face_paths:
         pytest.skip("no fixture faces in tests/fixtures/faces")
-    cfg = one_batch_config(tmp_path, faces_csv, "tf_efficientnet_lite0", "bundled")
+    cfg = one_batch_config(tiny_run(), "tf_efficientnet_lite0", "bundled")
     cfg.optim.ema_decay = 1.0  # validation sees the starting weights, so val MAE never improves
     cfg.trainer.max_epochs = 3
     train(cfg)
@@ -278,7 +221,7 @@ def test_last_checkpoint_is_written_every_epoch_even_without_improvement(tmp_pat
     assert sorted(p.name for p in checkpoints.iterdir()) == ["best-00.ckpt", "last.ckpt"]
 
 
-def test_distillation_from_an_exported_teacher(tmp_path, faces_csv, face_paths):
+def test_distillation_from_an_exported_teacher(tmp_path, faces_csv, face_paths, tiny_run):
     """howold teach writes one distribution per training photo; a run with loss.teacher trains on them."""
     if not face_paths:
         pytest.skip("no fixture faces in tests/fixtures/faces")
@@ -286,7 +229,7 @@ def test_distillation_from_an_exported_teacher(tmp_path, faces_csv, face_paths):
     from howold.train.datamodule import AgeDataModule
     from howold.train.teacher import write_teacher_targets
 
-    first = train(one_batch_config(tmp_path / "a", faces_csv, "tf_efficientnet_lite0", "bundled"))
+    first = train(one_batch_config(tiny_run(tmp_path / "a"), "tf_efficientnet_lite0", "bundled"))
     teacher = tmp_path / "teacher.onnx"
     assert main(["export", first["best_checkpoint"], "--out", str(teacher)]) == 0
     targets = tmp_path / "teacher.npz"
@@ -315,7 +258,7 @@ def test_distillation_from_an_exported_teacher(tmp_path, faces_csv, face_paths):
     with pytest.raises(HowoldError, match="training data"):
         write_teacher_targets([str(teacher)], tmp_path / "val.npz", str(faces_csv), "val")
 
-    cfg = one_batch_config(tmp_path / "b", faces_csv, "tf_efficientnet_lite0", "bundled")
+    cfg = one_batch_config(tiny_run(tmp_path / "b"), "tf_efficientnet_lite0", "bundled")
     cfg.loss.teacher, cfg.loss.teacher_weight = str(targets), 0.5
     data = AgeDataModule(cfg, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
     data.setup()

@@ -52,23 +52,12 @@ pruner: {n_startup_trials: 100}
 """
 
 
-def base_overrides(tmp_path: Path, faces_csv: Path) -> list[str]:
+def base_overrides(tiny_run) -> list[str]:
     return [
+        *tiny_run(),
         "name=tiny",
-        f"out_dir={tmp_path / 'runs'}",
-        f"data.cache_dir={tmp_path / 'cache'}",
-        f"data.train=[{{kind: csv, root: '{faces_csv}', split: train}}]",
-        f"data.val=[{{kind: csv, root: '{faces_csv}', split: val}}]",
-        "data.crop_size=64",
-        "data.input_size=64",
-        "data.batch_size=4",
-        "data.num_workers=0",
-        "data.crop_workers=1",
         "model.pretrained=bundled",
         "optim.warmup_epochs=0",
-        "trainer.threads=1",
-        "trainer.progress_bar=false",
-        "trainer.accelerator=cpu",
         "trainer.log_every_n_steps=1",
         "augment.flip=false",
         "augment.degrees=0",
@@ -85,7 +74,7 @@ def write_space(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def tune_args(tmp_path, faces_csv, space: str, trials: int, *extra: str) -> list[str]:
+def tune_args(tmp_path, tiny_run, space: str, trials: int, *extra: str) -> list[str]:
     return [
         "tune",
         "--space",
@@ -93,7 +82,7 @@ def tune_args(tmp_path, faces_csv, space: str, trials: int, *extra: str) -> list
         "--trials",
         str(trials),
         *extra,
-        *base_overrides(tmp_path, faces_csv),
+        *base_overrides(tiny_run),
     ]
 
 
@@ -119,9 +108,9 @@ def howold(args: list[str], **kwargs) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_three_trial_study_prunes_the_bad_one_and_writes_a_ready_config(tmp_path, faces_csv, capsys):
+def test_three_trial_study_prunes_the_bad_one_and_writes_a_ready_config(tmp_path, faces_csv, capsys, tiny_run):
     started = time.perf_counter()
-    assert main(tune_args(tmp_path, faces_csv, PRUNING_SPACE, 3, "--report")) == 0
+    assert main(tune_args(tmp_path, tiny_run, PRUNING_SPACE, 3, "--report")) == 0
     study = load(tmp_path)
     states = [t.state for t in study.trials]
     assert states == [optuna.trial.TrialState.COMPLETE] * 2 + [optuna.trial.TrialState.PRUNED]
@@ -136,20 +125,20 @@ def test_three_trial_study_prunes_the_bad_one_and_writes_a_ready_config(tmp_path
     assert not (folder / "trials" / "trial_000" / "checkpoints").exists()
 
     # the same command again: the study is complete, nothing runs
-    assert main(tune_args(tmp_path, faces_csv, PRUNING_SPACE, 3)) == 0
+    assert main(tune_args(tmp_path, tiny_run, PRUNING_SPACE, 3)) == 0
     assert len(load(tmp_path).trials) == 3
-    report_only = ["tune", "--space", str(tmp_path / "space.yaml"), "--report", *base_overrides(tmp_path, faces_csv)]
+    report_only = ["tune", "--space", str(tmp_path / "space.yaml"), "--report", *base_overrides(tiny_run)]
     assert main(report_only) == 0
     print(f"3-trial study and its rerun: {time.perf_counter() - started:.1f} s")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
-def test_killed_study_resumes_without_losing_or_repeating_a_trial(tmp_path, faces_csv, stop):
+def test_killed_study_resumes_without_losing_or_repeating_a_trial(tmp_path, faces_csv, stop, tiny_run):
     space = PLAIN_SPACE.replace(
         "start: [{optim.lr: 1e-3}]", "start: [{optim.lr: 1e-3}, {optim.lr: 2e-3}, {optim.lr: 4e-3}]"
     )
-    args = tune_args(tmp_path, faces_csv, space, 3)
+    args = tune_args(tmp_path, tiny_run, space, 3)
     first = howold(args)
     study = None
     deadline = time.monotonic() + 120
@@ -246,9 +235,9 @@ def postgres_url():
 
 
 @pytest.mark.slow
-def test_two_processes_share_one_postgresql_study(tmp_path, faces_csv, postgres_url):
+def test_two_processes_share_one_postgresql_study(tmp_path, faces_csv, postgres_url, tiny_run):
     n = 4
-    args = tune_args(tmp_path, faces_csv, PLAIN_SPACE, n, "--storage", postgres_url, "--study", "shared")
+    args = tune_args(tmp_path, tiny_run, PLAIN_SPACE, n, "--storage", postgres_url, "--study", "shared")
     workers = [howold(args) for _ in range(2)]
     outputs = [w.communicate(timeout=400)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
