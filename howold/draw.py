@@ -3,8 +3,9 @@
 Labels are placed by `place_labels`, pure geometry: each label lies fully inside the photo and
 covers no other face's box or label. It tries spots above, below, inside and beside its face,
 then smaller type down to a readable minimum, then the face number alone (its age then goes to a
-legend under the photo). When serving the faces in order leaves one short, the most hemmed-in faces
-are served first instead (the 1927 group photo on the page: 4 faces with the number only -> 0). Type follows the face's size and the size the photo is shown at.
+legend under the photo). When serving the faces in order leaves one short, the most hemmed-in
+faces are served first instead (the 1927 group photo on the page: 4 faces with the number only -> 0).
+Type follows the face's size and the size the photo is shown at.
 """
 
 from __future__ import annotations
@@ -100,9 +101,10 @@ def place_labels(
 
     Every placed label lies inside the image and overlaps no other face's box and no other label
     (it may cover its own face). Faces are served in order (or, when that leaves one short, the
-    most hemmed-in first: `_place`); each takes the first free spot among `candidates`, trying its preferred font size and then smaller ones down to the minimum, then
-    the same with its number alone ('#3', the text up to the first space; `in_legend`). A face with
-    no room even for that gets `box=None`.
+    most hemmed-in first: `_place`); each takes the first free spot among `candidates`, trying its
+    preferred font size and then smaller ones down to the minimum, then the same with its number
+    alone ('#3', the text up to the first space; `in_legend`). A face with no room even for that
+    gets `box=None`.
     """
     tries = [(text, text.split(" ")[0]) for text in texts]
     spots = _place(size, boxes, tries, measure or label_size, display_side)
