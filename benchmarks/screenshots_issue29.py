@@ -8,9 +8,9 @@ shared), writes into --out (default docs/screenshots/issue29/):
 
 - NAME_group.png: the page at laptop width (1280 px) with the 1927 group photo uploaded (29 faces):
   the annotated photo, then the gallery below it (1600 px of the page);
-- NAME_video.png: the page's result for a clip (3000 px of the page, shrunk to 2400 px tall): a
-  1280x720 camera panning and zooming over the group photo (2 s, 5 frames/s, built as tests/video
-  does), its person table with thumbnails and the annotated video;
+- NAME_video.png: the page's result for a clip (3900 px of the page, down to its downloads, shrunk
+  to 2800 px tall): a 1280x720 camera panning and zooming over the group photo (2 s, 5 frames/s,
+  built as tests/video does), its person table with thumbnails, the annotated video, downloads;
 - NAME_frame.png: one frame (the 6th) of `howold predict clip.mp4 --annotate DIR`'s annotated MP4.
 
 Each PNG is quantised to 256 colours (fewer while it is over 400 KB). The clip is built with this
@@ -111,11 +111,11 @@ def page_shots(url: str, clip: Path, name: str, out: Path, work: Path) -> None:
         page.get_by_text("persons found").first.wait_for()
         page.locator('[data-testid="stVideo"]').wait_for()
         page.wait_for_timeout(2500)
-        page.set_viewport_size({"width": 1280, "height": 3000})
+        page.set_viewport_size({"width": 1280, "height": 3900})
         page.get_by_role("heading", name="Video").evaluate("e => e.scrollIntoView({block: 'start'})")
         page.wait_for_timeout(1000)
         page.screenshot(path=work / "video.png", full_page=True)
-        save_small(work / "video.png", out / f"{name}_video.png", max_height=2400)
+        save_small(work / "video.png", out / f"{name}_video.png", max_height=2800)
         browser.close()
 
 
