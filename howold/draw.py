@@ -3,7 +3,9 @@
 Labels are placed by `place_labels`, pure geometry: each label lies fully inside the photo and
 covers no other face's box or label. It tries spots above, below, inside and beside its face,
 then smaller type down to a readable minimum, then the face number alone (its age then goes to a
-legend under the photo). Type follows the face's size and the size the photo is shown at.
+legend under the photo). When serving the faces in order leaves one short, the most hemmed-in
+faces are served first instead (the 1927 group photo on the page: 4 faces with the number only -> 0).
+Type follows the face's size and the size the photo is shown at.
 """
 
 from __future__ import annotations
@@ -98,10 +100,11 @@ def place_labels(
     """Place one label per face box in an image of `size` (width, height); pure geometry.
 
     Every placed label lies inside the image and overlaps no other face's box and no other label
-    (it may cover its own face). Faces are served in order; each takes the first free spot among
-    `candidates`, trying its preferred font size and then smaller ones down to the minimum, then
-    the same with its number alone ('#3', the text up to the first space; `in_legend`). A face with
-    no room even for that gets `box=None`.
+    (it may cover its own face). Faces are served in order (or, when that leaves one short, the
+    most hemmed-in first: `_place`); each takes the first free spot among `candidates`, trying its
+    preferred font size and then smaller ones down to the minimum, then the same with its number
+    alone ('#3', the text up to the first space; `in_legend`). A face with no room even for that
+    gets `box=None`.
     """
     tries = [(text, text.split(" ")[0]) for text in texts]
     spots = _place(size, boxes, tries, measure or label_size, display_side)
@@ -117,21 +120,57 @@ def place_labels(
 
 
 def _place(size, boxes, tries, measure, display_side) -> list[tuple[Rect, int, str] | None]:
-    """For each face in order, the first of its texts (longest first) that finds a free spot at one of
-    its font sizes: (rect, font size, text), or None. Spots avoid every other face's box and every
-    label placed before."""
+    """For each face, the first of its texts (longest first) that finds a free spot at one of its font
+    sizes: (rect, font size, text), or None. Spots avoid every other face's box and every label placed
+    before.
+
+    Faces are served in order. When that leaves a face short of its first text, the layout is made
+    again serving the most hemmed-in face first (the one with the fewest free spots left), each at
+    its best free spot; that one is kept when it leaves fewer faces short."""
+    obstacles = [[_grow(b, 1) for j, b in enumerate(boxes) if j != i] for i in range(len(boxes))]
+    sizes = [font_sizes(box, size, display_side) for box in boxes]
+    spots: list[tuple[Rect, int, str] | None] = [None] * len(boxes)
     taken: list[Rect] = []
-    spots = []
     for i, (box, texts) in enumerate(zip(boxes, tries, strict=True)):
-        others = [_grow(b, 1) for j, b in enumerate(boxes) if j != i]
-        spot = None
         for text in texts:
-            found = _first_free(box, text, font_sizes(box, size, display_side), others + taken, size, measure)
+            found = _first_free(box, text, sizes[i], obstacles[i] + taken, size, measure)
             if found is not None:
-                spot = (*found, text)
+                spots[i] = (*found, text)
                 taken.append(found[0])
                 break
-        spots.append(spot)
+    short = [i for i, spot in enumerate(spots) if spot is None or spot[2] != tries[i][0]]
+    if short:
+        tight = _place_tightest_first(size, boxes, tries, measure, sizes, obstacles)
+        if sum(spot is None or spot[2] != tries[i][0] for i, spot in enumerate(tight)) < len(short):
+            return tight
+    return spots
+
+
+def _place_tightest_first(size, boxes, tries, measure, sizes, obstacles) -> list[tuple[Rect, int, str] | None]:
+    """`_place`'s second layout: text by text (longest first), the face with the fewest free spots left
+    takes its best one, until every face has a spot or none is left for it at this text."""
+    spots: list[tuple[Rect, int, str] | None] = [None] * len(boxes)
+    levels = max((len(texts) for texts in tries), default=0)
+    for level in range(levels):
+        live: dict[int, list[tuple[Rect, int]]] = {}
+        placed = [spot[0] for spot in spots if spot is not None]
+        for i, texts in enumerate(tries):
+            if spots[i] is not None or level >= len(texts):
+                continue
+            options = []
+            for font_size in sizes[i]:
+                w, h = measure(texts[level], font_size)
+                options += [(rect, font_size) for rect in candidates(boxes[i], (w, h), size)]
+            live[i] = [o for o in options if not any(overlaps(o[0], other) for other in obstacles[i] + placed)]
+        while live:
+            i = min(live, key=lambda j: (len(live[j]), j))
+            options = live.pop(i)
+            if not options:
+                continue
+            rect, font_size = options[0]
+            spots[i] = (rect, font_size, tries[i][level])
+            for j in live:
+                live[j] = [o for o in live[j] if not overlaps(o[0], rect)]
     return spots
 
 

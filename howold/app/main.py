@@ -45,6 +45,7 @@ MODEL_ENV = "HOWOLD_MODEL"
 SORTS = {"position": "Position", "age": "Age, youngest first"}
 THUMB_PX = 100  # gallery cards' width in screen pixels: three fit side by side on a 390-pixel phone
 PAGE_WIDTH_PX = 820  # the photo's width on the page on a 1280-pixel laptop screen: labels are sized for it
+PHONE_WIDTH_PX = 358  # the photo's width on the page on a 390-pixel phone
 # The page draws on, and shows, a copy of the photo at most this long a side (twice the page's width, for
 # sharp screens), decoded small from the start: an 81-megapixel JPEG peaked at 2 GB when drawn at full size.
 SHOWN_MAX_SIDE = 2 * 1024
@@ -239,7 +240,7 @@ def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: s
     photo_notes = "".join(f" · the photo: {WARNING_LABELS[w]} (every face)" for w in result.photo_warnings)
     st.caption(f"{count} face{'s' if count > 1 else ''} found · {result.width}×{result.height} pixels{photo_notes}")
     stretch = result.width >= PAGE_WIDTH_PX  # large photos fill the column; small ones keep their size
-    shown_side = round(min(result.width, PAGE_WIDTH_PX) * max(result.width, result.height) / result.width)
+    shown_side = label_side(result.width, result.height)
     annotated = annotate(pixels, faces, landmarks=settings.landmarks, highlight=chosen, display_side=shown_side)
     st.image(annotated, width="stretch" if stretch else "content", caption=_chosen_text(result, chosen))
     st.markdown(COLOUR_TEXT)
@@ -266,6 +267,19 @@ def render_photo(name: str, data: bytes, settings: Settings = Settings(), key: s
         key=f"png-{key}-{name}", on_click="ignore", icon=":material/download:",
     )  # fmt: skip
     return result
+
+
+def label_side(width: int, height: int) -> int:
+    """The long side, in screen pixels, a photo's labels are sized for (`annotate`'s display_side).
+
+    A photo at least as wide as the page's column fills it (PAGE_WIDTH_PX on a laptop): its labels
+    read at 11 px there. A narrower one keeps its own size on a laptop and is shrunk on a phone, a
+    448-pixel photo to 358: its labels are sized for the phone, so they read at 11 px there too (a
+    small face's label read at 9.6 px with 7 px digits; issue 29 item 8). A face with no room for
+    that gets its number beside it, and its age in the legend under the photo.
+    """
+    shown_width = PAGE_WIDTH_PX if width >= PAGE_WIDTH_PX else min(width, PHONE_WIDTH_PX)
+    return round(shown_width * max(width, height) / width)
 
 
 def shown(face: Face, scale: float) -> Face:

@@ -140,6 +140,11 @@ def test_group_photo_shows_every_face_and_highlights_the_chosen_one(page, has_mo
     assert page.locator('[data-testid="stDataFrame"]').first.bounding_box()["height"] >= 35 * 30  # no inner scroll
     page.get_by_text("the photo: greyscale (every face)").wait_for()  # said once for the photo
     assert not any("greyscale" in row["Warnings"] for row in rows)
+    # every face's age beside it: no legend strip under the photo for faces given only their number
+    width, height = page.locator('[data-testid="stImage"] img').first.evaluate(
+        "img => [img.naturalWidth, img.naturalHeight]"
+    )  # Streamlit may serve it smaller: its shape is the photo's, 2000x1333
+    assert abs(height * 2000 / width - 1333) < 3, (width, height)
 
     card = page.get_by_role("button", name=re.compile(rf"^#{numbers[4]} · "))
     card.click()  # a gallery card

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -266,3 +267,30 @@ def test_the_age_check_adds_its_columns_and_its_warning(composite_jpeg, has_mode
     assert by_age[0]["Age check"] == "check ID" and float(by_age[0]["P(≥18)"]) < 0.5  # the child of 3-9
     assert by_age[-1]["Age check"] == "over 18" and float(by_age[-1]["P(≥18)"]) > 0.9  # the person of 70+
     assert any("not proof of age" in caption.value for caption in at.caption)
+
+
+def test_labels_are_sized_for_the_column_or_for_a_phone():
+    assert app_main.label_side(2000, 1333) == 820  # fills the laptop's column, 820 px wide
+    assert app_main.label_side(820, 600) == 820
+    assert app_main.label_side(448, 448) == 358  # shown at its size on a laptop, 358 px wide on a phone
+    assert app_main.label_side(300, 400) == 400  # narrower than a phone: shown at its own size
+
+
+FAIRFACE_0001 = Path(__file__).resolve().parents[3] / "shared" / "data" / "fairface" / "images" / "fairface_0001.jpg"
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not FAIRFACE_0001.is_file(), reason="needs ../shared/data/fairface")
+def test_a_small_photos_labels_read_at_11_px_on_a_phone():
+    """fairface_0001 (448 px, three faces): the small face #3's label had 12 px type, 9.6 px on a
+    phone (7 px digits); now every label has at least 14 px type, 11 px on the phone, or its number only."""
+    from howold import Predictor
+    from howold.draw import place_labels
+
+    result = Predictor().prepare().analyse(FAIRFACE_0001)
+    size = (result.width, result.height)
+    texts = [f"#{n} · {face.label}".replace("–", "-") for n, face in enumerate(result.faces, start=1)]
+    side = app_main.label_side(*size)
+    labels = place_labels(size, [face.box for face in result.faces], texts, display_side=side)
+    assert len(labels) == 3 and all(label.box is not None for label in labels)
+    assert min(label.size for label in labels) * app_main.PHONE_WIDTH_PX / 448 >= 11

@@ -5,6 +5,8 @@ in tests/app/test_app_browser.py, against the page itself.)"""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,3 +48,17 @@ def test_the_readme_example_is_what_howold_prints():
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.rstrip() == block.group(2).rstrip()
+
+
+def test_docs_app_counts_the_tests_in_tests_app():
+    """docs/app.md says how many tests `pytest tests/app` runs: the number pytest collects there."""
+    said = re.search(r"pytest tests/app +# (\d+) tests", (ROOT / "docs" / "app.md").read_text(encoding="utf-8"))
+    assert said, "docs/app.md no longer says how many tests tests/app has"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests/app"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    collected = re.search(r"(\d+) tests? collected", run.stdout)
+    if collected is None or "skipped" in run.stdout:
+        pytest.skip(f"tests/app is not fully collected here (an extra is missing): {run.stdout[-300:]}")
+    assert int(said.group(1)) == int(collected.group(1))

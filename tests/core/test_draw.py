@@ -116,6 +116,15 @@ def test_a_crowd_gets_numbers_and_a_legend_never_overlaps():
     assert all(label.text == f"#{label.face + 1}" for label in labels if label.in_legend)
 
 
+def test_a_face_hemmed_in_by_its_neighbours_is_served_first():
+    """Served in order, #1 and #2 take the spots #3 needs and #3 gets its number only;
+    the tightest-first layout gives all three their full label."""
+    size, boxes = (220, 60), [(160, 10, 190, 40), (70, 20, 100, 50), (0, 10, 30, 40)]
+    labels = place_labels(size, boxes, _texts(3), measure=lambda text, font_size: (6 * len(text), 12))
+    assert_clear(size, boxes, labels)
+    assert [label.text for label in labels] == _texts(3) and not any(label.in_legend for label in labels)
+
+
 def test_no_room_at_all_leaves_the_label_to_the_legend():
     labels = place_labels((14, 10), [(0, 0, 14, 10)], ["#1 · 34 (29-39)"])  # shorter than the type
     assert labels == (Label(0, "#1", None, 11, in_legend=True),)
@@ -184,3 +193,20 @@ def test_labels_on_real_photos_stay_inside_and_hide_no_face():
         if path == GROUP_PHOTO:
             assert len(labels) == 29
     assert counts["faces"] >= 29 + 33 * 3 + 18 and counts["numbers only"] <= counts["faces"] // 20, counts
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not GROUP_PHOTO.is_file(), reason="needs ../shared/data (the group photo)")
+def test_every_face_of_the_group_photo_gets_its_full_label_on_the_page():
+    """The page shows the 2000 px group photo 820 px wide (type 27 px in the photo): every one of
+    its 29 faces gets '#n · age (range)' beside it, none only its number (4 did, issue 29)."""
+    from howold import Predictor
+
+    result = Predictor().prepare().analyse(GROUP_PHOTO)
+    size = (result.width, result.height)
+    boxes = [face.box for face in result.faces]
+    texts = [f"#{n} · {face.label}".replace("–", "-") for n, face in enumerate(result.faces, start=1)]
+    labels = place_labels(size, boxes, texts, display_side=820)
+    assert len(labels) == 29
+    assert_clear(size, boxes, labels)
+    assert [label.text for label in labels] == texts, [label.text for label in labels if label.in_legend]
