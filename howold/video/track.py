@@ -21,7 +21,7 @@ import numpy as np
 from howold.detect import box_iou
 from howold.errors import VideoError
 from howold.extras import install_hint
-from howold.options import VideoOptions
+from howold.options import DetectOptions, VideoOptions
 
 LOST_SECONDS = VideoOptions.lost_seconds  # how long a lost face keeps its number
 MIN_IOU = 0.1  # ByteTrack's own default for matching a box to a track
@@ -43,7 +43,9 @@ class FaceTracker:
     detector's threshold, so every detection may start a track.
     """
 
-    def __init__(self, fps: float, min_score: float = 0.5, lost_seconds: float = LOST_SECONDS) -> None:
+    def __init__(
+        self, fps: float, min_score: float = DetectOptions.min_score, lost_seconds: float = LOST_SECONDS
+    ) -> None:
         try:
             from trackers import ByteTrackTracker
         except ImportError as exc:
