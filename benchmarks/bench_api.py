@@ -21,7 +21,9 @@ the time of each and the server's peak RSS.
 the p95 ratio (attacked / idle): `slow-heads` holds 1,100 sockets that send half a request line
 (the server under `ulimit -n 1024`, `--open-files`), `bodies` 40 clients that each declare 49 MiB
 and send 48 MiB, then stall, and `form` 2 clients that post 49 MiB forms of 828k one-byte fields;
-each attacker starts again as soon as the server drops it (after 0.1 s when refused).
+each attacker starts again as soon as the server drops it (after 0.1 s when refused). The attackers
+run in a process of their own; `--attacker-cpus 1` also keeps them off the CPUs of the server and the
+normal client (`0` on a 2-core machine), for the idle and the attacked load alike.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import multiprocessing
 import os
 import socket
 import statistics
@@ -107,36 +110,61 @@ class StalledClients:
 
 
 class Attack:
-    """`count` threads running `attack(port)` over and over until the load is done."""
+    """`count` attackers running one attack over and over, in a process of their own, until the load is
+    done. Their own process (pinned to `cpus` when given) stands in for attackers on other machines:
+    run as 1,100 threads of the load generator, their GIL held up the client that measures the normal
+    requests, and that delay was counted as the server's."""
 
-    def __init__(self, url: str, name: str, count: int = 0) -> None:
-        self.port = int(url.rsplit(":", 1)[1])
-        self.name, self.running, self.rounds, self.answers = name, True, 0, {}
-        default, self.attack = {"slow-heads": (1100, self._slow_head), "bodies": (40, self._body),
-                                "form": (2, self._form)}[name]  # fmt: skip
-        count = count or default
-        if name == "form":
-            fields = "".join(f'--b\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\nx\r\n' for i in range(828_000))
-            self.form = f"{fields}--b--\r\n".encode()[: 49 * 2**20]
-        self.threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(count)]
+    def __init__(self, url: str, name: str, count: int = 0, cpus: set[int] | None = None) -> None:
+        self.port, self.name, self.cpus = int(url.rsplit(":", 1)[1]), name, cpus
+        self.count = count or ATTACKERS[name]
+        self.answers: dict[str, int] = {}
+        context = multiprocessing.get_context("fork")
+        self._stop, self._answers = context.Event(), context.Queue()
+        self._process = context.Process(target=self._run, daemon=True)
 
     def __enter__(self) -> Attack:
-        for thread in self.threads:
-            thread.start()
+        self._process.start()
         time.sleep(3)  # every attacker connected and sending
         return self
 
     def __exit__(self, *exc) -> None:
-        self.running = False
+        self._stop.set()
+        self.answers = self._answers.get(timeout=120)
+        self._process.join(timeout=30)
 
-    def _loop(self) -> None:
+    def _run(self) -> None:
+        if self.cpus:
+            os.sched_setaffinity(0, self.cpus)
+        attackers = Attackers(self.port, self.name)
+        threads = [threading.Thread(target=attackers.loop, daemon=True) for _ in range(self.count)]
+        for thread in threads:
+            thread.start()
+        self._stop.wait()
+        attackers.running = False
+        self._answers.put(dict(attackers.answers))
+
+
+ATTACKERS = {"slow-heads": 1100, "bodies": 40, "form": 2}  # attackers of each kind, by default
+
+
+class Attackers:
+    """What each attacker thread does, and the answers they got."""
+
+    def __init__(self, port: int, name: str) -> None:
+        self.port, self.running, self.answers = port, True, {}
+        self.attack = {"slow-heads": self._slow_head, "bodies": self._body, "form": self._form}[name]
+        if name == "form":
+            fields = "".join(f'--b\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\nx\r\n' for i in range(828_000))
+            self.form = f"{fields}--b--\r\n".encode()[: 49 * 2**20]
+
+    def loop(self) -> None:
         while self.running:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=60) as sock:
                     answer = self.attack(sock)
             except OSError as exc:
                 answer = type(exc).__name__
-            self.rounds += 1
             self.answers[answer] = self.answers.get(answer, 0) + 1
             time.sleep(0.1)
 
@@ -274,6 +302,15 @@ def main() -> None:
     )
     parser.add_argument("--open-files", type=int, default=1024, help="the server's ulimit -n with --attack")
     parser.add_argument("--attackers", type=int, default=0, help="attackers of each kind (default: as above)")
+    parser.add_argument(
+        "--attacker-cpus",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="CPU",
+        help="with --attack: run the attackers on these CPUs only and the server and the normal client on the "
+        "others, idle and attacked alike (a stand-in for attackers on other machines)",
+    )
     args = parser.parse_args()
     body = two_face_jpeg()
     headers = {"content-type": "image/jpeg"}
@@ -308,10 +345,15 @@ def main() -> None:
 
 
 def attack_case(args, body: bytes, headers: dict) -> None:
+    attacker_cpus = set(args.attacker_cpus) or None
+    if attacker_cpus:  # the server (a child) and the normal client inherit the rest
+        os.sched_setaffinity(0, os.sched_getaffinity(0) - attacker_cpus)
     server, url = start_server(args.workers, args.open_files)
     try:
         httpx.post(f"{url}/v1/predict", content=body, headers=headers, timeout=60)
-        print(f"server: ulimit -n {args.open_files}, workers {args.workers}; CPUs: {os.cpu_count()}; "
+        print(f"server: ulimit -n {args.open_files}, workers {args.workers}; CPUs: {os.cpu_count()}, "
+              f"server and client on {sorted(os.sched_getaffinity(0))}, attackers on "
+              f"{sorted(attacker_cpus) if attacker_cpus else 'the same'}; attackers in their own process; "
               f"load average before: {os.getloadavg()[0]:.1f}\n")  # fmt: skip
         print(
             "| attack | concurrency | p50 ms | p95 ms | p95 / idle p95 | non-2xx | server peak RSS MiB "
@@ -323,7 +365,7 @@ def attack_case(args, body: bytes, headers: dict) -> None:
             print(f"| none | {concurrency} | {idle['p50']:.0f} | {idle['p95']:.0f} | 1 | {idle['non2xx']} | "
                   f"{peak_rss_mib(server.pid):.0f} | |", flush=True)  # fmt: skip
             for name in args.attack:
-                with Attack(url, name, args.attackers) as attack:
+                with Attack(url, name, args.attackers, attacker_cpus) as attack:
                     result = asyncio.run(load(url, body, args.requests, concurrency, headers))
                 answers = ", ".join(f"{k}: {v}" for k, v in sorted(attack.answers.items()))
                 print(f"| {name} | {concurrency} | {result['p50']:.0f} | {result['p95']:.0f} | "

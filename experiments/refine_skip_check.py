@@ -68,7 +68,7 @@ def main() -> None:
             else:
                 patch = mock.patch.object(FaceDetector, "refine_small", refine_small_skipping_large(calls))
             with patch:
-                kept, age, low, high, no_face, _ = end_to_end_predictions(samples, DEFAULT_MODEL_PATH)
+                kept, age, low, high, no_face, _, _ = end_to_end_predictions(samples, DEFAULT_MODEL_PATH)
             overall = compute_metrics(kept, age, low, high)["overall"]
             rows[(data, name)] = {"photos": len(samples), "no_face": len(no_face), "refined": sum(calls), **overall}
             print(json.dumps({"data": data, "split": split, "variant": name, **rows[(data, name)]}), flush=True)

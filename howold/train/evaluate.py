@@ -12,11 +12,13 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from howold.age_model import AgeModel, MetricKey, ModelInfo, update_model_info
 from howold.errors import HowoldError
+from howold.quality import WARNINGS
 from howold.train import DEFAULT_CACHE_DIR
 from howold.train.crops import CropCache, CropSet
 from howold.train.data import (
@@ -77,14 +79,27 @@ def load_eval_samples(data: EvalData) -> tuple[str, list[Sample], str, FileRepor
     return kind, samples, split or "all", report
 
 
-def end_to_end_predictions(samples: list[Sample], model_path: str | Path):
+class EndToEnd(NamedTuple):
+    """Photos read as a user's photo is read: the samples with a face, the largest face's age, low
+    and high ends of its range and its warnings (one entry per such sample), and the photos with no
+    face or that could not be read."""
+
+    kept: list[Sample]
+    age: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    no_face: list[str]
+    broken: list[str]
+    warnings: list[tuple[str, ...]]
+
+
+def end_to_end_predictions(samples: list[Sample], model_path: str | Path) -> EndToEnd:
     """Each photo through `howold.Predictor` as a user's photo goes (its default detection options,
-    the age of the largest face with its warnings' range): (samples with a face, age, low, high,
-    photos with no face, unreadable photos)."""
+    the age of the largest face with its warnings' range)."""
     import howold
 
     predictor = howold.Predictor(model_path)
-    kept, ages, no_face, broken = [], [], [], []
+    kept, ages, warnings, no_face, broken = [], [], [], [], []
     for s in samples:
         result = predictor.analyse(s.path)
         if not result.ok:
@@ -95,8 +110,23 @@ def end_to_end_predictions(samples: list[Sample], model_path: str | Path):
             face = result.faces[0]  # largest first
             kept.append(s)
             ages.append((face.age, face.age_low, face.age_high))
+            warnings.append(face.warnings)
     age, low, high = np.array(ages, dtype=float).reshape(-1, 3).T
-    return kept, age, low, high, no_face, broken
+    return EndToEnd(kept, age, low, high, no_face, broken, warnings)
+
+
+def warning_metrics(samples: list[Sample], age, low, high, warnings: list[tuple[str, ...]]) -> dict:
+    """exact_metrics of the faces carrying each warning, and of those with none (end to end only:
+    the warnings come from the photo)."""
+    exact, true = true_ages(samples)
+    groups = {name: np.array([name in w for w in warnings], dtype=bool) for name in sorted(WARNINGS)}
+    groups["none"] = np.array([not w for w in warnings], dtype=bool)
+    return {
+        name: exact_metrics(age[sel], low[sel], high[sel], true[sel])
+        for name, member in groups.items()
+        for sel in [exact & member]
+        if sel.any()
+    }
 
 
 def exact_metrics(age, low, high, true) -> dict:
@@ -195,7 +225,8 @@ def evaluate(
         model.info = dataclasses.replace(model.info, tta_flip=tta_flip)
     kind, samples, split, report = load_eval_samples(data)
     if end_to_end:
-        kept, age, low, high, no_face, broken = end_to_end_predictions(samples, model_path)
+        read = end_to_end_predictions(samples, model_path)
+        kept, age, low, high, no_face, broken = read[:6]
     else:
         crops = _crops(data, kind, split, samples, model.info)
         images = np.asarray(crops.images)
@@ -222,6 +253,8 @@ def evaluate(
         "evaluated": len(kept),
     }
     result.update(compute_metrics(kept, age, low, high))
+    if end_to_end and kept:
+        result["by_warning"] = warning_metrics(kept, age, low, high, read.warnings)
     return result
 
 
@@ -372,6 +405,8 @@ def format_result(result: dict) -> str:
         for attr in ("gender", "race"):
             for name, m in result.get(f"by_{attr}", {}).items():
                 lines.append(f"    {attr} {name:>8}: n={m['n']:5d}  MAE {m['mae']:6.2f}")
+        for name, m in result.get("by_warning", {}).items():
+            lines.append(f"    warning {name:>14}: n={m['n']:5d}  MAE {m['mae']:6.2f}  coverage {m['coverage']:.3f}")
     if "bins" in result:
         b = result["bins"]
         lines.append(

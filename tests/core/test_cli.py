@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
 import signal
@@ -202,14 +203,20 @@ def test_ctrl_c_keeps_the_results_finished(tiny_model, face_paths, tmp_path):
     run = subprocess.Popen(
         [sys.executable, "-m", "howold.cli", "predict", str(folder), "--model", str(tiny_model), "-q",
          "--json", str(out_json), "--csv", str(out_csv)], stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
         while run.poll() is None and time.monotonic() < deadline and _written(partial) < 3:
             time.sleep(0.05)
         assert run.poll() is None, "the run ended before it could be interrupted"
+        written = _written(partial)
         run.send_signal(signal.SIGINT)
-        stderr = run.communicate(timeout=60)[1]
+        try:
+            stderr = run.communicate(timeout=60)[1]
+        except subprocess.TimeoutExpired:  # one fresh-clone run hung here once: keep where it was stuck
+            run.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            pytest.fail(f"no exit 60 s after Ctrl-C ({written} results written): {run.communicate(timeout=30)[1]}")
     finally:
         if run.poll() is None:
             run.kill()

@@ -132,8 +132,14 @@ def test_val_and_calibrate_cli(tmp_path, faces_csv, face_paths, tiny_run):
     # end to end is what a person gets from howold.Predictor (small faces read from several framings)
     predictor = howold.Predictor(model)
     rows = [r for r in csv.DictReader(faces_csv.open()) if r["split"] == "val"]
-    expected = np.mean([abs(predictor.predict(r["path"])[0].age - float(r["age"])) for r in rows])
-    assert json.loads(e2e.read_text())["overall"]["mae"] == pytest.approx(expected, abs=1e-3)
+    faces = [predictor.predict(r["path"])[0] for r in rows]
+    expected = np.mean([abs(face.age - float(r["age"])) for face, r in zip(faces, rows)])
+    e2e_result = json.loads(e2e.read_text())
+    assert e2e_result["overall"]["mae"] == pytest.approx(expected, abs=1e-3)
+    # coverage per warning: each warning's faces, and those with none, as the predictor warns them
+    counts = {name: sum(name in f.warnings for f in faces) for name in howold.WARNINGS}
+    counts["none"] = sum(not f.warnings for f in faces)
+    assert {k: m["n"] for k, m in e2e_result["by_warning"].items()} == {k: n for k, n in counts.items() if n}
 
 
 def test_calibration_refuses_test_data(tmp_path):
