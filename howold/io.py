@@ -237,6 +237,9 @@ class JpegPhoto(Photo):
         self.raw_size = image.size
         self.method = _TRANSPOSE.get(image.getexif().get(ORIENTATION, 1))
         self._full: Image.Image | None = None
+        # a photo the detector sees at full size is held as the RGB array it was given; its regions
+        # are slices of it (on UTKFace's 200x200 chips each region cost 0.5 ms through PIL)
+        self._pixels: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -246,7 +249,9 @@ class JpegPhoto(Photo):
     def shrunk(self, max_side: int | None) -> tuple[np.ndarray, float]:
         height, width = self.shape
         if max_side is None or max(height, width) <= max_side:
-            return self.region((0, 0, width, height)), 1.0
+            if self._pixels is None:
+                self._pixels = self.region((0, 0, width, height))
+            return self._pixels, 1.0
         scale = max_side / max(height, width)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         with _decoding(self.label), _open(self.data) as image:
@@ -257,6 +262,9 @@ class JpegPhoto(Photo):
         return cv2.resize(small, size, interpolation=cv2.INTER_AREA), scale
 
     def region(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        if self._pixels is not None:
+            x0, y0, x1, y1 = box
+            return self._pixels[y0:y1, x0:x1]
         if self._full is None:
             with _decoding(self.label):
                 full = _open(self.data)
