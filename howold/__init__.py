@@ -19,6 +19,7 @@ _EXPORTS = {
     "Face": "howold.pipeline",
     "PhotoResult": "howold.pipeline",
     "failed": "howold.pipeline",
+    "analyse_in_processes": "howold.parallel",
     "WARNINGS": "howold.quality",
     "WARNING_LABELS": "howold.quality",
     "WARNING_NOTES": "howold.quality",
@@ -84,6 +85,7 @@ __all__ = [
     "Face",
     "PhotoResult",
     "failed",
+    "analyse_in_processes",
     "WARNINGS",
     "WARNING_LABELS",
     "WARNING_NOTES",
@@ -179,6 +181,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from howold.inputs import check_outputs, find_inputs
     from howold.io import IMAGE_SUFFIXES, encode_png, load_image, save_image
     from howold.options import AgeCheck, DetectOptions, VideoOptions
+    from howold.parallel import analyse_in_processes
     from howold.pipeline import (
         Face,
         PhotoResult,

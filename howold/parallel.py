@@ -1,0 +1,70 @@
+"""Photos analysed in several processes at once, results in the order given: what `howold predict
+--workers N` runs. Each process holds its own `Predictor` on one onnxruntime thread, so N
+processes use N cores without their threads contending (one process with N intra-op threads
+spends CPU in hand-offs between them: on UTKFace chips 17.2 ms of CPU a photo at 2 threads
+against 13 ms at 1, `python benchmarks/bench_against.py`).
+
+Videos are not handled here: a clip's frames depend on each other (tracking), so a clip stays in
+one process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from howold.errors import HowoldError
+from howold.options import DetectOptions
+from howold.pipeline import PhotoResult, Predictor, failed
+
+# photos handed to a process at a time: fewer round trips between processes, while a slow photo
+# holds up at most this many results behind it
+CHUNK = 4
+
+_predictor: Predictor | None = None  # each worker process's own
+
+
+def analyse_in_processes(
+    paths: Iterable[str | os.PathLike],
+    model: str | os.PathLike | None,
+    options: DetectOptions,
+    workers: int,
+) -> Iterator[PhotoResult]:
+    """Each photo's `Predictor.analyse` result, in the order of `paths`, from `workers` processes
+    (one onnxruntime thread each; at most one per photo), started when the first result is asked
+    for. A photo that trips a bug gives its error, like any bad photo. Closing the iterator early
+    (or Ctrl-C) stops the processes; photos not yet begun are dropped. `workers` outside 1 to 8
+    per CPU is a HowoldError, at once."""
+    most = 8 * (os.cpu_count() or 1)
+    if not 1 <= workers <= most:
+        raise HowoldError(f"--workers must be between 1 and {most} (8 per CPU here), got {workers}.")
+    return _results([str(path) for path in paths], model, options, workers)
+
+
+def _results(paths: list[str], model, options: DetectOptions, workers: int) -> Iterator[PhotoResult]:
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding onnxruntime's threads
+    processes = max(1, min(workers, len(paths)))
+    with ProcessPoolExecutor(processes, mp_context=context, initializer=_start, initargs=(model, options)) as pool:
+        try:
+            yield from pool.map(_analyse, paths, chunksize=CHUNK)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def _start(model: str | os.PathLike | None, options: DetectOptions) -> None:
+    global _predictor
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, once
+    _predictor = Predictor(model, options, threads=1).prepare()
+
+
+def _analyse(path: str) -> PhotoResult:
+    assert _predictor is not None
+    try:
+        return _predictor.analyse(Path(path))
+    except Exception as exc:  # a photo that trips a bug must not stop the others
+        return failed(path, exc)
