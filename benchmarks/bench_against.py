@@ -3,7 +3,7 @@ in one run, with what the two networks alone cost on the same photos.
 
     git -C /work/main worktree add /tmp/old-c65e6ac c65e6ac
     python benchmarks/bench_against.py /tmp/old-c65e6ac [--utk 300] [--fairface 100] [--repeats 2]
-    python benchmarks/bench_against.py /tmp/old-c65e6ac --cli 2000   # `howold predict -q --json` photos/s
+    python benchmarks/bench_against.py /tmp/old-c65e6ac --cli 2000 [--workers 2]   # `howold predict -q --json` photos/s
 
 The older checkout is imported by a subprocess whose PYTHONPATH points at it (its dependencies are this
 environment's; no second venv), this one by another. Each photo goes to both in turn, the order alternating
@@ -229,39 +229,41 @@ def compare(old_tree: Path, args: argparse.Namespace) -> None:
     print(f"\nload average at end {os.getloadavg()[0]:.1f}")
 
 
-def cli(old_tree: Path, count: int) -> None:
-    """Each checkout's `howold predict -q --json` on the same chips, chunk by chunk in turn."""
+def cli(old_tree: Path, count: int, workers: int = 0) -> None:
+    """Each checkout's `howold predict -q --json` on the same chips, chunk by chunk in turn; with
+    `workers`, this checkout's `--workers N` too."""
     paths = photo_sets(count, 0, False)[f"UTKFace test chips ({count})"]
-    totals = {tree: {"wall": 0.0, "cpu": 0.0} for tree in (old_tree, ROOT)}
+    runners = [(old_tree, ()), (ROOT, ())] + ([(ROOT, ("--workers", str(workers)))] if workers else [])
+    totals = {runner: {"wall": 0.0, "cpu": 0.0} for runner in runners}
     with tempfile.TemporaryDirectory() as tmp:
         for start in range(0, len(paths), CHUNK):
             chunk = paths[start : start + CHUNK]
-            trees = (old_tree, ROOT) if (start // CHUNK) % 2 == 0 else (ROOT, old_tree)
-            for tree in trees:
+            turn = (start // CHUNK) % len(runners)
+            for tree, extra in runners[turn:] + runners[:turn]:
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 began = time.perf_counter()
                 subprocess.run(
-                    [sys.executable, "-m", "howold", "predict", "-q", "--json", f"{tmp}/out.json", *chunk],
+                    [sys.executable, "-m", "howold", "predict", "-q", "--json", f"{tmp}/out.json", *extra, *chunk],
                     cwd=tmp,
                     env={**os.environ, "PYTHONPATH": str(tree)},
                     check=True,
                 )
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
-                totals[tree]["wall"] += time.perf_counter() - began
-                totals[tree]["cpu"] += (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+                totals[(tree, extra)]["wall"] += time.perf_counter() - began
+                totals[(tree, extra)]["cpu"] += (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     chunks = -(-len(paths) // CHUNK)
     print(
         f"`howold predict -q --json` on {len(paths)} UTKFace test chips, {chunks} runs of at most {CHUNK} each "
         f"(start-up included), checkouts alternating; load average {os.getloadavg()[0]:.1f}\n"
     )
-    print("| checkout | wall s | CPU s (user + sys) | photos/s |")
-    print("|---|---|---|---|")
-    for tree, total in totals.items():
+    print("| checkout | flags | wall s | CPU s (user + sys) | photos/s | photos/s / old |")
+    print("|---|---|---|---|---|---|")
+    old_wall = totals[(old_tree, ())]["wall"]
+    for (tree, extra), total in totals.items():
         print(
-            f"| {tree} ({revision(tree)}) | {total['wall']:.1f} | {total['cpu']:.1f} | "
-            f"{len(paths) / total['wall']:.1f} |"
+            f"| {tree} ({revision(tree)}) | {' '.join(extra)} | {total['wall']:.1f} | {total['cpu']:.1f} | "
+            f"{len(paths) / total['wall']:.1f} | {old_wall / total['wall']:.2f} |"
         )
-    print(f"\nnew / old photos/s: {totals[old_tree]['wall'] / totals[ROOT]['wall']:.2f}")
 
 
 def revision(tree: Path) -> str:
@@ -284,13 +286,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="calls per photo, the least counted (default 2)")
     parser.add_argument("--outputs", action="store_true", help="compare the faces instead of the networks alone")
     parser.add_argument("--cli", type=int, metavar="N", help="time `howold predict` on N chips instead")
+    parser.add_argument(
+        "--workers", type=int, default=0, metavar="N", help="with --cli: this checkout with --workers N too"
+    )
     args = parser.parse_args()
     if not (DATA / "utkface" / "labels.csv").is_file():
         sys.exit(f"bench_against: {DATA} is missing; the photos are read from there.")
     if not (args.old / "howold" / "__init__.py").is_file():
         sys.exit(f"bench_against: {args.old} is not a howold checkout (git -C . worktree add {args.old} COMMIT).")
     if args.cli:
-        cli(args.old.resolve(), args.cli)
+        cli(args.old.resolve(), args.cli, args.workers)
     else:
         compare(args.old.resolve(), args)
 

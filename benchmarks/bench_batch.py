@@ -44,6 +44,11 @@ def main() -> int:
 
         runs = [
             ("howold predict (1 process)", ["howold", "predict", "-q", "--json", f"{tmp}/p.json", *photos], n),
+            (
+                "howold predict --workers 2",
+                ["howold", "predict", "-q", "--json", f"{tmp}/w.json", "--workers", "2", str(listing)],
+                n,
+            ),
             ("howold batch --actors 1", batch("a1", listing, 1), n),
             ("howold batch --actors 2", batch("a2", listing, 2), n),
             ("howold batch --actors 2, 4 photos (start-up cost)", batch("few", few, 2), 4),

@@ -272,3 +272,28 @@ def test_a_greyscale_photo_gets_one_note_not_one_per_face(tiny_model, composite,
     assert "  greyscale: The photo has no colour" in notes
     faces = json.loads((tmp_path / "r.json").read_text())["results"][0]["faces"]
     assert len(faces) == 4 and all("greyscale" in face["warnings"] for face in faces)  # programs keep it per face
+
+
+def test_workers_give_the_same_results_in_the_same_order(tiny_model, face_paths, tmp_path):
+    """--workers 2 analyses photos in two processes; every result, a bad photo's error included,
+    comes back in the order given and equal to one process's."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for number in range(10):
+        shutil.copy(face_paths[number % len(face_paths)], folder / f"p{number:02d}.jpg")
+    (folder / "p05.jpg").write_bytes(b"not a photo")
+    runs = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}.json"
+        run = howold("predict", folder, "--model", tiny_model, "-q", "--json", out, "--workers", workers)
+        assert run.returncode == 1 and "1 of 10 file(s) failed" in run.stderr  # the bad photo, named
+        runs[workers] = json.loads(out.read_text())["results"]
+    assert [r["source"] for r in runs["2"]] == [str(folder / f"p{n:02d}.jpg") for n in range(10)]
+    assert runs["2"] == runs["1"] and "error" in runs["2"][5] and runs["2"][0]["faces"]
+
+
+def test_workers_out_of_range_are_one_sentence_before_any_work(tiny_model, face_paths, tmp_path):
+    out = tmp_path / "r.json"
+    run = howold("predict", face_paths[0], "--model", tiny_model, "--workers", "0", "--json", out)
+    assert run.returncode == 1 and not out.exists()
+    assert re.fullmatch(r"howold: --workers must be between 1 and \d+ \(8 per CPU here\), got 0\.\n", run.stderr)
