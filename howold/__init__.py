@@ -20,6 +20,7 @@ _EXPORTS = {
     "PhotoResult": "howold.pipeline",
     "failed": "howold.pipeline",
     "analyse_in_processes": "howold.parallel",
+    "default_workers": "howold.parallel",
     "WARNINGS": "howold.quality",
     "WARNING_LABELS": "howold.quality",
     "WARNING_NOTES": "howold.quality",
@@ -86,6 +87,7 @@ __all__ = [
     "PhotoResult",
     "failed",
     "analyse_in_processes",
+    "default_workers",
     "WARNINGS",
     "WARNING_LABELS",
     "WARNING_NOTES",
@@ -181,7 +183,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from howold.inputs import check_outputs, find_inputs
     from howold.io import IMAGE_SUFFIXES, encode_png, load_image, save_image
     from howold.options import AgeCheck, DetectOptions, VideoOptions
-    from howold.parallel import analyse_in_processes
+    from howold.parallel import analyse_in_processes, default_workers
     from howold.pipeline import (
         Face,
         PhotoResult,

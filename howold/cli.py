@@ -113,9 +113,9 @@ def _add_predict(commands) -> None:
     predict.add_argument(
         "--workers",
         type=int,
-        default=1,
         metavar="N",
-        help="photos: analyse them in N processes of one thread each, for throughput on N cores (default 1)",
+        help="photos: analyse them in N processes of one thread each (default: one per CPU, at most 4, "
+        "for 100 photos or more; 1 for fewer)",
     )
     predict.add_argument("-q", "--quiet", action="store_true", help="no table and no progress bar")
     predict.set_defaults(handler=run_predict)
@@ -241,14 +241,16 @@ def _analyse_all(
     return results, annotating
 
 
-def _photos_in_processes(predictor, files: list[Path], model: str | None, workers: int):
-    """With `--workers` other than 1, the photos' results (stdin and videos aside) from that many
-    processes, in order (a bad number is refused before any work); None to analyse them here."""
-    from howold import analyse_in_processes, is_video
+def _photos_in_processes(predictor, files: list[Path], model: str | None, workers: int | None):
+    """The photos' results (stdin and videos aside) from `workers` processes (None: as many as
+    `howold.default_workers` says), in order; None to analyse them here, in one process. A bad
+    number is refused before any work."""
+    from howold import analyse_in_processes, default_workers, is_video
 
+    photos = [path for path in files if path != Path(STDIO) and not is_video(path)]
+    workers = default_workers(len(photos)) if workers is None else workers
     if workers == 1:
         return None
-    photos = [path for path in files if path != Path(STDIO) and not is_video(path)]
     return analyse_in_processes(photos, model or _default_model(), predictor.options, workers)
 
 

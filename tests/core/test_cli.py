@@ -300,3 +300,11 @@ def test_workers_out_of_range_are_one_sentence_before_any_work(tiny_model, face_
     run = howold("predict", face_paths[0], "--model", tiny_model, "--workers", "0", "--json", out)
     assert run.returncode == 1 and not out.exists()
     assert re.fullmatch(r"howold: --workers must be between 1 and \d+ \(8 per CPU here\), got 0\.\n", run.stderr)
+
+
+def test_runs_of_many_photos_use_a_process_per_cpu_unless_told():
+    from howold import default_workers
+    from howold.parallel import AUTO_MAX_WORKERS, AUTO_MIN_PHOTOS
+
+    assert default_workers(AUTO_MIN_PHOTOS - 1) == 1
+    assert default_workers(AUTO_MIN_PHOTOS) == max(1, min(os.cpu_count() or 1, AUTO_MAX_WORKERS))
