@@ -225,8 +225,7 @@ def evaluate(
         model.info = dataclasses.replace(model.info, tta_flip=tta_flip)
     kind, samples, split, report = load_eval_samples(data)
     if end_to_end:
-        read = end_to_end_predictions(samples, model_path)
-        kept, age, low, high, no_face, broken = read[:6]
+        kept, age, low, high, no_face, broken, warnings = end_to_end_predictions(samples, model_path)
     else:
         crops = _crops(data, kind, split, samples, model.info)
         images = np.asarray(crops.images)
@@ -236,6 +235,7 @@ def evaluate(
             images = degraded_copy(images)
         est = model.predict(images, poor=np.full(len(images), degraded))
         kept, age, low, high, no_face, broken = crops.samples, est.age, est.low, est.high, crops.no_face, crops.broken
+        warnings = None  # a cached crop has no photo to warn about
     result = {
         "model": str(model_path),
         "data": kind,
@@ -253,8 +253,8 @@ def evaluate(
         "evaluated": len(kept),
     }
     result.update(compute_metrics(kept, age, low, high))
-    if end_to_end and kept:
-        result["by_warning"] = warning_metrics(kept, age, low, high, read.warnings)
+    if warnings is not None and kept:
+        result["by_warning"] = warning_metrics(kept, age, low, high, warnings)
     return result
 
 
