@@ -1,4 +1,4 @@
-"""A tiny but real ONNX age model, written by tests (no torch needed)."""
+"""A tiny but real ONNX age model, written by tests (no torch needed), and a check on ONNX graphs."""
 
 from __future__ import annotations
 
@@ -62,3 +62,13 @@ def break_sidecar(model: Path, change: dict) -> None:
     did not write, for the reader's tests."""
     path = model.with_suffix(".json")
     path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+
+
+def computed_pads(path) -> list[str]:
+    """The Pad nodes of an ONNX graph whose amounts are computed at run time rather than constant."""
+    import pytest
+
+    onnx = pytest.importorskip("onnx")
+    graph = onnx.load(str(path)).graph
+    constants = {init.name for init in graph.initializer}
+    return [node.name for node in graph.node if node.op_type == "Pad" and node.input[1] not in constants]

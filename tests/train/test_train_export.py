@@ -12,6 +12,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("lightning")
 pytest.importorskip("timm")
 
+from tiny_models import computed_pads  # noqa: E402
+
 import howold  # noqa: E402
 from howold.cli import main  # noqa: E402
 from howold.train.config import load_config  # noqa: E402
@@ -50,6 +52,7 @@ def test_one_batch_run_then_export_parity(tmp_path, faces_csv, face_paths, backb
     out = tmp_path / "model.onnx"
     sidecar = export(summary["best_checkpoint"], out)
     assert sidecar["training"]["parity_max_abs_diff"] <= PARITY_TOLERANCE
+    assert computed_pads(out) == []  # lite0's TF-"same" pads frozen for its input size
     assert (sidecar["input_size"], sidecar["crop_size"], sidecar["backbone"]) == (64, 64, backbone)
     written = json.loads(out.with_suffix(".json").read_text())
     assert set(written) >= {
