@@ -195,6 +195,8 @@ def _rgb(image: Image.Image) -> np.ndarray:
 def _array(image: Image.Image, band_bytes: int = 1 << 22) -> np.ndarray:
     """Copy an RGB PIL image into a new array band by band, never holding a second full copy."""
     width, height = image.size
+    if 3 * width * height <= band_bytes:  # one band: no crop to copy it through
+        return np.array(image)
     out = np.empty((height, width, 3), np.uint8)
     rows = max(1, band_bytes // (3 * width))
     for top in range(0, height, rows):
@@ -236,10 +238,16 @@ class JpegPhoto(Photo):
         self.data, self.label = data, label
         self.raw_size = image.size
         self.method = _TRANSPOSE.get(image.getexif().get(ORIENTATION, 1))
+        self._opened: Image.Image | None = image  # opened, not decoded: the first decode uses it
         self._full: Image.Image | None = None
-        # a photo the detector sees at full size is held as the RGB array it was given; its regions
-        # are slices of it (on UTKFace's 200x200 chips each region cost 0.5 ms through PIL)
+        # a photo the detector sees at full size is decoded once into the RGB array it is given; its
+        # regions are slices of it (on UTKFace's 200x200 chips each region cost 0.5 ms through PIL)
         self._pixels: np.ndarray | None = None
+
+    def _image(self) -> Image.Image:
+        """The file opened for one decode: the one `open_photo` opened first, a fresh one after."""
+        image, self._opened = self._opened, None
+        return _open(self.data) if image is None else image
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -250,11 +258,12 @@ class JpegPhoto(Photo):
         height, width = self.shape
         if max_side is None or max(height, width) <= max_side:
             if self._pixels is None:
-                self._pixels = self.region((0, 0, width, height))
+                full = self._decoded()
+                self._pixels = _rgb(full.transpose(self.method) if self.method is not None else full)
             return self._pixels, 1.0
         scale = max_side / max(height, width)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        with _decoding(self.label), _open(self.data) as image:
+        with _decoding(self.label), self._image() as image:
             image.draft(None, size[::-1] if self.method in _SWAPS else size)
             image.load()
             _check_complete(image, self.label, self.raw_size[1])
@@ -265,15 +274,20 @@ class JpegPhoto(Photo):
         if self._pixels is not None:
             x0, y0, x1, y1 = box
             return self._pixels[y0:y1, x0:x1]
+        full = self._decoded()
+        with _decoding(self.label):
+            piece = full.crop(raw_box(box, self.method, self.raw_size))
+            return _rgb(piece.transpose(self.method) if self.method is not None else piece)
+
+    def _decoded(self) -> Image.Image:
+        """The full-size image, decoded on first use and kept."""
         if self._full is None:
             with _decoding(self.label):
-                full = _open(self.data)
+                full = self._image()
                 full.load()
                 _check_complete(full, self.label)
             self._full = full
-        with _decoding(self.label):
-            piece = self._full.crop(raw_box(box, self.method, self.raw_size))
-            return _rgb(piece.transpose(self.method) if self.method is not None else piece)
+        return self._full
 
 
 def open_photo(source: ImageSource, name: str | None = None) -> Photo:
@@ -281,15 +295,17 @@ def open_photo(source: ImageSource, name: str | None = None) -> Photo:
     if isinstance(source, (np.ndarray, Image.Image)):
         return Photo(load_image(source))
     data, label = _read(source, name)
-    with _decoding(label), _open(data) as image:
+    with _decoding(label):
+        image = _open(data)
         _check_scans(image, data, label)
         if image.format in ("JPEG", "MPO"):
-            photo = JpegPhoto(data, label, image)
+            photo = JpegPhoto(data, label, image)  # which keeps the opened image for its first decode
             if photo.shape[0] < 1 or photo.shape[1] < 1:
                 raise ImageError(f"{label}: the image has no pixels.")
             return photo
-        image.load()
-        return Photo(pil_to_rgb(image))
+        with image:
+            image.load()
+            return Photo(pil_to_rgb(image))
 
 
 def raw_box(box: tuple[int, int, int, int], method: Image.Transpose | None, raw_size: tuple[int, int]):
