@@ -94,8 +94,26 @@ def test_slow_request_heads_are_closed_and_never_lock_others_out(tmp_path, pair_
     timed_out = [a for a in answers if a.startswith(b"HTTP/1.1 408")]
     pushed_out = [a for a in answers if a.startswith(b"HTTP/1.1 503")]
     assert len(timed_out) + len(pushed_out) == SLOW_SOCKETS, {a[:40] for a in answers}
-    assert pushed_out  # more sockets than the cap: the oldest made room for the newest
     assert b"did not arrive within 1.5 s." in timed_out[0]
+
+
+def test_at_the_cap_the_connection_waiting_longest_makes_room(tmp_path, pair_jpeg):
+    # the listen queue of 8 lets sockets opened one after another in at about 9 a second, so the cap is
+    # set low here to be reached within the header timeout
+    with serve(tmp_path, header_timeout_s="20", max_connections="10") as (url, _):
+        port = int(url.rsplit(":", 1)[1])
+        socks = []
+        for _ in range(14):
+            socks.append(socket.create_connection(("127.0.0.1", port)))
+            time.sleep(0.05)  # each in its own accept, so the order they wait in is the order they came
+        oldest, newest = [answer(s, 2) for s in socks[:4]], [answer(s, 0.3) for s in socks[4:]]
+        normal = predict(url, pair_jpeg)  # a real client gets in at the cap: the longest waiting makes room
+        pushed = answer(socks[4], 2)
+        for sock in socks:
+            sock.close()
+    assert all(a.startswith(b"HTTP/1.1 503") and b"to make room" in a for a in oldest), oldest
+    assert newest == [b""] * 10  # still open, waiting for their request heads
+    assert normal[0] == 200 and pushed.startswith(b"HTTP/1.1 503")
 
 
 def test_bodies_beyond_the_budget_are_refused_before_they_are_read(tmp_path):
