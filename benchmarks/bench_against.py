@@ -18,8 +18,9 @@ against the main checkout to show a change leaves the outputs alone.
 
 Photos: UTKFace test chips (200x200), FairFace photos (448x448) and the group photo, from ../shared/data
 ($HOWOLD_DATA).
-`--cli N`: the first N UTKFace test chips through each checkout's `howold predict -q --json`, in chunks of
-250, the checkouts alternating chunk by chunk; photos/s from wall time, CPU from the children's rusage.
+`--cli N`: the first N UTKFace test chips through each checkout's `howold predict -q --json`, all N in one
+run as a user would, the checkouts taking turns `--repeats` times; photos/s from the best run's wall time,
+CPU from the children's rusage.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from howold.train.data import default_data_root
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = default_data_root()
-CHUNK = 250
 
 
 def photo_sets(utk: int, fairface: int, group: bool) -> dict[str, list[str]]:
@@ -229,40 +229,42 @@ def compare(old_tree: Path, args: argparse.Namespace) -> None:
     print(f"\nload average at end {os.getloadavg()[0]:.1f}")
 
 
-def cli(old_tree: Path, count: int, workers: int = 0) -> None:
-    """Each checkout's `howold predict -q --json` on the same chips, chunk by chunk in turn; with
-    `workers`, this checkout's `--workers N` too."""
+def cli(old_tree: Path, count: int, workers: int = 0, repeats: int = 2) -> None:
+    """Each checkout's `howold predict -q --json` on the same chips, all of them in one run, the checkouts
+    taking turns `repeats` times (the order turning each round); with `workers`, this checkout's
+    `--workers N` too. Photos/s from the best run's wall time."""
     paths = photo_sets(count, 0, False)[f"UTKFace test chips ({count})"]
     runners = [(old_tree, ()), (ROOT, ())] + ([(ROOT, ("--workers", str(workers)))] if workers else [])
-    totals = {runner: {"wall": 0.0, "cpu": 0.0} for runner in runners}
+    runs: dict[tuple, list[tuple[float, float]]] = {runner: [] for runner in runners}
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        for start in range(0, len(paths), CHUNK):
-            chunk = paths[start : start + CHUNK]
-            turn = (start // CHUNK) % len(runners)
-            for tree, extra in runners[turn:] + runners[:turn]:
+        for turn in range(repeats):
+            for tree, extra in runners[turn % len(runners) :] + runners[: turn % len(runners)]:
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 began = time.perf_counter()
                 subprocess.run(
-                    [sys.executable, "-m", "howold", "predict", "-q", "--json", f"{tmp}/out.json", *extra, *chunk],
+                    [sys.executable, "-m", "howold", "predict", "-q", "--json", f"{tmp}/out.json", *extra, *paths],
                     cwd=tmp,
                     env={**os.environ, "PYTHONPATH": str(tree)},
                     check=True,
                 )
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
-                totals[(tree, extra)]["wall"] += time.perf_counter() - began
-                totals[(tree, extra)]["cpu"] += (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    chunks = -(-len(paths) // CHUNK)
+                cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+                runs[(tree, extra)].append((time.perf_counter() - began, cpu))
     print(
-        f"`howold predict -q --json` on {len(paths)} UTKFace test chips, {chunks} runs of at most {CHUNK} each "
-        f"(start-up included), checkouts alternating; load average {os.getloadavg()[0]:.1f}\n"
+        f"`howold predict -q --json` on {len(paths)} UTKFace test chips in one run (start-up included), "
+        f"checkouts in turn, {repeats} runs each; load average {load:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end\n"
     )
-    print("| checkout | flags | wall s | CPU s (user + sys) | photos/s | photos/s / old |")
+    print("| checkout | flags | wall s, each run | CPU s (user + sys), best run | photos/s, best run "
+          "| photos/s / old |")  # fmt: skip
     print("|---|---|---|---|---|---|")
-    old_wall = totals[(old_tree, ())]["wall"]
-    for (tree, extra), total in totals.items():
+    old_wall = min(runs[(old_tree, ())])[0]
+    for (tree, extra), results in runs.items():
+        wall, cpu = min(results)
         print(
-            f"| {tree} ({revision(tree)}) | {' '.join(extra)} | {total['wall']:.1f} | {total['cpu']:.1f} | "
-            f"{len(paths) / total['wall']:.1f} | {old_wall / total['wall']:.2f} |"
+            f"| {tree} ({revision(tree)}) | {' '.join(extra)} | {' / '.join(f'{w:.2f}' for w, _ in results)} | "
+            f"{cpu:.1f} | {len(paths) / wall:.1f} | {old_wall / wall:.2f} |"
         )
 
 
