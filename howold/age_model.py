@@ -346,7 +346,11 @@ class AgeModel:
     def prepare(self) -> AgeModel:
         """Load the ONNX session now and check it fits the sidecar; returns self."""
         if self._session is None:
-            session = create_session(self.path, self.threads, label=str(self.path))
+            # a single crop runs on one thread when the model has more (runtime.SizedSession): on one thread
+            # against the default two, one 128 px crop took 2.43 against 2.40 ms wall and 2.43 against 3.67 ms
+            # CPU, two crops 4.75 against 3.87 ms wall (python benchmarks/bench_threads.py, idle 2 cores)
+            one_crop = 3 * self.info.input_size**2
+            session = create_session(self.path, self.threads, label=str(self.path), one_thread_up_to=one_crop)
             inputs, outputs = session.get_inputs(), session.get_outputs()
             classes = self.info.max_age - self.info.min_age + 1
             if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[1] != 3:

@@ -12,7 +12,7 @@ import pytest
 import howold.pipeline
 from howold.age_model import DEFAULT_MODEL_PATH, AgeModel
 from howold.pipeline import Predictor
-from howold.runtime import create_session
+from howold.runtime import SizedSession, create_session
 
 
 def small_and_large_faces(composite: np.ndarray) -> np.ndarray:
@@ -79,3 +79,41 @@ def crops(predictor: Predictor, image: np.ndarray) -> list[np.ndarray]:
 def test_sessions_sleep_rather_than_spin_between_nodes(tiny_model):
     session = create_session(tiny_model, threads=2)
     assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+class Answers:
+    """A stand-in session that says which it is."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def run(self, output_names, input_feed, run_options=None):
+        return self.name
+
+    def get_inputs(self):
+        return f"{self.name}'s inputs"
+
+
+def test_a_sized_session_runs_small_inputs_on_its_one_thread_session():
+    sized = SizedSession(Answers("one"), Answers("many"), up_to=3 * 8 * 8)
+    assert sized.run(None, {"x": np.zeros((1, 3, 8, 8), np.float32)}) == "one"
+    assert sized.run(None, {"x": np.zeros((2, 3, 8, 8), np.float32)}) == "many"
+    assert sized.get_inputs() == "many's inputs"
+
+
+def test_a_model_on_more_threads_gets_one_thread_for_small_inputs_with_the_same_logits(tiny_model):
+    sized = create_session(tiny_model, threads=2, one_thread_up_to=100)
+    assert isinstance(sized, SizedSession)
+    threads = [s.get_session_options().intra_op_num_threads for s in (sized.one, sized.many)]
+    assert threads == [1, 2]
+    assert not isinstance(create_session(tiny_model, threads=1, one_thread_up_to=100), SizedSession)
+    name = sized.get_inputs()[0].name
+    size = AgeModel(tiny_model).info.input_size
+    batch = np.random.default_rng(0).random((4, 3, size, size), np.float32)
+    np.testing.assert_allclose(sized.one.run(None, {name: batch})[0], sized.many.run(None, {name: batch})[0],
+                               rtol=1e-6, atol=1e-6)  # fmt: skip
+    # the shipped predictor: a 200x200 chip's detection and a single crop run on one thread
+    predictor = Predictor(threads=2).prepare()
+    detector, ages = predictor.detector._session, predictor.age_model._session
+    assert isinstance(detector, SizedSession) and isinstance(ages, SizedSession)
+    assert 3 * 200 * 200 <= detector.up_to < 3 * 256 * 256 and ages.up_to == 3 * 128 * 128
