@@ -285,7 +285,12 @@ def main() -> None:
     parser.add_argument("--utk", type=int, default=300, help="UTKFace test chips (default 300)")
     parser.add_argument("--fairface", type=int, default=100, help="FairFace photos (default 100)")
     parser.add_argument("--no-group", action="store_true", help="leave out the group photo")
-    parser.add_argument("--repeats", type=int, default=2, help="calls per photo, the least counted; with --cli, runs per checkout (default 2)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="calls per photo, the least counted; with --cli, runs per checkout (default 2)",
+    )
     parser.add_argument("--outputs", action="store_true", help="compare the faces instead of the networks alone")
     parser.add_argument("--cli", type=int, metavar="N", help="time `howold predict` on N chips instead")
     parser.add_argument(
