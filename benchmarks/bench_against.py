@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _timing import best_ms
+
 from howold.train.data import default_data_root
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,12 +74,12 @@ def worker(mode: str) -> None:
     for line in sys.stdin:
         request = json.loads(line)
         path, repeats = request["path"], request["repeats"]
-        answer = {"predict": best(lambda: predictor.predict(path), repeats)}
+        answer = {"predict": best_ms(lambda: predictor.predict(path), repeats)}
         if request.get("outputs"):
             answer["faces"] = [face.to_dict() for face in predictor.predict(path)]
         if mode == "nets":
-            answer["nets"] = best(networks_alone(predictor, load_image(path), np), repeats)
-            answer["as_run"] = best(networks_as_run(predictor, path), repeats)
+            answer["nets"] = best_ms(networks_alone(predictor, load_image(path), np), repeats)
+            answer["as_run"] = best_ms(networks_as_run(predictor, path), repeats)
         print(json.dumps(answer), flush=True)
 
 
@@ -140,18 +142,6 @@ def networks_as_run(predictor, path):
             session.run(None, feed)
 
     return run
-
-
-def best(function, repeats: int) -> dict[str, float]:
-    """The least CPU (process) and wall ms of `repeats` calls, after one warm-up call."""
-    function()
-    cpu, wall = [], []
-    for _ in range(repeats):
-        c, w = time.process_time(), time.perf_counter()
-        function()
-        cpu.append((time.process_time() - c) * 1000)
-        wall.append((time.perf_counter() - w) * 1000)
-    return {"cpu": min(cpu), "wall": min(wall)}
 
 
 class Worker:

@@ -1,5 +1,5 @@
 """Wall and CPU ms of one onnxruntime run on one intra-op thread against onnxruntime's default pool
-(one thread per core, spinning off), for the detector at several input sizes and the age model at
+(one thread per core, spinning off), the least of `--runs`, for the detector at several input sizes and the age model at
 several batch sizes: where a second thread starts to pay, which `howold.runtime.SizedSession` follows.
 
     python benchmarks/bench_threads.py [--runs 100]
@@ -8,9 +8,9 @@ several batch sizes: where a second thread starts to pay, which `howold.runtime.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from _timing import best_ms
 
 from howold.age_model import AgeModel
 from howold.detect import bgr_blob
@@ -18,15 +18,6 @@ from howold.runtime import create_session
 
 SIDES = (192, 200, 224, 256, 288, 320, 448, 1280)
 BATCHES = (1, 2, 3, 4, 8)
-
-
-def timed(session, feeds: dict, runs: int) -> tuple[float, float]:
-    """(wall, CPU) ms of one run, averaged over `runs` after a warm-up run."""
-    session.run(None, feeds)
-    cpu, wall = time.process_time(), time.perf_counter()
-    for _ in range(runs):
-        session.run(None, feeds)
-    return (time.perf_counter() - wall) * 1000 / runs, (time.process_time() - cpu) * 1000 / runs
 
 
 def main() -> None:
@@ -48,10 +39,10 @@ def main() -> None:
     print("|---|---|---:|---:|---:|")
     for network, shape, sessions, feeds in rows:
         runs = max(5, args.runs // 10) if shape == "1280x1280" else args.runs
-        one, many = (timed(session, feeds, runs) for session in sessions)
+        times = [best_ms(lambda s=session, f=feeds: s.run(None, f), runs) for session in sessions]
         elements = sum(value.size for value in feeds.values())
-        print(f"| {network} | {shape} | {elements:,} | {one[0]:.2f} / {one[1]:.2f} | {many[0]:.2f} / {many[1]:.2f} |",
-              flush=True)  # fmt: skip
+        columns = " | ".join(f"{t['wall']:.2f} / {t['cpu']:.2f}" for t in times)
+        print(f"| {network} | {shape} | {elements:,} | {columns} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -260,6 +260,7 @@ class JpegPhoto(Photo):
             if self._pixels is None:
                 full = self._decoded()
                 self._pixels = _rgb(full.transpose(self.method) if self.method is not None else full)
+                self._full = None  # every region is a slice of the array now
             return self._pixels, 1.0
         scale = max_side / max(height, width)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
