@@ -72,6 +72,7 @@ _EXPORTS = {
     "NoModelError": "howold.errors",
     "OptionError": "howold.errors",
     "VideoError": "howold.errors",
+    "WorkerError": "howold.errors",
     "MissingExtraError": "howold.extras",
     "require_extra": "howold.extras",
     "missing_module": "howold.extras",
@@ -134,6 +135,7 @@ __all__ = [
     "NoModelError",
     "OptionError",
     "VideoError",
+    "WorkerError",
     "MissingExtraError",
     "require_extra",
     "missing_module",
@@ -178,7 +180,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     )
     from howold.detect import Detection, FaceDetector
     from howold.draw import annotate, annotate_tracks, face_thumbnail, reading_order
-    from howold.errors import HowoldError, ImageError, ModelError, NoModelError, OptionError, VideoError
+    from howold.errors import HowoldError, ImageError, ModelError, NoModelError, OptionError, VideoError, WorkerError
     from howold.extras import MissingExtraError, install_hint, missing_module, require_extra
     from howold.inputs import check_outputs, find_inputs
     from howold.io import IMAGE_SUFFIXES, encode_png, load_image, save_image

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from howold import AgeCheck, DetectOptions, HowoldError, VideoOptions
+from howold import AgeCheck, DetectOptions, HowoldError, VideoOptions, WorkerError
 from howold.api.cli import add_serve_command
 from howold.app.launch import add_app_command
 from howold.batch.cli import add_batch_command
@@ -150,11 +150,11 @@ def run_predict(args: argparse.Namespace) -> int:
     writers = _open_results(args, check)  # before any work: a path that cannot be written fails now
     try:
         results, annotating = _analyse_all(predictor, files, video, targets, args, table, writers, check, in_processes)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, WorkerError) as exc:
         done = _finish(writers)
         kept = f"; the {done} result(s) finished are in {', '.join(w.target for w in writers)}" if writers else ""
-        print(f"howold: interrupted{kept}.", file=sys.stderr)
-        return 130
+        print(f"howold: {exc if isinstance(exc, WorkerError) else 'interrupted'}{kept}.", file=sys.stderr)
+        return 1 if isinstance(exc, WorkerError) else 130
     except BaseException:
         for writer in writers:
             writer.discard()
@@ -223,10 +223,13 @@ def _analyse_all(
                 result = predict_video(predictor, path, video, targets.get(path) if annotating else None, args)
         else:
             source, name = (stdin, "stdin") if path == Path(STDIO) else (path, None)
-            try:
-                result = next(in_processes) if in_processes and name is None else predictor.analyse(source, name=name)
-            except Exception as exc:  # a photo that trips a bug must not stop the others
-                result = failed(name or str(path), exc)
+            if in_processes and name is None:
+                result = next(in_processes)  # a photo's bug is its own result; a dead worker, a WorkerError
+            else:
+                try:
+                    result = predictor.analyse(source, name=name)
+                except Exception as exc:  # a photo that trips a bug must not stop the others
+                    result = failed(name or str(path), exc)
             if annotating and result.ok:
                 annotating = _write_annotated(source, result, targets[path], args.landmarks)
             if not args.quiet:

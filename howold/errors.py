@@ -21,6 +21,11 @@ class NoModelError(ModelError):
     """No age model is installed or given."""
 
 
+class WorkerError(HowoldError):
+    """A worker process of `howold predict --workers` stopped before its photos were done (killed,
+    or out of memory); the photos it had not finished have no result."""
+
+
 class OptionError(HowoldError, ValueError):
     """An option is out of range; `option` names it and `reason` says what it must be."""
 

@@ -15,9 +15,10 @@ import os
 import signal
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from howold.errors import HowoldError
+from howold.errors import HowoldError, WorkerError
 from howold.options import DetectOptions
 from howold.pipeline import PhotoResult, Predictor, failed
 
@@ -48,8 +49,9 @@ def analyse_in_processes(
 ) -> Iterator[PhotoResult]:
     """Each photo's `Predictor.analyse` result, in the order of `paths`, from `workers` processes
     (one onnxruntime thread each; at most one per photo), started when the first result is asked
-    for. A photo that trips a bug gives its error, like any bad photo. Closing the iterator early
-    (or Ctrl-C) stops the processes; photos not yet begun are dropped. `workers` outside 1 to 8
+    for. A photo that trips a bug gives its error, like any bad photo; a worker that dies (killed, out
+    of memory) ends the iteration with a WorkerError. Closing the iterator early (or Ctrl-C) stops
+    the processes; photos not yet begun are dropped. `workers` outside 1 to 8
     per CPU is a HowoldError, at once."""
     most = 8 * (os.cpu_count() or 1)
     if not 1 <= workers <= most:
@@ -63,6 +65,8 @@ def _results(paths: list[str], model, options: DetectOptions, workers: int) -> I
     with ProcessPoolExecutor(processes, mp_context=context, initializer=_start, initargs=(model, options)) as pool:
         try:
             yield from pool.map(_analyse, paths, chunksize=CHUNK)
+        except BrokenProcessPool as exc:  # every photo not yet done would fail with it: one sentence instead
+            raise WorkerError("a worker process stopped unexpectedly (killed, or out of memory)") from exc
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise

@@ -286,11 +286,15 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
         return False
     address = _cluster_address(address)
     quiet: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    # Ray starts a worker process per CPU for tasks when the first driver connects; the job runs only actors,
+    # which get processes of their own, and those idle workers took the two cores while the actors were
+    # starting: a 4-photo job with 2 actors took 9.2 / 9.0 s with them, 7.9 / 7.2 s without (alternating runs)
+    no_idle_workers = {"prestart_worker_first_driver": False}
     try:
         if address:
             ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         else:
-            ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, **quiet)
+            ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, _system_config=no_idle_workers, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

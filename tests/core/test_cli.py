@@ -295,6 +295,47 @@ def test_workers_give_the_same_results_in_the_same_order(tiny_model, face_paths,
     assert runs["2"] == runs["1"] and "error" in runs["2"][5] and runs["2"][0]["faces"]
 
 
+def test_a_worker_killed_mid_run_stops_it_with_one_sentence_and_keeps_the_results_finished(
+    tiny_model, face_paths, tmp_path
+):
+    """A worker that dies (the kernel's OOM killer, a crash in a decoder) ends the run with one sentence and
+    exit 1; the results finished are kept, rather than every photo left failing with its own error."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for number in range(3000):
+        shutil.copy(face_paths[number % len(face_paths)], folder / f"p{number:04d}.jpg")
+    out_json, partial = tmp_path / "r.json", tmp_path / ".r.json.partial"
+    command = [sys.executable, "-m", "howold.cli", "predict", str(folder), "--model", str(tiny_model), "-q",
+               "--json", str(out_json), "--workers", "2"]  # fmt: skip
+    run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while run.poll() is None and time.monotonic() < deadline and _written(partial) < 3:
+            time.sleep(0.05)
+        workers = _spawned_workers(run.pid)
+        assert run.poll() is None and len(workers) == 2, "the run ended, or has no workers, before a kill"
+        os.kill(workers[0], signal.SIGKILL)
+        stderr = run.communicate(timeout=60)[1]
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    results = json.loads(out_json.read_text())["results"]
+    assert run.returncode == 1 and 3 <= len(results) < 3000 and not partial.exists()
+    assert stderr == (
+        "howold: a worker process stopped unexpectedly (killed, or out of memory); "
+        f"the {len(results)} result(s) finished are in {out_json}.\n"
+    )
+    assert [r["source"] for r in results] == [str(folder / f"p{n:04d}.jpg") for n in range(len(results))]
+    assert all(r["error"] is None for r in results)
+
+
+def _spawned_workers(pid: int) -> list[int]:
+    """The pids of the multiprocessing workers a process started (not its resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
 def test_workers_out_of_range_are_one_sentence_before_any_work(tiny_model, face_paths, tmp_path):
     out = tmp_path / "r.json"
     run = howold("predict", face_paths[0], "--model", tiny_model, "--workers", "0", "--json", out)
