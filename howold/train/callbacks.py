@@ -42,15 +42,23 @@ class Throughput(Callback):
         self.images = 0
         self.seconds = 0.0
         self.history: list[dict] = []
+        self._validating = 0.0
 
     def on_train_epoch_start(self, trainer, module) -> None:
-        self._images, self._t0 = 0, time.perf_counter()
+        self._images, self._t0, self._validating = 0, time.perf_counter(), 0.0
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         self._images += len(batch[0])
 
+    # Lightning validates inside the training epoch, before on_train_epoch_end: its time is taken out
+    def on_validation_start(self, trainer, module) -> None:
+        self._val_t0 = time.perf_counter()
+
+    def on_validation_end(self, trainer, module) -> None:
+        self._validating += time.perf_counter() - self._val_t0
+
     def on_train_epoch_end(self, trainer, module) -> None:
-        seconds = time.perf_counter() - self._t0
+        seconds = time.perf_counter() - self._t0 - self._validating
         self.images += self._images
         self.seconds += seconds
         rate = self._images / max(seconds, 1e-9)

@@ -110,8 +110,17 @@ def add_train_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_teach)
 
 
-def setup_logging() -> None:
+def setup_logging(lightning: bool = False) -> None:
+    """One line per message on stderr, timed and named. With `lightning` (commands that run it), Lightning
+    is imported now and its package's own console handler dropped: it printed each of Lightning's lines
+    a second time beside the root logger's."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if lightning:
+        import lightning as package  # the handler is added on import
+
+        logger = logging.getLogger(package.__name__)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
 
 
 def quiet_threads() -> None:
@@ -123,7 +132,7 @@ def quiet_threads() -> None:
 def _train(args) -> int:
     require_extra("train", "train")
     quiet_threads()
-    setup_logging()
+    setup_logging(lightning=True)
     from howold.train.config import load_config
     from howold.train.run import train
 

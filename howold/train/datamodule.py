@@ -16,7 +16,7 @@ from torchvision.transforms import v2
 from howold.errors import HowoldError
 from howold.train.config import AugmentConfig, TrainConfig
 from howold.train.crops import CropCache, CropSet
-from howold.train.data import check_files, check_training_split, load_dataset, select_split
+from howold.train.data import Sample, check_files, check_training_split, load_dataset, select_split
 from howold.train.degrade import degradation_steps
 from howold.train.losses import NUM_AGES
 from howold.train.teacher import read_teacher_targets
@@ -97,7 +97,7 @@ class CropParts:
 
 def load_crops(cfg: TrainConfig, specs: list, name: str, fraction: float = 1.0) -> tuple[CropSet, CropParts] | None:
     """Load, check and crop the datasets of one stage (e.g. cfg.data.train); None if empty.
-    `fraction` < 1 keeps that random share of each set (fixed by cfg.seed)."""
+    `fraction` < 1 keeps that random share of each set's photos (fixed by cfg.seed), and crops only those."""
     cache = CropCache(cfg.data.cache_dir, cfg.data.crop_size, cfg.data.crop_margin, workers=cfg.data.crop_workers)
     sets, names, weights = [], [], []
     for spec in specs:
@@ -108,10 +108,11 @@ def load_crops(cfg: TrainConfig, specs: list, name: str, fraction: float = 1.0) 
         if cfg.data.limit:
             samples = samples[: cfg.data.limit]
         label = f"{kind}-{split or 'all'}" + (f"-first{cfg.data.limit}" if cfg.data.limit else "")
+        if fraction < 1 and samples:  # before cropping: a 2% run once cut all 18,657 UTKFace photos (186 s)
+            samples = random_share(samples, fraction, cfg.seed)
+            label += f"-share{fraction:g}-seed{cfg.seed}"
         samples, _ = check_files(samples, label)
         crops = cache.build(samples, label)
-        if fraction < 1 and len(crops):
-            crops = random_share(crops, fraction, cfg.seed)
         if len(crops):
             sets.append(crops)
             names.append(kind if kind not in names else label)
@@ -130,12 +131,12 @@ def load_crops(cfg: TrainConfig, specs: list, name: str, fraction: float = 1.0) 
     ), parts
 
 
-def random_share(crops: CropSet, fraction: float, seed: int) -> CropSet:
-    """Return a random `fraction` of the crops, the same for the same seed."""
+def random_share(samples: list[Sample], fraction: float, seed: int) -> list[Sample]:
+    """Return a random `fraction` of the samples (at least one), in their order, the same for the same seed."""
     if not 0 < fraction <= 1:
         raise ValueError(f"data.train_fraction: expected a share in (0, 1], got {fraction}")
-    keep = np.sort(np.random.default_rng(seed).permutation(len(crops))[: max(1, round(fraction * len(crops)))])
-    return CropSet(np.asarray(crops.images)[keep], [crops.samples[i] for i in keep], crops.no_face, crops.broken)
+    keep = np.sort(np.random.default_rng(seed).permutation(len(samples))[: max(1, round(fraction * len(samples)))])
+    return [samples[i] for i in keep]
 
 
 class AgeDataModule(L.LightningDataModule):

@@ -39,7 +39,7 @@ def _tune(args) -> int:
         raise HowoldError("howold tune: give --trials N to run a study, --report to report on it, or both.")
     require_extra("tune", "tune")
     quiet_threads()
-    setup_logging()
+    setup_logging(lightning=True)
     from howold.train.config import load_config
     from howold.train.tune.report import format_report, write_report
     from howold.train.tune.space import load_space
