@@ -224,7 +224,7 @@ def _analyse_all(
         else:
             source, name = (stdin, "stdin") if path == Path(STDIO) else (path, None)
             if in_processes and name is None:
-                result = next(in_processes)  # a photo's bug is its own result; a dead worker, a WorkerError
+                result = next(in_processes)  # a photo's bug or dead worker is its result; dying workers, a WorkerError
             else:
                 try:
                     result = predictor.analyse(source, name=name)

@@ -22,8 +22,8 @@ class NoModelError(ModelError):
 
 
 class WorkerError(HowoldError):
-    """A worker process of `howold predict --workers` stopped before its photos were done (killed,
-    or out of memory); the photos it had not finished have no result."""
+    """The worker processes of `howold predict --workers` keep stopping (killed, or out of memory), fresh
+    ones too: the photos not yet analysed have no result."""
 
 
 class OptionError(HowoldError, ValueError):

@@ -10,10 +10,11 @@ one process.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -49,9 +50,11 @@ def analyse_in_processes(
 ) -> Iterator[PhotoResult]:
     """Each photo's `Predictor.analyse` result, in the order of `paths`, from `workers` processes
     (one onnxruntime thread each; at most one per photo), started when the first result is asked
-    for. A photo that trips a bug gives its error, like any bad photo; a worker that dies (killed, out
-    of memory) ends the iteration with a WorkerError. Closing the iterator early (or Ctrl-C) stops
-    the processes; photos not yet begun are dropped. `workers` outside 1 to 8
+    for. A photo that trips a bug gives its error, like any bad photo. A worker that dies (killed, out
+    of memory) costs only the photos it held, which are read again; a photo that stops its worker
+    every time gets that as its error, and workers that cannot run at all end the iteration with a
+    WorkerError. Closing the iterator early (or Ctrl-C) stops the processes; photos not yet begun are
+    dropped. `workers` outside 1 to 8
     per CPU is a HowoldError, at once."""
     most = 8 * (os.cpu_count() or 1)
     if not 1 <= workers <= most:
@@ -60,16 +63,55 @@ def analyse_in_processes(
 
 
 def _results(paths: list[str], model, options: DetectOptions, workers: int) -> Iterator[PhotoResult]:
-    context = multiprocessing.get_context("spawn")  # no fork of a process holding onnxruntime's threads
-    processes = max(1, min(workers, len(paths)))
-    with ProcessPoolExecutor(processes, mp_context=context, initializer=_start, initargs=(model, options)) as pool:
+    """The photos' results in order. When a worker dies, the photos it may have held (a chunk per worker
+    after the last result given) are read again one at a time in a single process, so that a photo that
+    stops its worker every time is known and gets its error, and the rest go on in the pool."""
+    done = 0
+    while done < len(paths):
+        pool = _pool(min(workers, len(paths) - done), model, options)
         try:
-            yield from pool.map(_analyse, paths, chunksize=CHUNK)
-        except BrokenProcessPool as exc:  # every photo not yet done would fail with it: one sentence instead
-            raise WorkerError("a worker process stopped unexpectedly (killed, or out of memory)") from exc
-        except BaseException:
+            for result in pool.map(_analyse, paths[done:], chunksize=CHUNK):
+                yield result
+                done += 1
+        except BrokenProcessPool:
+            pool.shutdown(wait=True)
+            with contextlib.closing(_one_at_a_time(paths[done : done + workers * CHUNK], model, options)) as alone:
+                for result in alone:
+                    yield result
+                    done += 1
+        except BaseException:  # closed early or Ctrl-C: the photos not yet begun are dropped
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+        else:
+            pool.shutdown(wait=True)
+
+
+def _one_at_a_time(paths: list[str], model, options: DetectOptions) -> Generator[PhotoResult, None, None]:
+    """Each photo analysed alone in a single worker process; a photo whose worker dies gets that as its
+    error. Two photos in a row that each stop a fresh worker mean the workers cannot run at all: WorkerError."""
+    pool, stopped = None, 0
+    try:
+        for path in paths:
+            pool = pool or _pool(1, model, options)
+            try:
+                result = pool.submit(_analyse, path).result()
+                stopped = 0
+            except BrokenProcessPool as exc:
+                pool.shutdown(wait=True)
+                pool, stopped = None, stopped + 1
+                if stopped == 2:
+                    raise WorkerError("worker processes keep stopping (killed, or out of memory)") from exc
+                result = PhotoResult(source=path, error=f"{path}: analysing it stopped its worker process "
+                                     "(killed, or out of memory).")  # fmt: skip
+            yield result
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pool(processes: int, model, options: DetectOptions) -> ProcessPoolExecutor:
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding onnxruntime's threads
+    return ProcessPoolExecutor(max(1, processes), mp_context=context, initializer=_start, initargs=(model, options))
 
 
 def _start(model: str | os.PathLike | None, options: DetectOptions) -> None:
