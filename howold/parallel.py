@@ -54,8 +54,7 @@ def analyse_in_processes(
     of memory) costs only the photos it held, which are read again; a photo that stops its worker
     every time gets that as its error, and workers that cannot run at all end the iteration with a
     WorkerError. Closing the iterator early (or Ctrl-C) stops the processes; photos not yet begun are
-    dropped. `workers` outside 1 to 8
-    per CPU is a HowoldError, at once."""
+    dropped. `workers` outside 1 to 8 per CPU is a HowoldError, at once."""
     most = 8 * (os.cpu_count() or 1)
     if not 1 <= workers <= most:
         raise HowoldError(f"--workers must be between 1 and {most} (8 per CPU here), got {workers}.")
