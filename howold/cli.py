@@ -150,11 +150,12 @@ def run_predict(args: argparse.Namespace) -> int:
     writers = _open_results(args, check)  # before any work: a path that cannot be written fails now
     try:
         results, annotating = _analyse_all(predictor, files, video, targets, args, table, writers, check, in_processes)
-    except (KeyboardInterrupt, WorkerError) as exc:
-        done = _finish(writers)
-        kept = f"; the {done} result(s) finished are in {', '.join(w.target for w in writers)}" if writers else ""
-        print(f"howold: {exc if isinstance(exc, WorkerError) else 'interrupted'}{kept}.", file=sys.stderr)
-        return 1 if isinstance(exc, WorkerError) else 130
+    except KeyboardInterrupt:
+        print(f"howold: interrupted{_kept(writers)}.", file=sys.stderr)
+        return 130
+    except WorkerError as exc:
+        print(f"howold: {exc}{_kept(writers)}.", file=sys.stderr)
+        return 1
     except BaseException:
         for writer in writers:
             writer.discard()
@@ -190,6 +191,12 @@ def _open_results(args: argparse.Namespace, check: AgeCheck | None = None) -> li
             writer.discard()
         raise
     return writers
+
+
+def _kept(writers: list) -> str:
+    """Complete the results files with what was analysed before a run stopped; say where it is."""
+    done = _finish(writers)
+    return f"; the {done} result(s) finished are in {', '.join(w.target for w in writers)}" if writers else ""
 
 
 def _finish(writers: list) -> int:
